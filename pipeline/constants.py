@@ -1,0 +1,103 @@
+"""Every constant of the contract (SPEC.md), defined once and imported everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_TIMEZONE = "Europe/Paris"
+
+# SPEC 1.1 -------------------------------------------------------------------------------------------
+EVENT_TYPES_USED = ("LOGIN", "ACCESS", "ACTIVATION")
+ID_ALPHABET_PATTERN = r"^[A-Za-z0-9_-]+$"
+MIN_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+FUTURE_TOLERANCE_MS = 86_400_000  # "more than one day in the future"
+NEVER_STORED_FIELDS = ("ip", "ua")
+
+
+@dataclass(frozen=True)
+class Profile:
+    code: str  # the ENT's `profil` value; ALL for "Tous"
+    label: str
+    colour: str
+
+
+ALL = "all"
+# SPEC 2.3, in the order rows, series and legends follow.
+PROFILES: tuple[Profile, ...] = (
+    Profile(ALL, "Tous", "#8c939e"),
+    Profile("Teacher", "Enseignants", "#6fbe2e"),
+    Profile("Student", "Élèves", "#ff8d2e"),
+    Profile("Relative", "Parents", "#46afe6"),
+    Profile("Personnel", "Personnels", "#a348c0"),
+    Profile("Guest", "Autres", "#ff3a55"),
+)
+PROFILE_CODES: tuple[str, ...] = tuple(p.code for p in PROFILES)
+ENT_PROFILES: frozenset[str] = frozenset(PROFILE_CODES[1:])
+PROFILE_LABELS: dict[str, str] = {p.code: p.label for p in PROFILES}
+PROFILE_COLOURS: dict[str, str] = {p.code: p.colour for p in PROFILES}
+PROFILE_ORDER: dict[str, int] = {code: i for i, code in enumerate(PROFILE_CODES)}
+
+# SPEC 2.1 -------------------------------------------------------------------------------------------
+PERIOD_MONTH = "month"
+PERIOD_12MONTHS = "12months"
+PERIODS = (PERIOD_MONTH, PERIOD_12MONTHS)
+PERIOD_WORDS = {PERIOD_MONTH: "depuis le début du mois", PERIOD_12MONTHS: "depuis un an"}
+GROUPINGS = ("day", "week", "month")
+GROUPING_LABELS = {"day": "Jour", "week": "Semaine", "month": "Mois"}
+
+WEEKDAYS = ("Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche")
+HOUR_SLOTS = tuple(f"{h:02d}h-{h + 1:02d}h" for h in range(24))
+MONTH_NAMES = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+# SPEC 2.4 -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    label: str
+    tile_period: str
+    kind: str  # "series" (by day/week/month), "apps", "hours", "weekdays"
+    value_label: str  # the CSV's last column
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator("connections", "Connexions", PERIOD_12MONTHS, "series", "Connexions"),
+    Indicator("unique_visitors", "Visiteurs uniques", PERIOD_MONTH, "series", "Visiteurs uniques"),
+    Indicator(
+        "visits_per_visitor",
+        "Visites par visiteur unique",
+        PERIOD_MONTH,
+        "series",
+        "Visites par visiteur unique",
+    ),
+    Indicator("top_apps", "Appli la plus utilisée", PERIOD_12MONTHS, "apps", "Accès"),
+    Indicator("hourly_peak", "Pic de connexion journalier", PERIOD_12MONTHS, "hours", "Connexions"),
+    Indicator("weekly_peak", "Pic de connexion hebdomadaire", PERIOD_12MONTHS, "weekdays", "Connexions"),
+    Indicator("activations", "Comptes activés", PERIOD_12MONTHS, "series", "Comptes activés"),
+)
+INDICATORS_BY_ID: dict[str, Indicator] = {i.id: i for i in INDICATORS}
+SERIES_INDICATORS = tuple(i.id for i in INDICATORS if i.kind == "series")
+
+# SPEC 3.2 -------------------------------------------------------------------------------------------
+PLATFORM_NAME = "Plateforme"
+CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_HEAD = ("Établissement", "UAI", "Classe")
+CSV_TAIL_BY_KIND = {
+    "series": ("Date", "Profil"),
+    "apps": ("Profil", "Application"),
+    "hours": ("Profil", "Créneau"),
+    "weekdays": ("Profil", "Jour"),
+}

@@ -1,0 +1,19 @@
+"""Errors that become clean command-line messages (build.py turns them into `Error: …`, exit 1)."""
+
+from __future__ import annotations
+
+
+class StatistiquesError(Exception):
+    """Base of the errors a user can fix: the message says what and how."""
+
+
+class InputFileError(StatistiquesError):
+    """An input file is missing or cannot be read."""
+
+
+class DirectoryError(StatistiquesError):
+    """The directory snapshot is missing a file or has a malformed one."""
+
+
+class LakeError(StatistiquesError):
+    """The lake is missing or in a state this version cannot read."""

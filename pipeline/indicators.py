@@ -1,0 +1,298 @@
+"""Stage 3: daily aggregates + monthly presence → the seven indicators of every entity (SPEC 2).
+
+Arithmetic lives in small pure functions over NumPy arrays indexed [entity, bucket, profile] (profile 0 is
+"Tous"); `run()` loads the aggregates, calls them and assembles one `EntityFigures` per entity.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import aggregate
+from .constants import (
+    ALL,
+    GROUPINGS,
+    HOUR_SLOTS,
+    PERIOD_12MONTHS,
+    PERIOD_MONTH,
+    PERIODS,
+    PROFILE_CODES,
+    WEEKDAYS,
+)
+from .model import PLATFORM, STRUCTURE, Entity, EntityFigures
+from .periods import Span, bucket_spans, days_between, month_masks, period_spans
+
+log = logging.getLogger(__name__)
+N_PROFILES = len(PROFILE_CODES)
+PROFILE_INDEX = pd.Index(PROFILE_CODES)
+
+
+# -------------------------------------------------------------------------------------- pure arithmetic
+def ratio_hundredths(connections: np.ndarray, visitors: np.ndarray) -> np.ndarray:
+    """connections ÷ visitors in hundredths, rounded half up exactly (integers only); -1 where no visitor."""
+    c = connections.astype(np.int64)
+    v = visitors.astype(np.int64)
+    out = np.full(c.shape, -1, dtype=np.int64)
+    has = v > 0
+    out[has] = (200 * c[has] + v[has]) // (2 * v[has])
+    return out
+
+
+def visits_per_visitor(connections: np.ndarray, visitors: np.ndarray) -> np.ndarray:
+    """The ratio as floats of two decimals (exactly k/100), NaN where no visitor."""
+    hundredths = ratio_hundredths(connections, visitors)
+    return np.where(hundredths < 0, np.nan, hundredths / 100)
+
+
+def sum_into(shape: tuple[int, ...], index: Sequence[np.ndarray], values: np.ndarray) -> np.ndarray:
+    """A dense array of `shape` holding the sums of `values` at their `index` (one array per axis)."""
+    flat = np.ravel_multi_index(tuple(index), shape) if len(values) else np.zeros(0, dtype=np.int64)
+    sums = np.bincount(flat, weights=values, minlength=int(np.prod(shape)))
+    return np.rint(sums).astype(np.int64).reshape(shape)  # float64 sums of integers are exact below 2**53
+
+
+def distinct_in_span(months: dict[date, pd.DataFrame], span: Span, n_entities: int) -> np.ndarray:
+    """Exact distinct users per [entity, profile] over the span's days, from monthly presence tables.
+
+    Each table has integer columns e, p, u (user code, common to all months) and days (bit mask).
+    """
+    selected = []
+    for month, mask in month_masks(span).items():
+        table = months.get(month)
+        if table is not None and len(table):
+            selected.append(table[(table["days"].to_numpy() & mask) != 0])
+    if not selected:
+        return np.zeros((n_entities, N_PROFILES), dtype=np.int64)
+    rows = selected[0] if len(selected) == 1 else pd.concat(selected).drop_duplicates(["e", "p", "u"])
+    flat = rows["e"].to_numpy() * N_PROFILES + rows["p"].to_numpy()
+    return np.bincount(flat, minlength=n_entities * N_PROFILES).reshape(n_entities, N_PROFILES)
+
+
+def top_label(counts: np.ndarray, labels: Sequence[str]) -> str | None:
+    """The label of the largest count, the earliest on ties; None when all are zero."""
+    return labels[int(np.argmax(counts))] if counts.sum() > 0 else None
+
+
+def ranked_apps(frame: pd.DataFrame) -> dict[tuple[int, int], list[tuple[str, int]]]:
+    """(entity, profile) → [(module, count), ...], most first, then by name. `frame` has e, p, module, n."""
+    ordered = frame.sort_values(["e", "p", "n", "module"], ascending=[True, True, False, True], kind="stable")
+    ranked: dict[tuple[int, int], list[tuple[str, int]]] = {}
+    rows = zip(
+        ordered["e"].tolist(), ordered["p"].tolist(), ordered["module"].tolist(), ordered["n"].tolist()
+    )
+    for e, p, module, count in rows:
+        ranked.setdefault((e, p), []).append((module, count))
+    return ranked
+
+
+# ------------------------------------------------------------------------------------------------- load
+def aggregate_key(entity: Entity) -> str:
+    """The key under which the aggregates hold an entity's rows."""
+    if entity.kind == PLATFORM:
+        return aggregate.PLATFORM_KEY
+    prefix = aggregate.STRUCTURE_PREFIX if entity.kind == STRUCTURE else aggregate.CLASS_PREFIX
+    return prefix + entity.id
+
+
+def load_counts(lake: Path, timezone: str, days: list[date]) -> pd.DataFrame:
+    """The daily counts of `days`, with their `day`, as one frame."""
+    tables = []
+    for day in days:
+        table = aggregate.read_daily(lake, timezone, day, "counts", aggregate.COUNTS_SCHEMA)
+        tables.append(table.append_column("day", pa.array([day] * len(table), pa.date32())))
+    return pa.concat_tables(tables).to_pandas()
+
+
+def load_presence(lake: Path, timezone: str, months: list[date]) -> dict[date, pd.DataFrame]:
+    out = {}
+    for month in months:
+        path = aggregate.monthly_dir(lake, timezone, month) / "presence.parquet"
+        out[month] = (
+            pq.read_table(path).to_pandas()
+            if path.exists()
+            else pd.DataFrame(columns=["entity", "profile", "user_id", "days"])
+        )
+    return out
+
+
+def seen_ids(counts: pd.DataFrame, presence: dict[date, pd.DataFrame]) -> tuple[set[str], set[str]]:
+    """The structure and class ids that the window's aggregates mention."""
+    keys = set(counts["entity"].unique())
+    for table in presence.values():
+        keys.update(table["entity"].unique())
+    structures = {
+        k[len(aggregate.STRUCTURE_PREFIX) :] for k in keys if k.startswith(aggregate.STRUCTURE_PREFIX)
+    }
+    classes = {k[len(aggregate.CLASS_PREFIX) :] for k in keys if k.startswith(aggregate.CLASS_PREFIX)}
+    return structures, classes
+
+
+# ---------------------------------------------------------------------------------------------- process
+def _encode(frame: pd.DataFrame, entity_index: pd.Index) -> pd.DataFrame:
+    """Entity and profile as integer indexes; rows of entities without pages dropped."""
+    e = entity_index.get_indexer(frame["entity"])
+    keep = e >= 0
+    out = frame.loc[keep].copy()
+    out["e"] = e[keep]
+    out["p"] = PROFILE_INDEX.get_indexer(out["profile"])
+    return out
+
+
+def compute(
+    counts: pd.DataFrame,
+    presence: dict[date, pd.DataFrame],
+    entities: list[Entity],
+    as_of: date,
+) -> list[EntityFigures]:
+    """Every indicator of every entity for the reference day `as_of`."""
+    periods = period_spans(as_of)
+    year = periods[PERIOD_12MONTHS]
+    entity_index = pd.Index([aggregate_key(e) for e in entities])  # position = index in `entities`
+    n = len(entities)
+
+    counts = _encode(counts, entity_index)
+    counts = counts[(counts["day"] >= year.first) & (counts["day"] <= year.last)]
+    tous = counts.assign(p=0)  # every event has one profile: Tous is the sum of the profiles' counts
+    counts = pd.concat([counts, tous], ignore_index=True)
+    window = days_between(year.first, year.last)
+    counts["offset"] = counts["day"].map({d: i for i, d in enumerate(window)}).astype(np.int64)
+    counts["weekday"] = counts["day"].map({d: d.weekday() for d in window}).astype(np.int64)
+    day_offset = counts["offset"].to_numpy()
+    n_days = len(window)
+
+    def daily(measure: str) -> np.ndarray:
+        picked = counts["measure"].to_numpy() == measure
+        rows = counts[picked]
+        return sum_into(
+            (n, n_days, N_PROFILES),
+            [rows["e"].to_numpy(), day_offset[picked], rows["p"].to_numpy()],
+            rows["n"].to_numpy(),
+        )
+
+    logins_by_day, activations_by_day = daily(aggregate.MEASURE_LOGIN), daily(aggregate.MEASURE_ACTIVATION)
+
+    users = pd.concat([t["user_id"] for t in presence.values()], ignore_index=True).unique()
+    user_code = pd.Index(users)
+    months = {}
+    for month, table in presence.items():
+        table = _encode(table, entity_index)
+        table["u"] = user_code.get_indexer(table["user_id"])
+        months[month] = table[["e", "p", "u", "days"]]
+
+    buckets = {g: bucket_spans(year, g) for g in GROUPINGS}
+    series: dict[str, dict[str, np.ndarray]] = {name: {} for name in aggregate_series_names()}
+    for grouping, spans in buckets.items():
+        offsets = [((s.first - year.first).days, (s.last - year.first).days + 1) for s in spans]
+        series["connections"][grouping] = _rebucket(logins_by_day, offsets)
+        series["activations"][grouping] = _rebucket(activations_by_day, offsets)
+        series["unique_visitors"][grouping] = np.stack(
+            [distinct_in_span(months, s, n) for s in spans], axis=1
+        )
+        series["visits_per_visitor"][grouping] = visits_per_visitor(
+            series["connections"][grouping], series["unique_visitors"][grouping]
+        )
+
+    visitors = {p: distinct_in_span(months, span, n) for p, span in periods.items()}
+    hours, weekdays, apps = {}, {}, {}
+    logins = counts[counts["measure"] == aggregate.MEASURE_LOGIN]
+    accesses = counts[counts["measure"] == aggregate.MEASURE_ACCESS]
+    for period, span in periods.items():
+        first = (span.first - year.first).days
+        inside = (logins["offset"] >= first).to_numpy()
+        rows = logins[inside]
+        hours[period] = sum_into(
+            (n, N_PROFILES, 24),
+            [rows["e"].to_numpy(), rows["p"].to_numpy(), rows["key"].astype(int).to_numpy()],
+            rows["n"].to_numpy(),
+        )
+        weekday = rows["weekday"].to_numpy()
+        weekdays[period] = sum_into(
+            (n, N_PROFILES, 7), [rows["e"].to_numpy(), rows["p"].to_numpy(), weekday], rows["n"].to_numpy()
+        )
+        picked = accesses[(accesses["offset"] >= first).to_numpy()]
+        apps[period] = ranked_apps(
+            picked.groupby(["e", "p", "key"], as_index=False)["n"].sum().rename(columns={"key": "module"})
+        )
+
+    return [
+        _figures(i, entity, as_of, periods, buckets, series, hours, weekdays, apps, visitors)
+        for i, entity in enumerate(entities)
+    ]
+
+
+def aggregate_series_names() -> tuple[str, ...]:
+    return ("connections", "unique_visitors", "visits_per_visitor", "activations")
+
+
+def _rebucket(by_day: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
+    """Sum day columns [entity, day, profile] into buckets of day offsets [start, stop)."""
+    cumulative = np.concatenate([np.zeros_like(by_day[:, :1]), np.cumsum(by_day, axis=1)], axis=1)
+    starts = np.array([a for a, _ in offsets])
+    stops = np.array([b for _, b in offsets])
+    return cumulative[:, stops] - cumulative[:, starts]
+
+
+def _figures(i, entity, as_of, periods, buckets, series, hours, weekdays, apps, visitors) -> EntityFigures:
+    entity_series = {
+        name: {
+            grouping: [
+                (span.label, dict(zip(PROFILE_CODES, row)))
+                for span, row in zip(buckets[grouping], _cells(values[i]))
+            ]
+            for grouping, values in by_grouping.items()
+        }
+        for name, by_grouping in series.items()
+    }
+    entity_apps = {
+        period: {code: apps[period].get((i, p), []) for p, code in enumerate(PROFILE_CODES)}
+        for period in PERIODS
+    }
+    entity_hours = {p: dict(zip(PROFILE_CODES, hours[p][i].tolist())) for p in PERIODS}
+    entity_weekdays = {p: dict(zip(PROFILE_CODES, weekdays[p][i].tolist())) for p in PERIODS}
+    entity_visitors = {p: dict(zip(PROFILE_CODES, visitors[p][i].tolist())) for p in PERIODS}
+
+    month_connections = int(hours[PERIOD_MONTH][i, 0].sum())
+    month_visitors = entity_visitors[PERIOD_MONTH][ALL]
+    ratio = visits_per_visitor(np.array([month_connections]), np.array([month_visitors]))[0]
+    top_apps = entity_apps[PERIOD_12MONTHS][ALL]
+    tiles = {
+        "connections": int(hours[PERIOD_12MONTHS][i, 0].sum()),
+        "unique_visitors": month_visitors,
+        "visits_per_visitor": None if np.isnan(ratio) else float(ratio),
+        "top_apps": top_apps[0][0] if top_apps else None,
+        "hourly_peak": top_label(hours[PERIOD_12MONTHS][i, 0], HOUR_SLOTS),
+        "weekly_peak": top_label(weekdays[PERIOD_12MONTHS][i, 0], WEEKDAYS),
+        "activations": int(series["activations"]["month"][i, :, 0].sum()),
+    }
+    return EntityFigures(
+        entity=entity,
+        as_of=as_of,
+        period_starts={p: s.first for p, s in periods.items()},
+        tiles=tiles,
+        series=entity_series,
+        apps=entity_apps,
+        hours=entity_hours,
+        weekdays=entity_weekdays,
+        visitors=entity_visitors,
+    )
+
+
+def _cells(values: np.ndarray) -> list[list]:
+    """Array rows as Python numbers; NaN (a ratio without visitor) as None."""
+    if values.dtype.kind == "f":
+        return [[None if v != v else v for v in row] for row in values.tolist()]
+    return values.tolist()
+
+
+# -------------------------------------------------------------------------------------------------- run
+def window_days(as_of: date) -> list[date]:
+    year = period_spans(as_of)[PERIOD_12MONTHS]
+    return days_between(year.first, year.last)

@@ -1,0 +1,131 @@
+"""The Parquet lake: its layout, its schemas and its atomic writes. Every stage reaches files through here.
+
+    LAKE/events/day=YYYY-MM-DD/part-<run>-<n>.parquet   validated events, partitioned by their UTC day
+    LAKE/rejects/part-<run>.parquet                     rejected lines (file, line, reason, raw line)
+    LAKE/daily/<tz>/day=YYYY-MM-DD/{counts,presence}.parquet + source.json   daily aggregates (local days)
+    LAKE/monthly/<tz>/month=YYYY-MM/presence.parquet + source.json           monthly presence (local months)
+
+A file is written under a temporary name and renamed into place, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .exceptions import LakeError
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_type", pa.string()),
+        ("module", pa.string()),
+        ("ts_ms", pa.int64()),
+        ("user_id", pa.string()),
+        ("profile", pa.string()),
+        ("structures", pa.list_(pa.string())),
+        ("classes", pa.list_(pa.string())),
+    ]
+)
+REJECT_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),  # the path as given on the command line
+        ("file_name", pa.string()),
+        ("line", pa.int64()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+        ("raw_sha1", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+PART_GLOB = "part-*.parquet"
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def events_dir(lake: Path) -> Path:
+    return lake / "events"
+
+
+def rejects_dir(lake: Path) -> Path:
+    return lake / "rejects"
+
+
+def day_partition(lake: Path, day: date) -> Path:
+    return events_dir(lake) / f"day={day.isoformat()}"
+
+
+def event_days(lake: Path) -> list[date]:
+    """The UTC days that hold events, oldest first."""
+    root = events_dir(lake)
+    if not root.is_dir():
+        return []
+    days = [date.fromisoformat(p.name[4:]) for p in root.glob("day=*") if any(p.glob(PART_GLOB))]
+    return sorted(days)
+
+
+def day_files(lake: Path, day: date) -> list[Path]:
+    return sorted(day_partition(lake, day).glob(PART_GLOB))
+
+
+def day_fingerprint(lake: Path, day: date) -> str:
+    """Changes whenever a file is added to (or removed from) the day's partition."""
+    names = [f"{p.name}:{p.stat().st_size}" for p in day_files(lake, day)]
+    return hashlib.sha1("\n".join(names).encode()).hexdigest() if names else ""
+
+
+def read_days(lake: Path, days: Iterable[date], columns: list[str] | None = None) -> pa.Table:
+    files = [f for day in days for f in day_files(lake, day)]
+    if not files:
+        return EVENT_SCHEMA.empty_table().select(columns or EVENT_SCHEMA.names)
+    tables = [pq.read_table(f, columns=columns, schema=EVENT_SCHEMA) for f in files]
+    return pa.concat_tables(tables)
+
+
+def read_rejects(lake: Path, columns: list[str] | None = None) -> pa.Table:
+    files = sorted(rejects_dir(lake).glob(PART_GLOB)) if rejects_dir(lake).is_dir() else []
+    if not files:
+        return REJECT_SCHEMA.empty_table().select(columns or REJECT_SCHEMA.names)
+    return pa.concat_tables([pq.read_table(f, columns=columns, schema=REJECT_SCHEMA) for f in files])
+
+
+def write_parquet(table: pa.Table, path: Path, durable: bool = True) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename. `durable` syncs it to disk
+    first (events and rejects: the only copy; aggregates can be recomputed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    pq.write_table(table, tmp, compression="zstd")
+    if durable:
+        _fsync(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(data: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError as error:
+        raise LakeError(f"{path}: unreadable ({error}); delete it and run again to rebuild it") from error
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())

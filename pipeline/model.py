@@ -1,0 +1,48 @@
+"""The shapes passed between the indicator stage and the writers (CSV, pages)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+PLATFORM = "platform"
+STRUCTURE = "structure"
+CLASS = "class"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One page folder of the site: the platform, a structure or a class."""
+
+    kind: str  # PLATFORM | STRUCTURE | CLASS
+    id: str  # "" for the platform
+    name: str  # the display name (the id when the snapshot does not know it)
+    path: str  # folder relative to the site root, also the entity's key
+    structure_id: str = ""  # own id for a structure, parent's for a class
+    structure_name: str = ""  # "Plateforme" for the platform
+    uai: str = ""
+    class_name: str = ""
+    in_snapshot: bool = True
+
+
+@dataclass
+class EntityFigures:
+    """Every figure of one entity, ready to write: what the CSVs, summary.json and pages show.
+
+    Profiles are the codes of `constants.PROFILE_CODES` ("all" for Tous), always in that order.
+    """
+
+    entity: Entity
+    as_of: date
+    period_starts: dict[str, date]  # "month" / "12months" → first day; both end at as_of
+    # tiles[indicator_id] = value (int, float, str or None for no data)
+    tiles: dict[str, object]
+    # series[indicator_id][grouping] = list of (bucket_start, {profile: value}); value None = empty ratio
+    series: dict[str, dict[str, list[tuple[date, dict[str, float | int | None]]]]]
+    # apps[period][profile] = [(module, count), ...] most used first, then by name
+    apps: dict[str, dict[str, list[tuple[str, int]]]]
+    # hours[period][profile] = 24 counts; weekdays[period][profile] = 7 counts (Monday first)
+    hours: dict[str, dict[str, list[int]]]
+    weekdays: dict[str, dict[str, list[int]]]
+    # distinct visitors over whole periods (never sums of buckets): totals[period][profile]
+    visitors: dict[str, dict[str, int]] = field(default_factory=dict)

@@ -1,0 +1,191 @@
+"""One mongoexport line → a validated event, or a reject reason (SPEC 1.1). Pure, no I/O."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import NamedTuple
+
+from .constants import (
+    ENT_PROFILES,
+    EVENT_TYPES_USED,
+    FUTURE_TOLERANCE_MS,
+    ID_ALPHABET_PATTERN,
+    MIN_EVENT_MS,
+    NEVER_STORED_FIELDS,
+)
+
+_VALID_ID = re.compile(ID_ALPHABET_PATTERN).fullmatch
+_INTEGER = re.compile(r"-?[0-9]+").fullmatch
+
+# Reject reasons, as counted in `ingest`'s report and build.json.
+NOT_JSON = "not_json"
+INVALID_UTF8 = "invalid_utf8"
+MISSING_ID = "missing_id"
+BAD_EVENT_ID = "bad_event_id"
+MISSING_EVENT_TYPE = "missing_event_type"
+MISSING_DATE = "missing_date"
+BAD_DATE = "bad_date"
+DATE_BEFORE_2000 = "date_before_2000"
+DATE_IN_FUTURE = "date_in_future"
+MISSING_USER_ID = "missing_user_id"
+MISSING_PROFILE = "missing_profile"
+UNKNOWN_PROFILE = "unknown_profile"
+MISSING_MODULE = "missing_module"
+BAD_STRUCTURES = "bad_structures"
+BAD_CLASSES = "bad_classes"
+BAD_ID = "bad_id"
+
+REJECT_REASONS = {
+    NOT_JSON: "the line is not a JSON object",
+    INVALID_UTF8: "the line is not valid UTF-8",
+    MISSING_ID: "no `_id`",
+    BAD_EVENT_ID: '`_id` is neither a string nor {"$oid": …}',
+    MISSING_EVENT_TYPE: "no `event-type` (or not a string)",
+    MISSING_DATE: "no `date`",
+    BAD_DATE: "`date` is not one of the forms of SPEC 1.1",
+    DATE_BEFORE_2000: "`date` is before 2000-01-01",
+    DATE_IN_FUTURE: "`date` is more than one day in the future",
+    MISSING_USER_ID: "no `userId` on a LOGIN, ACCESS or ACTIVATION",
+    MISSING_PROFILE: "no `profil` on a LOGIN, ACCESS or ACTIVATION",
+    UNKNOWN_PROFILE: "`profil` is not Teacher, Student, Relative, Personnel or Guest",
+    MISSING_MODULE: "no `module` on an ACCESS",
+    BAD_STRUCTURES: "`structures` is not an array of strings",
+    BAD_CLASSES: "`classes` is not an array of strings",
+    BAD_ID: "a structure or class id has a character outside A-Z a-z 0-9 _ -",
+}
+
+
+class Event(NamedTuple):
+    event_id: str
+    event_type: str
+    module: str | None
+    ts_ms: int
+    user_id: str | None
+    profile: str | None
+    structures: list[str]
+    classes: list[str]
+
+
+class Reject(NamedTuple):
+    reason: str
+    raw: str  # the line, less its `ip` and `ua` when it parses as a JSON object
+
+
+def parse_date(value: object) -> int | None:
+    """Epoch milliseconds UTC from any `date` form of SPEC 1.1, or None."""
+    if type(value) is int:
+        return value
+    if type(value) is not dict or len(value) != 1:
+        return None
+    if "$numberLong" in value:
+        text = value["$numberLong"]
+        return int(text) if isinstance(text, str) and _INTEGER(text) else None
+    inner = value.get("$date")
+    if isinstance(inner, str):
+        return _iso_to_ms(inner)
+    if type(inner) is dict and len(inner) == 1 and "$numberLong" in inner:
+        return parse_date(inner)
+    return None
+
+
+def _iso_to_ms(text: str) -> int | None:
+    if "T" not in text and " " not in text:
+        return None  # a bare date is not a time
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return None  # the SPEC wants `Z` or an offset: a local time without one is ambiguous
+    # whole seconds and milliseconds apart, so that no float rounding moves an event across a boundary
+    return int(moment.replace(microsecond=0).timestamp()) * 1000 + moment.microsecond // 1000
+
+
+def _event_id(value: object) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if type(value) is dict and len(value) == 1 and isinstance(value.get("$oid"), str) and value["$oid"]:
+        return value["$oid"]
+    return None
+
+
+def _id_list(value: object) -> list[str] | None:
+    """The distinct ids of `structures` / `classes`, in first-seen order; None when not a list of strings."""
+    if value is None:
+        return []
+    if type(value) is not list or not all(isinstance(item, str) for item in value):
+        return None
+    return list(dict.fromkeys(value))
+
+
+def strip_private(document: dict) -> dict:
+    return {k: v for k, v in document.items() if k not in NEVER_STORED_FIELDS}
+
+
+def _reject(reason: str, document: dict) -> Reject:
+    return Reject(reason, json.dumps(strip_private(document), ensure_ascii=False, separators=(",", ":")))
+
+
+def parse_line(line: bytes | str, now_ms: int) -> Event | Reject:
+    """Validate one line; `now_ms` bounds the future (SPEC 1.1: at most one day ahead)."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return Reject(INVALID_UTF8, line.decode("utf-8", errors="replace"))
+    text = line.rstrip("\r\n")
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return Reject(NOT_JSON, text)
+    if type(document) is not dict:
+        return Reject(NOT_JSON, text)
+    return validate(document, now_ms)
+
+
+def validate(document: dict, now_ms: int) -> Event | Reject:
+    if "_id" not in document:
+        return _reject(MISSING_ID, document)
+    event_id = _event_id(document["_id"])
+    if event_id is None:
+        return _reject(BAD_EVENT_ID, document)
+    event_type = document.get("event-type")
+    if not isinstance(event_type, str) or not event_type:
+        return _reject(MISSING_EVENT_TYPE, document)
+    if "date" not in document or document["date"] is None:
+        return _reject(MISSING_DATE, document)
+    ts_ms = parse_date(document["date"])
+    if ts_ms is None:
+        return _reject(BAD_DATE, document)
+    if ts_ms < MIN_EVENT_MS:
+        return _reject(DATE_BEFORE_2000, document)
+    if ts_ms > now_ms + FUTURE_TOLERANCE_MS:
+        return _reject(DATE_IN_FUTURE, document)
+
+    user_id, profile = document.get("userId"), document.get("profil")
+    module = document.get("module")
+    module = module if isinstance(module, str) and module else None
+    if event_type in EVENT_TYPES_USED:
+        if not isinstance(user_id, str) or not user_id:
+            return _reject(MISSING_USER_ID, document)
+        if profile is None or profile == "":
+            return _reject(MISSING_PROFILE, document)
+        if profile not in ENT_PROFILES:
+            return _reject(UNKNOWN_PROFILE, document)
+        if event_type == "ACCESS" and module is None:
+            return _reject(MISSING_MODULE, document)
+    else:
+        user_id = user_id if isinstance(user_id, str) and user_id else None
+        profile = profile if isinstance(profile, str) and profile in ENT_PROFILES else None
+
+    structures = _id_list(document.get("structures"))
+    if structures is None:
+        return _reject(BAD_STRUCTURES, document)
+    classes = _id_list(document.get("classes"))
+    if classes is None:
+        return _reject(BAD_CLASSES, document)
+    if not all(_VALID_ID(i) for i in structures) or not all(_VALID_ID(i) for i in classes):
+        return _reject(BAD_ID, document)
+    return Event(event_id, event_type, module, ts_ms, user_id, profile, structures, classes)

@@ -1,0 +1,68 @@
+"""Calendar arithmetic of SPEC 2.1: periods, buckets and day masks. Pure, local dates only."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import NamedTuple
+
+from .constants import PERIOD_12MONTHS, PERIOD_MONTH
+
+
+class Span(NamedTuple):
+    """Days first..last inclusive; `label` is the bucket's name (its first calendar day: day, Monday, 1st)."""
+
+    label: date
+    first: date
+    last: date
+
+
+def add_months(month_start: date, months: int) -> date:
+    index = month_start.year * 12 + month_start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def period_spans(as_of: date) -> dict[str, Span]:
+    """`month`: the 1st of D's month to D; `12months`: the 1st of the month twelve months before, to D."""
+    month_start = as_of.replace(day=1)
+    year_start = add_months(month_start, -12)
+    return {
+        PERIOD_MONTH: Span(month_start, month_start, as_of),
+        PERIOD_12MONTHS: Span(year_start, year_start, as_of),
+    }
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def bucket_spans(period: Span, grouping: str) -> list[Span]:
+    """The period's buckets; the first and last are cut by the period's edges, labels are not."""
+    if grouping == "day":
+        return [Span(d, d, d) for d in days_between(period.first, period.last)]
+    spans = []
+    if grouping == "week":
+        label = period.first - timedelta(days=period.first.weekday())
+        step = lambda d: d + timedelta(days=7)  # noqa: E731
+    elif grouping == "month":
+        label = period.first.replace(day=1)
+        step = lambda d: add_months(d, 1)  # noqa: E731
+    else:
+        raise ValueError(f"unknown grouping {grouping!r}")
+    while label <= period.last:
+        following = step(label)
+        spans.append(Span(label, max(label, period.first), min(following - timedelta(days=1), period.last)))
+        label = following
+    return spans
+
+
+def month_masks(span: Span) -> dict[date, int]:
+    """For each calendar month the span touches, the bit mask of its days (bit d-1 for day d)."""
+    masks: dict[date, int] = {}
+    for day in days_between(span.first, span.last):
+        month = day.replace(day=1)
+        masks[month] = masks.get(month, 0) | (1 << (day.day - 1))
+    return masks
+
+
+def months_of(span: Span) -> list[date]:
+    return sorted(month_masks(span))

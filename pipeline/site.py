@@ -1,0 +1,162 @@
+"""The `site` job: lake → daily aggregates → indicator tables → CSVs, summaries, pages and build.json.
+
+Reads top to bottom as the pipeline; each step is one call. The site is written into a fresh folder beside
+`out` and swapped into place at the end, so a failed build leaves the previous site as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import aggregate, indicators, render
+from . import lake as lake_io
+from .constants import DEFAULT_TIMEZONE, PERIOD_12MONTHS
+from .csv_export import entity_csvs
+from .directory import entity_set, read_snapshot
+from .exceptions import LakeError, StatistiquesError
+from .model import CLASS, STRUCTURE, EntityFigures
+from .periods import months_of, period_spans
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SiteOptions:
+    lake: Path
+    directory: Path
+    out: Path
+    as_of: date | None = None
+    timezone: str = DEFAULT_TIMEZONE
+
+
+@dataclass
+class Written:
+    files: int = 0
+    bytes: int = 0
+    by_kind: Counter = field(default_factory=Counter)
+
+    def write(self, path: Path, text: str, kind: str) -> None:
+        data = text.encode("utf-8")
+        path.write_bytes(data)
+        self.files += 1
+        self.bytes += len(data)
+        self.by_kind[kind] += len(data)
+
+
+def default_as_of(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+def check_timezone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise StatistiquesError(
+            f"unknown timezone {timezone!r}; give an IANA name such as Europe/Paris"
+        ) from error
+
+
+def build(
+    options: SiteOptions, ingest_report: dict | None = None, earlier_seconds: dict[str, float] | None = None
+) -> dict:
+    """Build the whole site; returns the build report (also written as SITE/build.json)."""
+    check_timezone(options.timezone)
+    if not lake_io.events_dir(options.lake).is_dir():
+        raise LakeError(f"{options.lake}: no lake here (no events/ folder); run `ingest` first")
+    as_of = options.as_of or default_as_of(options.timezone)
+    seconds: dict[str, float] = dict(earlier_seconds or {})
+
+    clock = time.perf_counter()
+    snapshot = read_snapshot(options.directory)
+    days = indicators.window_days(as_of)
+    aggregation = aggregate.run(options.lake, options.timezone, days)
+    seconds["aggregate"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    counts = indicators.load_counts(options.lake, options.timezone, days)
+    presence = indicators.load_presence(
+        options.lake, options.timezone, months_of(period_spans(as_of)[PERIOD_12MONTHS])
+    )
+    structures_seen, classes_seen = indicators.seen_ids(counts, presence)
+    entities = entity_set(snapshot, structures_seen, classes_seen)
+    figures = indicators.compute(counts, presence, entities.entities, as_of)
+    seconds["indicators"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    staging = _staging_folder(options.out)
+    written = write_site(staging, figures, entities)
+    seconds["write"] = time.perf_counter() - clock
+
+    report = {
+        "as_of": as_of.isoformat(),
+        "timezone": options.timezone,
+        "generated_at": datetime.now(ZoneInfo("UTC")).isoformat(timespec="seconds"),
+        "periods": {
+            p: {"first": s.first.isoformat(), "last": s.last.isoformat()}
+            for p, s in period_spans(as_of).items()
+        },
+        "events_by_type": aggregate.window_events(options.lake, options.timezone, days),
+        "rejects_by_reason": rejects_by_reason(options.lake),
+        "entities": {
+            "platform": 1,
+            "structures": sum(1 for e in entities.entities if e.kind == STRUCTURE),
+            "classes": sum(1 for e in entities.entities if e.kind == CLASS),
+            "structures_not_in_snapshot": entities.structures_not_in_snapshot,
+            "classes_not_in_snapshot": entities.classes_not_in_snapshot,
+        },
+        "aggregation": aggregation,
+        "files_written": written.files + 1,
+        "bytes_written": dict(written.by_kind),
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "ingest": ingest_report,
+    }
+    lake_io.write_json(report, staging / "build.json")
+    _publish(staging, options.out)
+    return report
+
+
+def rejects_by_reason(lake: Path) -> dict[str, int]:
+    reasons = lake_io.read_rejects(lake, columns=["reason"]).column("reason").to_pylist()
+    return dict(sorted(Counter(reasons).items()))
+
+
+def write_site(site: Path, figures: list[EntityFigures], entities) -> Written:
+    written = Written()
+    pages = render.SiteRenderer(site, entities.entities, written)
+    for entity_figures in figures:
+        folder = site / entity_figures.entity.path
+        (folder / "csv").mkdir(parents=True, exist_ok=True)
+        for name, text in entity_csvs(entity_figures).items():
+            written.write(folder / "csv" / name, text, "csv")
+        written.write(folder / "summary.json", render.summary_json(entity_figures), "json")
+        pages.write_entity(folder, entity_figures)
+    written.render = pages.stats.report()
+    return written
+
+
+def _staging_folder(out: Path) -> Path:
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.building-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def _publish(staging: Path, out: Path) -> None:
+    out = out.resolve()
+    retired = out.with_name(f".{out.name}.previous-{os.getpid()}")
+    if out.exists():
+        os.replace(out, retired)
+    os.replace(staging, out)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,516 @@
+/* Statistiques: the pages' behaviour. Reads window.STATS_DATA (the entity's data.js), window.STATS_CONFIG
+   (labels, colours and chart specs, built once per build) and, when the switcher opens, window.STATS_NAV.
+   Text from data always goes through textContent, never innerHTML. */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var root = body.getAttribute("data-root") || "";
+  var page = body.getAttribute("data-page");
+  var intFormat = new Intl.NumberFormat("fr-FR");
+  var ratioFormat = new Intl.NumberFormat("fr-FR", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+
+  function fold(text) {
+    return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  /* Root index: filter the list of structures --------------------------------------------------- */
+  function setupRootFilter() {
+    var input = document.getElementById("filter");
+    var list = document.getElementById("structures");
+    if (!input || !list) { return; }
+    var items = Array.prototype.slice.call(list.children);
+    var keys = null;
+    var count = document.getElementById("filter-count");
+    var pending = false;
+    function apply() {
+      pending = false;
+      if (!keys) {
+        keys = items.map(function (li) {
+          return fold(li.textContent + " " + (li.firstElementChild.getAttribute("href") || ""));
+        });
+      }
+      var words = fold(input.value).split(/\s+/).filter(Boolean);
+      var shown = 0;
+      for (var i = 0; i < items.length; i++) {
+        var key = keys[i];
+        var match = true;
+        for (var w = 0; w < words.length; w++) {
+          if (key.indexOf(words[w]) < 0) { match = false; break; }
+        }
+        if (items[i].hidden === match) { items[i].hidden = !match; }
+        if (match) { shown++; }
+      }
+      count.textContent = shown + (shown > 1 ? " établissements" : " établissement");
+    }
+    input.addEventListener("input", function () {
+      if (!pending) { pending = true; window.requestAnimationFrame(apply); }
+    });
+  }
+
+  /* Entity switcher ---------------------------------------------------------------------------- */
+  var SWITCHER_LIMIT = 200;
+
+  function currentFile() {
+    var indicator = body.getAttribute("data-indicator");
+    return indicator ? indicator + ".html" : "index.html";
+  }
+
+  function loadNavigation(done) {
+    if (window.STATS_NAV) { done(); return; }
+    var script = el("script", { src: body.getAttribute("data-nav") });
+    script.onload = done;
+    script.onerror = function () { done(new Error("navigation")); };
+    document.head.appendChild(script);
+  }
+
+  function linkItem(name, href, extra, current) {
+    var li = el("li");
+    var a = el("a", { href: href }, name);
+    if (current) { a.setAttribute("aria-current", "page"); }
+    li.appendChild(a);
+    if (extra) { li.appendChild(el("span", { "class": "uai" }, extra)); }
+    return li;
+  }
+
+  function buildSwitcher(panel) {
+    var data = window.STATS_DATA || { entity: {}, classes: [] };
+    var entity = data.entity;
+    var file = currentFile();
+    panel.textContent = "";
+    var platformList = el("ul", { "class": "switch-list" });
+    platformList.appendChild(linkItem(window.STATS_NAV.platform, root + "platform/" + file, null,
+      entity.kind === "platform"));
+    panel.appendChild(platformList);
+    if (data.classes && data.classes.length) {
+      var structureBase = root + "structures/" + encodeURIComponent(entity.structure_id) + "/";
+      panel.appendChild(el("h2", { "class": "switch-title", id: "switch-classes" },
+        "Classes — " + entity.structure_name));
+      var classList = el("ul", { "class": "switch-list", "aria-labelledby": "switch-classes" });
+      if (entity.kind === "class") {
+        classList.appendChild(linkItem(entity.structure_name + " (tout l'établissement)", structureBase + file));
+      }
+      data.classes.forEach(function (c) {
+        classList.appendChild(linkItem(c[1], structureBase + "classes/" + encodeURIComponent(c[0]) + "/" + file,
+          null, entity.kind === "class" && entity.id === c[0]));
+      });
+      panel.appendChild(classList);
+    }
+    panel.appendChild(el("h2", { "class": "switch-title", id: "switch-structures" }, "Établissements"));
+    var label = el("label", { "for": "switch-filter", "class": "switch-label" }, "Rechercher un établissement");
+    var input = el("input", { type: "search", id: "switch-filter", autocomplete: "off", spellcheck: "false" });
+    var status = el("p", { "class": "switch-status", "aria-live": "polite" });
+    var list = el("ul", { "class": "switch-list structures", "aria-labelledby": "switch-structures" });
+    panel.appendChild(label);
+    panel.appendChild(input);
+    panel.appendChild(status);
+    panel.appendChild(list);
+    var structures = window.STATS_NAV.structures;
+    var keys = structures.map(function (s) { return fold(s[1] + " " + s[2] + " " + s[0]); });
+    function show() {
+      var words = fold(input.value).split(/\s+/).filter(Boolean);
+      var fragment = document.createDocumentFragment();
+      var matched = 0;
+      for (var i = 0; i < structures.length; i++) {
+        var ok = words.every(function (w) { return keys[i].indexOf(w) >= 0; });
+        if (!ok) { continue; }
+        matched++;
+        if (matched <= SWITCHER_LIMIT) {
+          var s = structures[i];
+          fragment.appendChild(linkItem(s[1], root + "structures/" + encodeURIComponent(s[0]) + "/" + file, s[2],
+            entity.kind === "structure" && entity.id === s[0]));
+        }
+      }
+      list.textContent = "";
+      list.appendChild(fragment);
+      status.textContent = matched > SWITCHER_LIMIT
+        ? SWITCHER_LIMIT + " établissements affichés sur " + matched + " : précisez la recherche."
+        : matched + (matched > 1 ? " établissements" : " établissement");
+    }
+    input.addEventListener("input", show);
+    show();
+    return input;
+  }
+
+  function setupSwitcher() {
+    var button = document.getElementById("switcher-toggle");
+    var panel = document.getElementById("switcher-panel");
+    if (!button || !panel) { return; }
+    var built = false;
+    function close(focusButton) {
+      panel.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      if (focusButton) { button.focus(); }
+    }
+    function open() {
+      panel.hidden = false;
+      button.setAttribute("aria-expanded", "true");
+      if (built) { panel.querySelector("input").focus(); return; }
+      panel.textContent = "Chargement…";
+      loadNavigation(function (error) {
+        if (error) { panel.textContent = "La liste des établissements n'a pas pu être chargée."; return; }
+        built = true;
+        buildSwitcher(panel).focus();
+      });
+    }
+    button.addEventListener("click", function () {
+      if (panel.hidden) { open(); } else { close(false); }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !panel.hidden) { close(true); }
+    });
+    document.addEventListener("click", function (event) {
+      if (!panel.hidden && !panel.contains(event.target) && !button.contains(event.target)) { close(false); }
+    });
+  }
+
+  /* Detail pages ------------------------------------------------------------------------------- */
+  function utc(iso) {
+    var parts = iso.split("-");
+    return Date.UTC(+parts[0], +parts[1] - 1, +parts[2]);
+  }
+
+  function nextBucket(iso, grouping) {
+    var d = new Date(utc(iso));
+    if (grouping === "day") { d.setUTCDate(d.getUTCDate() + 1); }
+    else if (grouping === "week") { d.setUTCDate(d.getUTCDate() + 7); }
+    else { d.setUTCMonth(d.getUTCMonth() + 1); }
+    return d.getTime();
+  }
+
+  function Detail(config, data, indicatorId) {
+    this.config = config;
+    this.data = data;
+    this.indicator = config.indicators.filter(function (i) { return i.id === indicatorId; })[0];
+    this.profiles = config.profiles;
+    this.labels = {};
+    var labels = this.labels;
+    this.profiles.forEach(function (p) { labels[p.code] = p.label; });
+    this.state = { grouping: "month", period: "12months", profile: "all", hidden: [] };
+    this.view = null;
+  }
+
+  Detail.prototype.dayWords = function (iso) {
+    var d = new Date(utc(iso));
+    var day = d.getUTCDate();
+    return (day === 1 ? "1er" : String(day)) + " " + this.config.months[d.getUTCMonth()] + " " + d.getUTCFullYear();
+  };
+
+  Detail.prototype.bucketWords = function (iso, grouping) {
+    var d = new Date(utc(iso));
+    if (grouping === "month") { return this.config.months[d.getUTCMonth()] + " " + d.getUTCFullYear(); }
+    if (grouping === "week") { return "semaine du " + this.dayWords(iso); }
+    return this.config.weekdays[(d.getUTCDay() + 6) % 7].toLowerCase() + " " + this.dayWords(iso);
+  };
+
+  Detail.prototype.number = function (value) {
+    if (value === null || value === undefined) { return "—"; }
+    return this.indicator.id === "visits_per_visitor" ? ratioFormat.format(value) : intFormat.format(value);
+  };
+
+  /* "octobre 2025 — 115 connexions, dont 65 Enseignants, 30 Élèves, …" */
+  Detail.prototype.detailText = function (title, byProfile, unit) {
+    var self = this;
+    var rest = this.profiles.slice(1).map(function (p) {
+      return self.number(byProfile[p.code]) + " " + p.label;
+    });
+    if (this.indicator.id === "visits_per_visitor") {
+      return title + " — " + this.number(byProfile.all) + " " + unit + " (Tous) ; " + this.profiles.slice(1)
+        .map(function (p) { return p.label + " : " + self.number(byProfile[p.code]); }).join(", ");
+    }
+    return title + " — " + this.number(byProfile.all) + " " + unit + ", dont " + rest.join(", ");
+  };
+
+  Detail.prototype.periodWords = function (period) {
+    var span = this.data.periods[period];
+    return this.config.periodWords[period] + " (du " + this.dayWords(span[0]) + " au " + this.dayWords(span[1]) + ")";
+  };
+
+  Detail.prototype.seriesFigures = function () {
+    var entry = this.data.series[this.indicator.id][this.state.grouping];
+    return { buckets: entry.b || this.data.buckets[this.state.grouping], values: entry.v };
+  };
+
+  Detail.prototype.slotNames = function () {
+    return this.indicator.kind === "hours" ? this.config.hourSlots : this.config.weekdays;
+  };
+
+  Detail.prototype.slotFigures = function () {
+    return this.data[this.indicator.kind][this.state.period];
+  };
+
+  Detail.prototype.visibleProfiles = function () {
+    var hidden = this.state.hidden;
+    var profiles = this.indicator.kind === "series" ? this.profiles : this.profiles.slice(1);
+    return profiles.filter(function (p) { return hidden.indexOf(p.code) < 0; });
+  };
+
+  /* The chart's rows, its spec key and its description -------------------------------------------- */
+  Detail.prototype.seriesChart = function () {
+    var self = this;
+    var g = this.state.grouping;
+    var figures = this.seriesFigures();
+    var single = this.indicator.id === "activations";
+    var shown = single ? this.profiles.filter(function (p) { return p.code === self.state.profile; })
+      : this.profiles;
+    var rows = [];
+    figures.buckets.forEach(function (iso, i) {
+      var byProfile = {};
+      self.profiles.forEach(function (p) { byProfile[p.code] = figures.values[p.code][i]; });
+      var text = self.detailText(self.bucketWords(iso, g), byProfile, self.indicator.unit);
+      var t = utc(iso);
+      var t2 = nextBucket(iso, g);
+      shown.forEach(function (p, order) {
+        rows.push({ t: t, t2: t2, p: p.code, l: p.label, o: order, v: byProfile[p.code], d: text });
+      });
+    });
+    var focus = single ? this.state.profile : "all";
+    var best = null;
+    figures.buckets.forEach(function (iso, i) {
+      var v = figures.values[focus][i];
+      if (v !== null && (best === null || v > figures.values[focus][best])) { best = i; }
+    });
+    var words = (single ? "Barres" : "Courbes") + " : " + this.indicator.label.toLowerCase() + " par " +
+      this.config.groupings[g].toLowerCase() + ", " + this.periodWords("12months") + ", " +
+      (single ? "profil " + this.labels[focus] + "." : "une courbe pour Tous et une par profil.");
+    if (best !== null && figures.values[focus][best]) {
+      words += " Maximum" + (single ? "" : " (Tous)") + " : " + this.number(figures.values[focus][best]) + ", " +
+        this.bucketWords(figures.buckets[best], g) + ".";
+    } else {
+      words += " Aucune donnée sur la période.";
+    }
+    var title = this.indicator.label + " par " + this.config.groupings[g].toLowerCase();
+    return { key: (single ? "bars-" : "lines-") + g, rows: rows, datasets: {}, params: {}, words: words,
+      title: title };
+  };
+
+  Detail.prototype.appsChart = function () {
+    var self = this;
+    var figures = this.data.apps[this.state.period];
+    var profile = this.state.profile;
+    var counts = {};
+    this.profiles.forEach(function (p) {
+      counts[p.code] = {};
+      figures[p.code].forEach(function (pair) { counts[p.code][pair[0]] = pair[1]; });
+    });
+    var rows = figures[profile].map(function (pair, rank) {
+      var byProfile = {};
+      self.profiles.forEach(function (p) { byProfile[p.code] = counts[p.code][pair[0]] || 0; });
+      var text = profile === "all" ? self.detailText(pair[0], byProfile, self.indicator.unit)
+        : pair[0] + " — " + self.number(pair[1]) + " " + self.indicator.unit + " (" + self.labels[profile] + ")";
+      return { a: pair[0], r: rank, v: pair[1], p: profile, l: self.labels[profile], d: text };
+    });
+    var words = "Barres horizontales : accès par application, profil " + this.labels[profile] + ", " +
+      this.periodWords(this.state.period) + ", de la plus utilisée à la moins utilisée.";
+    words += rows.length ? " " + rows.length + " applications ; la plus utilisée : " + rows[0].a + " (" +
+      this.number(rows[0].v) + " accès)." : " Aucun accès sur la période.";
+    return { key: "apps", rows: rows, datasets: {}, params: {}, words: words,
+      title: "Accès par application, " + this.config.periodWords[this.state.period] };
+  };
+
+  Detail.prototype.slotsChart = function () {
+    var self = this;
+    var names = this.slotNames();
+    var figures = this.slotFigures();
+    var visible = this.visibleProfiles();
+    var rows = [];
+    var totals = names.map(function (name, i) {
+      return visible.reduce(function (sum, p) { return sum + figures[p.code][i]; }, 0);
+    });
+    names.forEach(function (name, i) {
+      var byProfile = {};
+      self.profiles.forEach(function (p) { byProfile[p.code] = figures[p.code][i]; });
+      var text = self.detailText(name, byProfile, "connexions");
+      self.profiles.slice(1).forEach(function (p, order) {
+        rows.push({ s: name, p: p.code, l: p.label, o: order, v: figures[p.code][i], d: text });
+      });
+    });
+    var peak = -1;
+    totals.forEach(function (total, i) { if (total > 0 && (peak < 0 || total > totals[peak])) { peak = i; } });
+    var peakRows = peak < 0 ? [] : [{ s: names[peak], v: totals[peak], label: "Pic" }];
+    var what = this.indicator.kind === "hours" ? "par créneau horaire" : "par jour de la semaine";
+    var words = "Barres empilées par profil : connexions " + what + ", " + this.periodWords(this.state.period) + ".";
+    words += peak < 0 ? " Aucune connexion sur la période." : " Pic : " + names[peak] + " avec " +
+      intFormat.format(totals[peak]) + " connexions" + (this.state.hidden.length ? " (profils affichés)" : "") + ".";
+    return { key: this.indicator.kind, rows: rows, datasets: { peak: peakRows },
+      title: "Connexions " + what + ", " + this.config.periodWords[this.state.period],
+      params: { peakSlot: peak < 0 ? "" : names[peak] }, words: words, peak: peak < 0 ? null : names[peak] };
+  };
+
+  Detail.prototype.chartModel = function () {
+    if (this.indicator.kind === "series") { return this.seriesChart(); }
+    if (this.indicator.kind === "apps") { return this.appsChart(); }
+    return this.slotsChart();
+  };
+
+  /* The table under the chart: the same figures -------------------------------------------------- */
+  Detail.prototype.table = function (model) {
+    var self = this;
+    var kind = this.indicator.kind;
+    var table = el("table", { "class": "data-table" });
+    var caption = el("caption", { id: "table-caption" });
+    table.appendChild(caption);
+    var head = el("tr");
+    var tbody = el("tbody");
+    function cell(tag, text, attrs) { var c = el(tag, attrs, text); return c; }
+    if (kind === "series") {
+      var figures = this.seriesFigures();
+      caption.textContent = this.indicator.label + " par " + this.config.groupings[this.state.grouping]
+        .toLowerCase() + ", " + this.periodWords("12months");
+      head.appendChild(cell("th", this.config.groupings[this.state.grouping], { scope: "col" }));
+      this.profiles.forEach(function (p) { head.appendChild(cell("th", p.label, { scope: "col", "class": "num" })); });
+      figures.buckets.forEach(function (iso, i) {
+        var tr = el("tr");
+        tr.appendChild(cell("th", self.bucketWords(iso, self.state.grouping), { scope: "row" }));
+        self.profiles.forEach(function (p) {
+          tr.appendChild(cell("td", self.number(figures.values[p.code][i]), { "class": "num" }));
+        });
+        tbody.appendChild(tr);
+      });
+    } else if (kind === "apps") {
+      caption.textContent = "Accès par application, profil " + this.labels[this.state.profile] + ", " +
+        this.periodWords(this.state.period);
+      ["Rang", "Application", "Accès"].forEach(function (name, i) {
+        head.appendChild(cell("th", name, { scope: "col", "class": i === 1 ? "" : "num" }));
+      });
+      model.rows.forEach(function (row) {
+        var tr = el("tr");
+        tr.appendChild(cell("td", String(row.r + 1), { "class": "num" }));
+        tr.appendChild(cell("th", row.a, { scope: "row" }));
+        tr.appendChild(cell("td", self.number(row.v), { "class": "num" }));
+        tbody.appendChild(tr);
+      });
+      if (!model.rows.length) {
+        var empty = el("tr");
+        empty.appendChild(cell("td", "Aucun accès sur la période.", { colspan: "3" }));
+        tbody.appendChild(empty);
+      }
+    } else {
+      var names = this.slotNames();
+      var slots = this.slotFigures();
+      caption.textContent = "Connexions " + (kind === "hours" ? "par créneau horaire" : "par jour de la semaine") +
+        ", " + this.periodWords(this.state.period);
+      head.appendChild(cell("th", kind === "hours" ? "Créneau" : "Jour", { scope: "col" }));
+      this.profiles.forEach(function (p) { head.appendChild(cell("th", p.label, { scope: "col", "class": "num" })); });
+      names.forEach(function (name, i) {
+        var tr = el("tr");
+        var th = cell("th", name, { scope: "row" });
+        if (name === model.peak) {
+          tr.className = "peak";
+          th.appendChild(el("strong", { "class": "peak-tag" }, " (pic)"));
+        }
+        tr.appendChild(th);
+        self.profiles.forEach(function (p) { tr.appendChild(cell("td", self.number(slots[p.code][i]), { "class": "num" })); });
+        tbody.appendChild(tr);
+      });
+    }
+    var thead = el("thead");
+    thead.appendChild(head);
+    table.appendChild(thead);
+    table.appendChild(tbody);
+    return table;
+  };
+
+  Detail.prototype.exportName = function () {
+    if (this.indicator.kind === "series") { return this.indicator.id + "-by-" + this.state.grouping + ".csv"; }
+    return this.indicator.id + "-" + this.state.period + ".csv";
+  };
+
+  Detail.prototype.spec = function (model) {
+    var spec = JSON.parse(JSON.stringify(this.config.specs[model.key]));
+    var datasets = { rows: model.rows };
+    Object.keys(model.datasets).forEach(function (k) { datasets[k] = model.datasets[k]; });
+    spec.datasets = datasets;
+    if (model.key === "apps") { spec.height = Math.max(1, model.rows.length) * this.config.appStep; }
+    var values = { hidden: this.state.hidden.slice() };
+    Object.keys(model.params).forEach(function (k) { values[k] = model.params[k]; });
+    (spec.params || []).forEach(function (param) {
+      if (Object.prototype.hasOwnProperty.call(values, param.name)) { param.value = values[param.name]; }
+    });
+    return spec;
+  };
+
+  Detail.prototype.render = function () {
+    var self = this;
+    var model = this.chartModel();
+    var chart = document.getElementById("chart");
+    document.getElementById("chart-title").textContent = model.title;
+    document.getElementById("chart-desc").textContent = model.words +
+      (this.state.hidden.length ? " Profils masqués : " + this.state.hidden.map(function (c) {
+        return self.labels[c];
+      }).join(", ") + "." : "");
+    var region = document.getElementById("table-region");
+    region.textContent = "";
+    region.appendChild(this.table(model));
+    var name = this.exportName();
+    var link = document.getElementById("export");
+    link.setAttribute("href", "csv/" + name);
+    document.getElementById("export-format").textContent = "(CSV, " + name + ")";
+    var token = {};
+    this.token = token;
+    var previous = this.view;
+    window.vegaEmbed(chart, this.spec(model), {
+      actions: false, renderer: "svg", formatLocale: this.config.numberLocale,
+      timeFormatLocale: this.config.timeLocale, tooltip: { theme: "light" }
+    }).then(function (result) {
+      if (previous) { previous.finalize(); }
+      if (self.token !== token) { result.finalize(); return; }
+      self.view = result;
+      chart.setAttribute("data-chart", model.key);
+      chart.setAttribute("data-rendered", String(Date.now()));
+      body.setAttribute("data-chart-ready", "true");
+    }).catch(function (error) {
+      chart.textContent = "Le graphique n'a pas pu être affiché.";
+      if (window.console) { window.console.error(error); }
+    });
+  };
+
+  Detail.prototype.bind = function () {
+    var self = this;
+    ["grouping", "period", "profile"].forEach(function (name) {
+      var checked = document.querySelector("input[name='" + name + "']:checked");
+      if (checked) { self.state[name] = checked.value; }
+      Array.prototype.forEach.call(document.querySelectorAll("input[name='" + name + "']"), function (input) {
+        input.addEventListener("change", function () {
+          self.state[name] = input.value;
+          self.render();
+        });
+      });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll(".legend-item"), function (button) {
+      button.addEventListener("click", function () {
+        var code = button.getAttribute("data-profile");
+        var hidden = self.state.hidden;
+        var at = hidden.indexOf(code);
+        if (at < 0) { hidden.push(code); } else { hidden.splice(at, 1); }
+        button.setAttribute("aria-pressed", at < 0 ? "false" : "true");
+        self.render();
+      });
+    });
+  };
+
+  function setupDetail() {
+    if (page !== "detail") { return; }
+    var chart = document.getElementById("chart");
+    if (!window.STATS_DATA || !window.STATS_CONFIG || !window.vegaEmbed) {
+      chart.textContent = "Les données de cette page n'ont pas pu être chargées.";
+      return;
+    }
+    var detail = new Detail(window.STATS_CONFIG, window.STATS_DATA, body.getAttribute("data-indicator"));
+    detail.bind();
+    detail.render();
+  }
+
+  setupRootFilter();
+  setupSwitcher();
+  setupDetail();
+}());

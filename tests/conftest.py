@@ -1,0 +1,129 @@
+"""Tiny seeded fixtures: write events as mongoexport lines, build a site through the real pipeline."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipeline import ingest
+from pipeline.site import SiteOptions, build
+
+PARIS = ZoneInfo("Europe/Paris")
+_ids = itertools.count(1)
+
+
+def ms(text: str, zone: ZoneInfo = PARIS) -> int:
+    """Epoch ms of a local time written 'YYYY-MM-DD HH:MM[:SS]' (Paris unless told)."""
+    return int(datetime.fromisoformat(text).replace(tzinfo=zone).timestamp() * 1000)
+
+
+def event(
+    event_type: str = "LOGIN",
+    when: str = "2026-03-10 10:00",
+    user: str = "u1",
+    profile: str = "Teacher",
+    structures: list[str] | None = None,
+    classes: list[str] | None = None,
+    module: str | None = None,
+    **extra,
+) -> dict:
+    document = {
+        "_id": extra.pop("_id", f"id-{next(_ids):08d}"),
+        "event-type": event_type,
+        "module": module if module is not None else ("Auth" if event_type == "LOGIN" else "Blog"),
+        "date": {"$numberLong": str(ms(when))},
+        "userId": user,
+        "profil": profile,
+        "structures": ["s1"] if structures is None else structures,
+        "classes": [] if classes is None else classes,
+    }
+    document.update(extra)
+    return document
+
+
+def write_lines(path: Path, documents: list[dict | str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [d if isinstance(d, str) else json.dumps(d, ensure_ascii=False) for d in documents]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def write_directory(
+    folder: Path,
+    structures: list[tuple[str, str, str]] | None = None,
+    classes: list[tuple[str, str, str]] | None = None,
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    structures = (
+        [("s1", "0750001A", "Lycée Un"), ("s2", "0750002B", "Collège Deux")]
+        if structures is None
+        else structures
+    )
+    classes = [("c1", "s1", "2nde A")] if classes is None else classes
+    for name, header, rows in (
+        ("structures.csv", ("id", "uai", "name"), structures),
+        ("classes.csv", ("id", "structure_id", "name"), classes),
+    ):
+        with open(folder / name, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    return folder
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    text = path.read_bytes().decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+class Site:
+    """A site built by the real pipeline from documents; helpers to read what it wrote."""
+
+    def __init__(self, root: Path, report: dict):
+        self.root = root
+        self.report = report
+
+    def summary(self, entity: str = "platform") -> dict:
+        return json.loads((self.root / entity / "summary.json").read_text(encoding="utf-8"))
+
+    def tile(self, indicator: str, entity: str = "platform"):
+        return self.summary(entity)["tiles"][indicator]["value"]
+
+    def rows(self, name: str, entity: str = "platform") -> list[dict[str, str]]:
+        return read_csv(self.root / entity / "csv" / name)
+
+    def value(self, name: str, entity: str = "platform", **match) -> str:
+        """The last column of the single row matching `match` (column=value)."""
+        rows = [r for r in self.rows(name, entity) if all(r[k] == v for k, v in match.items())]
+        assert len(rows) == 1, (name, match, rows)
+        return list(rows[0].values())[-1]
+
+
+@pytest.fixture
+def make_site(tmp_path):
+    counter = itertools.count()
+
+    def _make(
+        documents: list[dict | str],
+        as_of: str,
+        timezone: str = "Europe/Paris",
+        directory: Path | None = None,
+        **directory_kwargs,
+    ) -> Site:
+        n = next(counter)
+        export = write_lines(tmp_path / f"in{n}" / "events.json", documents)
+        lake = tmp_path / f"lake{n}"
+        ingest.run([export], lake)
+        folder = directory or write_directory(tmp_path / f"dir{n}", **directory_kwargs)
+        out = tmp_path / f"site{n}"
+        report = build(SiteOptions(lake, folder, out, datetime.fromisoformat(as_of).date(), timezone))
+        return Site(out, report)
+
+    return _make

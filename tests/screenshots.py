@@ -1,0 +1,54 @@
+"""README screenshots of a summary page and a detail page: `python tests/screenshots.py SITE [OUT_DIR]`.
+
+SITE is a built site (for instance the demo's, `python build.py demo --out /tmp/demo` → /tmp/demo/site);
+OUT_DIR defaults to docs/screenshots. Needs Playwright (Python) and Debian's /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def entity_folder(site: Path) -> Path:
+    """The first structure listed on the root index (the platform when there is none)."""
+    structures = sorted(p for p in (site / "structures").glob("*/index.html"))
+    return structures[0].parent if structures else site / "platform"
+
+
+def take(site: Path, out: Path, page_name: str = "connections.html") -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    folder = entity_folder(site)
+    shots = [(folder / "index.html", out / "summary.png"), (folder / page_name, out / "detail.png")]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+        for source, target in shots:
+            page.goto(source.resolve().as_uri())
+            if source.name != "index.html":
+                page.wait_for_selector("#chart svg .role-mark", state="attached")
+                page.wait_for_timeout(200)
+            page.screenshot(path=str(target), full_page=False)
+        browser.close()
+    return [target for _, target in shots]
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    out = Path(argv[1]) if len(argv) > 1 else ROOT / "docs" / "screenshots"
+    for path in take(Path(argv[0]), out, *(argv[2:3])):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,112 @@
+"""SPEC 1.1 and 3.4 at the file level: dedup within and across files and runs, rejects kept once, gzip."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import event, write_lines
+
+from pipeline import ingest, lake
+from pipeline.exceptions import InputFileError
+
+
+def all_events(root):
+    return lake.read_days(root, lake.event_days(root))
+
+
+def test_duplicate_ids_count_once_within_a_file_across_files_and_runs(tmp_path):
+    a, b, c = event(_id="a"), event(_id="b"), event(_id="c")
+    first = write_lines(tmp_path / "one.json", [a, b, a])
+    second = write_lines(tmp_path / "two.json", [b, c])
+    report = ingest.run([first, second], tmp_path / "lake")
+    assert sum(report.events_new.values()) == 3 and report.duplicates == 2
+    again = ingest.run([first, second], tmp_path / "lake")
+    assert sum(again.events_new.values()) == 0 and again.duplicates == 5
+    assert sorted(all_events(tmp_path / "lake").column("event_id").to_pylist()) == ["a", "b", "c"]
+
+
+def test_oid_and_string_forms_of_one_id_count_once(tmp_path):
+    export = write_lines(
+        tmp_path / "e.json",
+        [event(_id={"$oid": "65f0c1a2b3c4d5e6f7a8b9c0"}), event(_id="65f0c1a2b3c4d5e6f7a8b9c0")],
+    )
+    assert sum(ingest.run([export], tmp_path / "lake").events_new.values()) == 1
+
+
+def test_overlapping_file_adds_only_its_new_events(tmp_path):
+    root = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "a.json", [event(_id="1"), event(_id="2")])], root)
+    report = ingest.run([write_lines(tmp_path / "b.json", [event(_id="2"), event(_id="3")])], root)
+    assert report.events_new == {"LOGIN": 1} and report.duplicates == 1
+    assert all_events(root).num_rows == 3
+
+
+def test_rejects_are_kept_with_file_line_reason_and_never_twice(tmp_path):
+    export = write_lines(tmp_path / "bad.json", [event(), "nope", event(profil="Director", ip="1.2.3.4")])
+    root = tmp_path / "lake"
+    report = ingest.run([export], root)
+    assert report.rejects_new == {"not_json": 1, "unknown_profile": 1}
+    rows = lake.read_rejects(root).to_pylist()
+    assert [(r["file_name"], r["line"], r["reason"]) for r in rows] == [
+        ("bad.json", 2, "not_json"),
+        ("bad.json", 3, "unknown_profile"),
+    ]
+    assert rows[0]["raw"] == "nope" and "1.2.3.4" not in rows[1]["raw"]
+    again = ingest.run([export], root)
+    assert again.rejects_new == {} and again.rejects_known == 2
+    assert lake.read_rejects(root).num_rows == 2
+
+
+def test_gzipped_and_plain_files_read_alike(tmp_path):
+    documents = [event(_id="g1"), event(_id="g2")]
+    plain = write_lines(tmp_path / "p.json", documents)
+    zipped = tmp_path / "z.jsonl.gz"
+    zipped.write_bytes(gzip.compress(plain.read_bytes()))
+    assert sum(ingest.run([zipped], tmp_path / "lake").events_new.values()) == 2
+    assert ingest.run([plain], tmp_path / "lake").duplicates == 2
+
+
+def test_truncated_gzip_keeps_what_was_read_and_rejects_the_rest(tmp_path):
+    data = gzip.compress("".join(json.dumps(event()) + "\n" for _ in range(2000)).encode())
+    broken = tmp_path / "cut.json.gz"
+    broken.write_bytes(data[: len(data) // 2])
+    report = ingest.run([broken], tmp_path / "lake")
+    assert sum(report.events_new.values()) > 0
+    assert report.rejects_new == {ingest.TRUNCATED_GZIP: 1}
+
+
+def test_late_events_are_folded_into_their_day(tmp_path):
+    root = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "d1.json", [event(when="2026-03-10 10:00")])], root)
+    ingest.run(
+        [write_lines(tmp_path / "d2.json", [event(when="2026-03-11 10:00"), event(when="2026-03-10 12:00")])],
+        root,
+    )
+    from datetime import date
+
+    assert len(lake.day_files(root, date(2026, 3, 10))) == 2
+    assert lake.read_days(root, [date(2026, 3, 10)]).num_rows == 2
+
+
+def test_no_ip_or_ua_in_the_lake(tmp_path):
+    export = write_lines(tmp_path / "e.json", [event(ip="203.0.113.9", ua="Mozilla", referer="r")])
+    ingest.run([export], tmp_path / "lake")
+    for part in (tmp_path / "lake").rglob("*.parquet"):
+        names = pq.read_schema(part).names
+        assert "ip" not in names and "ua" not in names
+        assert b"203.0.113.9" not in part.read_bytes()
+
+
+def test_missing_input_file_stops_with_its_name(tmp_path):
+    with pytest.raises(InputFileError, match="absent.json"):
+        ingest.run([tmp_path / "absent.json"], tmp_path / "lake")
+    assert not (tmp_path / "lake").exists()
+
+
+def test_empty_file_is_fine(tmp_path):
+    (tmp_path / "empty.json").write_bytes(b"")
+    report = ingest.run([tmp_path / "empty.json"], tmp_path / "lake")
+    assert report.lines == 0 and not report.rejects_new
