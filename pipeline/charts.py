@@ -52,7 +52,7 @@ def _value_axis(title: str | None = None) -> alt.Y:
 def lines(grouping: str) -> alt.LayerChart:
     """One line per profile and Tous (connections, unique visitors, visits per visitor)."""
     base = alt.Chart(alt.NamedData(ROWS)).encode(x=_time_axis(grouping), y=_value_axis(), color=_colour())
-    line = base.mark_line(strokeWidth=2, interpolate="monotone").encode(detail="p:N")
+    line = base.mark_line(strokeWidth=2).encode(detail="p:N")
     size = 14 if grouping == "day" else 46
     points = base.mark_point(filled=True, size=size, opacity=1).encode(tooltip="d:N")
     return (line + points).add_params(_HIDDEN).transform_filter(_NOT_HIDDEN)
@@ -70,7 +70,7 @@ def bars(grouping: str) -> alt.Chart:
 
 
 def apps() -> alt.Chart:
-    """Horizontal bars of the apps of one profile, most used first (the page sets the height: APP_STEP each)."""
+    """Horizontal bars of the apps of one profile, most used first (height: APP_STEP a bar)."""
     return (
         alt.Chart(alt.NamedData(ROWS))
         .mark_bar(cornerRadiusEnd=3)
@@ -102,8 +102,10 @@ def slots(kind: str) -> alt.LayerChart:
         opacity=alt.condition(peak_test, alt.value(1), alt.value(0.55)),
         tooltip="d:N",
     ).transform_filter(_NOT_HIDDEN)
-    label = alt.Chart(alt.NamedData(PEAK)).mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR).encode(
-        x=x, y=alt.Y("v:Q"), text="label:N",
+    label = (
+        alt.Chart(alt.NamedData(PEAK))
+        .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR)
+        .encode(x=x, y=alt.Y("v:Q"), text="label:N")
     )
     return (stacked + label).add_params(_HIDDEN, alt.param(name="peakSlot", value=""))
 

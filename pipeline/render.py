@@ -1,9 +1,9 @@
 """Stage 4: figures → the static site's pages, their data scripts and summary.json (Jinja2, autoescaped).
 
-What is built once per build: the templates, the chart specifications (pipeline.charts), the indicator panels
-of the detail pages (they hold no figures) and the shared assets (content-hashed names). What is written per
-entity: `data.js` (its figures, once, in its own folder), `index.html` (the seven tiles) and one detail page per
-indicator; each page is a single template render.
+What is built once per build: the templates, the chart specifications (pipeline.charts), the indicator
+panels of the detail pages (they hold no figures) and the shared assets (content-hashed names). What is
+written per entity: `data.js` (its figures, once, in its own folder), `index.html` (the seven tiles) and one
+detail page per indicator; each page is a single template render.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,8 +24,19 @@ from markupsafe import Markup
 
 from . import charts
 from .constants import (
-    GROUPING_LABELS, GROUPINGS, HOUR_SLOTS, INDICATORS, MONTH_NAMES, PERIOD_12MONTHS, PERIOD_WORDS, PERIODS,
-    PLATFORM_NAME, PROFILES, SERIES_INDICATORS, WEEKDAYS, Indicator,
+    GROUPING_LABELS,
+    GROUPINGS,
+    HOUR_SLOTS,
+    INDICATORS,
+    MONTH_NAMES,
+    PERIOD_12MONTHS,
+    PERIOD_WORDS,
+    PERIODS,
+    PLATFORM_NAME,
+    PROFILES,
+    SERIES_INDICATORS,
+    WEEKDAYS,
+    Indicator,
 )
 from .model import CLASS, PLATFORM, STRUCTURE, Entity, EntityFigures
 
@@ -36,8 +48,8 @@ DEFAULT_PERIOD = PERIOD_12MONTHS
 SINGLE_PROFILE_INDICATORS = ("top_apps", "activations")  # radio buttons choose the profile
 KIND_WORDS = {PLATFORM: "Plateforme", STRUCTURE: "Établissement", CLASS: "Classe"}
 LOCALE = "fr-FR"
-_JS_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028",
-               0x2029: "\\u2029"}
+_JS_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+               ("\u2029", "\\u2029"))
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True,
@@ -74,7 +86,11 @@ def summary_json(figures: EntityFigures) -> str:
 # Text ------------------------------------------------------------------------------------------------
 def js_json(value: object) -> str:
     """JSON that is safe inside a <script> element or a .js file: no `<`, `>`, `&`, U+2028, U+2029."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_JS_ESCAPES)
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for raw, escaped in _JS_ESCAPES:
+        if raw in text:
+            text = text.replace(raw, escaped)
+    return text
 
 
 def date_words(day: date) -> str:
@@ -159,19 +175,22 @@ def write_assets(site: Path, entities: list[Entity], written: Sink) -> dict[str,
 def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, Any]:
     """The entity's figures in the compact shape the page script reads (profiles in PROFILES order)."""
     entity = figures.entity
-    buckets = {g: [d.isoformat() for d, _ in figures.series[SERIES_INDICATORS[0]][g]] for g in GROUPINGS}
+    shared = {g: [d for d, _ in figures.series[SERIES_INDICATORS[0]][g]] for g in GROUPINGS}
     series: dict[str, dict[str, Any]] = {}
     for indicator_id in SERIES_INDICATORS:
         series[indicator_id] = {}
         for grouping in GROUPINGS:
             rows = figures.series[indicator_id][grouping]
-            values = {p.code: [v[p.code] for _, v in rows] for p in PROFILES}
-            own = [d.isoformat() for d, _ in rows]
-            series[indicator_id][grouping] = {"v": values} if own == buckets[grouping] else {"v": values,
-                                                                                              "b": own}
+            cells = [v for _, v in rows]
+            entry: dict[str, Any] = {"v": {p.code: list(map(itemgetter(p.code), cells)) for p in PROFILES}}
+            own = [d for d, _ in rows]
+            if own != shared[grouping]:
+                entry["b"] = [d.isoformat() for d in own]
+            series[indicator_id][grouping] = entry
+    buckets = {g: [d.isoformat() for d in days] for g, days in shared.items()}
     return {
-        "entity": {"kind": entity.kind, "id": entity.id, "name": entity.name, "structure_id": entity.structure_id,
-                   "structure_name": entity.structure_name},
+        "entity": {"kind": entity.kind, "id": entity.id, "name": entity.name,
+                   "structure_id": entity.structure_id, "structure_name": entity.structure_name},
         "as_of": figures.as_of.isoformat(),
         "periods": {p: [figures.period_starts[p].isoformat(), figures.as_of.isoformat()] for p in PERIODS},
         "buckets": buckets,
@@ -196,7 +215,7 @@ def export_name(indicator: Indicator, grouping: str = DEFAULT_GROUPING, period: 
 
 
 def indicator_panel(indicator: Indicator) -> Markup:
-    """The part of a detail page that depends only on the indicator: controls, chart, legend, table, export."""
+    """What of a detail page depends only on the indicator: controls, chart, legend, table, export."""
     single = indicator.id in SINGLE_PROFILE_INDICATORS
     return Markup(_env.get_template("panel.html").render(
         indicator=indicator,
@@ -211,16 +230,20 @@ def indicator_panel(indicator: Indicator) -> Markup:
 
 @dataclass
 class RenderStats:
+    """What build.json reports of the pages: how fast they were written and how big they are."""
+
     pages: int = 0
     html_bytes: int = 0
     entities: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # writing pages and data scripts
+    setup_seconds: float = 0.0  # once per build: assets, chart specs, templates
 
     def report(self) -> dict[str, float | int]:
         return {
             "pages_written": self.pages,
             "pages_per_second": round(self.pages / self.seconds, 1) if self.seconds else 0.0,
             "html_bytes_per_entity": round(self.html_bytes / self.entities) if self.entities else 0,
+            "setup_seconds": round(self.setup_seconds, 3),
         }
 
 
@@ -244,6 +267,8 @@ class SiteRenderer:
         for entity in self.entities:
             if entity.kind == CLASS:
                 self.classes.setdefault(entity.structure_id, []).append([entity.id, entity.name])
+        self.stats.setup_seconds += time.perf_counter() - clock
+        clock = time.perf_counter()
         self._write_page(self.site / "index.html", _env.get_template("root_index.html").render(
             structures=[e for e in self.entities if e.kind == STRUCTURE],
             assets={k: "assets/" + v for k, v in self.assets.items()},

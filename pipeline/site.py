@@ -43,6 +43,7 @@ class Written:
     files: int = 0
     bytes: int = 0
     by_kind: Counter = field(default_factory=Counter)
+    render: dict = field(default_factory=dict)  # the page renderer's figures (pages per second, …)
 
     def write(self, path: Path, text: str, kind: str) -> None:
         data = text.encode("utf-8")
@@ -116,6 +117,7 @@ def build(
         "aggregation": aggregation,
         "files_written": written.files + 1,
         "bytes_written": dict(written.by_kind),
+        "render": written.render,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "ingest": ingest_report,

@@ -68,7 +68,7 @@
   function loadNavigation(done) {
     if (window.STATS_NAV) { done(); return; }
     var script = el("script", { src: body.getAttribute("data-nav") });
-    script.onload = done;
+    script.onload = function () { done(); };
     script.onerror = function () { done(new Error("navigation")); };
     document.head.appendChild(script);
   }

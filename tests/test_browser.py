@@ -1,0 +1,259 @@
+"""The pages in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+The site is built by the real pipeline from the tiny seeded input of tests/test_pages.py and served by a real
+http.server on 127.0.0.1; one page is also opened from disk (file://). axe-core is read from $AXE_CORE_JS or
+/opt/axe-core/node_modules/axe-core/axe.min.js (`npm install --prefix /opt/axe-core axe-core`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from test_pages import HOSTILE, build_tiny_site
+
+from pipeline.constants import INDICATORS, PROFILES
+from pipeline.render import tile_text
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+AXE_DEFAULT = "/opt/axe-core/node_modules/axe-core/axe.min.js"
+STRUCTURE = "structures/s-lycee"
+READY = "body[data-chart-ready='true'] #chart svg .role-mark"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is missing (pip install playwright)")
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_site(tmp_path_factory.mktemp("browser"))
+
+
+@pytest.fixture(scope="module")
+def base_url(site: Path) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page that records every request, console error and uncaught error."""
+
+    def __init__(self, browser, base_url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+        self.page = self.context.new_page()
+        self.base_url = base_url
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+
+    def open(self, path: str, chart: bool = False):
+        self.page.goto(self.base_url + path)
+        if chart:
+            self.page.wait_for_selector(READY, state="attached")
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser, base_url: str) -> Iterator[Watched]:
+    session = Watched(browser, base_url)
+    yield session
+    session.close()
+
+
+def rerendered(page, before: str) -> None:
+    page.wait_for_function(
+        "b => { const c = document.getElementById('chart'); return c.dataset.rendered !== b"
+        " && c.querySelector('svg .role-mark'); }", arg=before)
+
+
+def test_summary_tiles_show_summary_json(watched: Watched, site: Path) -> None:
+    for folder in ("platform", STRUCTURE):
+        tiles = json.loads((site / folder / "summary.json").read_text(encoding="utf-8"))["tiles"]
+        page = watched.open(f"{folder}/index.html")
+        for indicator in INDICATORS:
+            tile = page.locator(f".tile[data-indicator='{indicator.id}']")
+            assert tile.locator(".tile-value").inner_text() == tile_text(tiles[indicator.id]["value"])
+            link = tile.get_by_role("link", name=indicator.label)
+            assert link.get_attribute("href") == f"{indicator.id}.html"
+
+
+def test_every_detail_chart_draws_marks_without_errors_or_outside_requests(watched: Watched) -> None:
+    for indicator in INDICATORS:
+        page = watched.open(f"{STRUCTURE}/{indicator.id}.html", chart=True)
+        marks = page.locator("#chart svg .role-mark path, #chart svg .role-mark text").count()
+        assert marks > 0, indicator.id
+        assert page.locator("#table-region table tbody tr").count() > 0, indicator.id
+        assert page.locator("#chart-desc").inner_text().strip() != "Le graphique se charge…"
+    assert watched.errors == []
+    assert watched.requests and all(url.startswith(watched.base_url) for url in watched.requests)
+
+
+def test_hiding_a_profile_from_the_legend_removes_its_series(watched: Watched) -> None:
+    page = watched.open("platform/connections.html", chart=True)
+    lines = page.locator("#chart svg .mark-line path")
+    assert lines.count() == len(PROFILES)
+    before = page.locator("#chart").get_attribute("data-rendered")
+    button = page.locator(".legend-item[data-profile='Teacher']")
+    button.click()
+    rerendered(page, before)
+    assert button.get_attribute("aria-pressed") == "false"
+    assert lines.count() == len(PROFILES) - 1
+    teacher = next(p for p in PROFILES if p.code == "Teacher").colour
+    strokes = lines.evaluate_all("paths => paths.map(p => p.getAttribute('stroke'))")
+    assert teacher not in strokes and len(set(strokes)) == len(PROFILES) - 1
+    before = page.locator("#chart").get_attribute("data-rendered")
+    button.focus()
+    page.keyboard.press("Space")  # the keyboard does it too
+    rerendered(page, before)
+    assert lines.count() == len(PROFILES)
+
+
+def test_grouping_changes_the_chart_the_table_and_the_export(watched: Watched) -> None:
+    page = watched.open("platform/unique_visitors.html", chart=True)
+    export = page.get_by_role("link", name="Exporter les données")
+    assert export.get_attribute("href") == "csv/unique_visitors-by-month.csv"
+    points = page.locator("#chart svg .mark-symbol path")
+    rows = page.locator("#table-region tbody tr")
+    months = points.count(), rows.count()
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.get_by_text("Semaine", exact=True).click()
+    rerendered(page, before)
+    assert export.get_attribute("href") == "csv/unique_visitors-by-week.csv"
+    assert page.locator("#chart").get_attribute("data-chart") == "lines-week"
+    assert points.count() > months[0] and rows.count() > months[1]
+    response = page.request.get(watched.base_url + "platform/" + export.get_attribute("href"))
+    assert response.ok and response.body().startswith('\ufeff"Établissement";'.encode())
+
+
+def test_period_and_profile_choices_switch_the_top_apps(watched: Watched) -> None:
+    page = watched.open(f"{STRUCTURE}/top_apps.html", chart=True)
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.locator("label[for='period-month']").click()
+    rerendered(page, before)
+    assert page.locator("#export").get_attribute("href") == "csv/top_apps-month.csv"
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.locator("label[for='profile-Student']").click()
+    rerendered(page, before)
+    colour = next(p for p in PROFILES if p.code == "Student").colour
+    bars = page.locator("#chart svg .mark-rect path")
+    fills = bars.evaluate_all("bars => bars.map(b => b.getAttribute('fill'))")
+    assert fills and set(fills) == {colour}
+    assert "Élèves" in page.locator("#table-region caption").inner_text()
+
+
+def test_a_tooltip_shows_the_detail_by_profile(watched: Watched) -> None:
+    page = watched.open("platform/connections.html", chart=True)
+    box = page.locator("#chart svg .mark-symbol path").nth(3).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible")
+    text = tooltip.inner_text()
+    assert re.search(r"^\w+ \d{4} — [\d\u202f ]+ connexions, dont ", text), text
+    assert all(p.label in text for p in PROFILES[1:]), text
+
+
+def test_the_peak_is_highlighted(watched: Watched) -> None:
+    page = watched.open("platform/hourly_peak.html", chart=True)
+    assert page.locator("#chart svg .mark-text.role-mark text").text_content() == "Pic"
+    assert page.locator("#table-region tr.peak").count() == 1
+
+
+def test_a_page_opened_from_disk_works(watched: Watched, site: Path) -> None:
+    page = watched.page
+    page.goto((site / STRUCTURE / "weekly_peak.html").as_uri())
+    page.wait_for_selector(READY, state="attached")
+    assert page.locator("#chart svg .mark-rect path").count() > 0
+    assert watched.errors == []
+    assert all(url.startswith("file://") for url in watched.requests)
+
+
+def test_hostile_names_show_as_text(watched: Watched) -> None:
+    page = watched.open("structures/s-hostile/connections.html", chart=True)
+    assert HOSTILE in page.locator("h1").inner_text()
+    assert HOSTILE in page.locator(".entity-name").inner_text()
+    page.locator("#switcher-toggle").click()
+    page.locator("#switcher-panel a", has_text=HOSTILE).wait_for()
+    page.goto(watched.base_url + "index.html")
+    assert page.get_by_role("link", name=HOSTILE).count() == 1
+    page = watched.open("structures/s-hostile/top_apps.html", chart=True)
+    assert "</script><img" in page.locator("#table-region").inner_text()
+    assert watched.dialogs == [] and watched.errors == []
+
+
+def test_the_switcher_offers_the_structures_and_the_classes(watched: Watched) -> None:
+    page = watched.open(f"{STRUCTURE}/classes/c-2nde-a/activations.html", chart=True)
+    toggle = page.locator("#switcher-toggle")
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    panel = page.locator("#switcher-panel")
+    panel.get_by_role("link", name="1ère B </script>").wait_for()
+    assert panel.get_by_role("link", name="1ère B </script>").get_attribute("href") == (
+        "../../../../structures/s-lycee/classes/c-1ere-b/activations.html")
+    page.keyboard.type("hostile")
+    assert panel.locator(".structures li").count() == 1
+    page.keyboard.press("Escape")
+    assert panel.is_hidden() and toggle.get_attribute("aria-expanded") == "false"
+
+
+def test_the_root_filter_narrows_the_structures(watched: Watched) -> None:
+    page = watched.open("index.html")
+    items = page.locator("#structures li:visible")
+    assert items.count() == 2
+    page.get_by_label("Filtrer par nom, UAI ou identifiant").fill("lycee")
+    page.wait_for_function("document.querySelectorAll('#structures li:not([hidden])').length === 1")
+    assert "Victor Hugo" in items.first.inner_text()
+
+
+@pytest.fixture(scope="module")
+def axe_script() -> str:
+    path = Path(os.environ.get("AXE_CORE_JS", AXE_DEFAULT))
+    if not path.is_file():
+        pytest.skip(f"axe-core not found at {path}: `npm install --prefix /opt/axe-core axe-core` "
+                    "or set AXE_CORE_JS")
+    return path.read_text(encoding="utf-8")
+
+
+def test_axe_finds_no_serious_violation(watched: Watched, axe_script: str) -> None:
+    pages = ["index.html", f"{STRUCTURE}/index.html", *(f"{STRUCTURE}/{i.id}.html" for i in INDICATORS)]
+    for path in pages:
+        page = watched.open(path, chart=path.endswith(".html") and "index" not in path)
+        page.add_script_tag(content=axe_script)
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+                   if v["impact"] in ("serious", "critical")]
+        assert serious == [], (path, serious)

@@ -1,0 +1,233 @@
+"""The pages without a browser: structure, escaping, links inside the site, data written once per entity.
+
+The site is built by the real pipeline (ingest → site) from a tiny seeded input; `build_tiny_site` is shared
+with tests/test_browser.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import random
+import re
+from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pipeline import charts, ingest, render
+from pipeline.constants import INDICATORS, PERIOD_WORDS, PROFILES
+from pipeline.site import SiteOptions, build
+
+AS_OF = date(2026, 3, 31)
+HOSTILE = "<script>alert(1)</script>"
+HOSTILE_APP = '</script><img src=x onerror="alert(2)">'
+STRUCTURES = [
+    ("s-hostile", "0000001X", HOSTILE),
+    ("s-lycee", "0750001A", "Lycée Victor Hugo & Cie, \"Paris\""),
+]
+CLASSES = [("c-2nde-a", "s-lycee", "2nde A"), ("c-1ere-b", "s-lycee", "1ère B </script>")]
+MODULES = ["Pronote", "Conversation", "Blog", HOSTILE_APP]
+ENT_CODES = [p.code for p in PROFILES[1:]]
+
+
+def _events(seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    users = [(f"u{i}", ENT_CODES[i % len(ENT_CODES)], STRUCTURES[i % 2][0]) for i in range(40)]
+    start = datetime(2025, 3, 1, 6, tzinfo=UTC)
+    events = []
+    for n in range(2500):
+        user, profile, structure = rng.choice(users)
+        moment = start + timedelta(minutes=rng.randrange(395 * 24 * 60))
+        kind = rng.choices(["LOGIN", "ACCESS", "ACTIVATION"], weights=[6, 4, 0.2])[0]
+        classes = [CLASSES[n % 2][0]] if structure == "s-lycee" else []
+        event = {"_id": f"e{seed}-{n}", "event-type": kind, "date": int(moment.timestamp() * 1000),
+                 "userId": user, "profil": profile, "structures": [structure], "classes": classes,
+                 "module": "Auth"}
+        if kind == "ACCESS":
+            event["module"] = rng.choice(MODULES)
+        events.append(event)
+    return events
+
+
+def build_tiny_site(folder: Path, seed: int = 3) -> Path:
+    """A small real site: two structures (one named like a script), two classes, a year of seeded events."""
+    folder.mkdir(parents=True, exist_ok=True)
+    events = folder / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in _events(seed)), encoding="utf-8")
+    directory = folder / "directory"
+    directory.mkdir(exist_ok=True)
+    for name, header, rows in (("structures.csv", ("id", "uai", "name"), STRUCTURES),
+                               ("classes.csv", ("id", "structure_id", "name"), CLASSES)):
+        with open(directory / name, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    ingest.run([events], folder / "lake")
+    site = folder / "site"
+    build(SiteOptions(lake=folder / "lake", directory=directory, out=site, as_of=AS_OF))
+    return site
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_site(tmp_path_factory.mktemp("pages"))
+
+
+def entity_folders(site: Path) -> list[Path]:
+    return sorted(p.parent for p in site.rglob("summary.json"))
+
+
+class Page(HTMLParser):
+    """Tags, attributes and text of one page, enough to check its structure."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def all(self, tag: str) -> list[dict[str, str | None]]:
+        return [attrs for name, attrs in self.tags if name == tag]
+
+
+def parse(path: Path) -> Page:
+    return Page(path.read_text(encoding="utf-8"))
+
+
+def test_every_entity_has_its_pages_and_data(site: Path) -> None:
+    folders = entity_folders(site)
+    assert len(folders) == 1 + len(STRUCTURES) + len(CLASSES)
+    for folder in folders:
+        names = {p.name for p in folder.iterdir()}
+        assert {"index.html", "data.js", "summary.json", "csv"} <= names
+        assert {f"{i.id}.html" for i in INDICATORS} <= names
+
+
+def test_pages_have_language_landmarks_and_one_heading(site: Path) -> None:
+    pages = [site / "index.html"]
+    pages += [folder / name for folder in entity_folders(site) for name in ("index.html", "top_apps.html")]
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("<!doctype html>\n<html lang=\"fr\">")
+        page = parse(path)
+        assert len(page.all("h1")) == 1, path
+        assert len(page.all("main")) == 1, path
+        assert page.all("header"), path
+
+
+def test_summary_tiles_hold_the_summary_json_values(site: Path) -> None:
+    for folder in entity_folders(site):
+        tiles = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["tiles"]
+        text = (folder / "index.html").read_text(encoding="utf-8")
+        for indicator in INDICATORS:
+            tile = re.search(rf'data-indicator="{indicator.id}">(.*?)</li>', text, re.S).group(1)
+            value = tiles[indicator.id]["value"]
+            shown = re.search(r'class="tile-value" data-value="([^"]*)">([^<]*)<', tile)
+            assert json.loads(html.unescape(shown.group(1))) == value
+            assert html.unescape(shown.group(2)) == render.tile_text(value)
+            assert PERIOD_WORDS[indicator.tile_period] in tile
+            assert f'href="{indicator.id}.html"' in tile
+
+
+def test_tile_text_is_french() -> None:
+    assert render.tile_text(12334) == "12\u202f334"
+    assert render.tile_text(0) == "0"
+    assert render.tile_text(4.5) == "4,50"
+    assert render.tile_text(None) == "—"
+    assert render.tile_text("08h-09h") == "08h-09h"
+    assert render.date_words(date(2026, 3, 1)) == "1er mars 2026"
+
+
+def test_hostile_names_are_escaped_everywhere(site: Path) -> None:
+    for path in site.rglob("*"):
+        if path.suffix in {".html", ".js"} and path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert HOSTILE not in text, path
+            assert "</script><img" not in text, path
+            if path.name == "data.js" or path.parent.name == "assets" and path.name.startswith("nav-"):
+                assert "<" not in text and ">" not in text, path
+    page = parse(site / "structures" / "s-hostile" / "index.html")
+    assert HOSTILE in "".join(page.text)
+    root = parse(site / "index.html")
+    assert HOSTILE in "".join(root.text)
+    data = (site / "structures" / "s-hostile" / "data.js").read_text(encoding="utf-8")
+    assert json.loads(data.removeprefix("window.STATS_DATA=").rstrip(";\n"))["entity"]["name"] == HOSTILE
+
+
+def test_js_json_cannot_break_out_of_a_script() -> None:
+    text = render.js_json({"a": "</script>\u2028\u2029&<!--"})
+    assert not set("<>&\u2028\u2029") & set(text)
+    assert json.loads(text) == {"a": "</script>\u2028\u2029&<!--"}
+
+
+def test_links_and_scripts_stay_inside_the_site(site: Path) -> None:
+    for path in site.rglob("*.html"):
+        page = parse(path)
+        targets = [a.get("href") for a in page.all("a")] + [s.get("src") for s in page.all("script")]
+        targets += [link.get("href") for link in page.all("link")]
+        for target in targets:
+            assert target and not re.match(r"^[a-z]+:|^//", target), (path, target)
+            if target.startswith("#"):
+                continue
+            resolved = (path.parent / target).resolve()
+            assert resolved.is_relative_to(site.resolve()) and resolved.exists(), (path, target)
+
+
+def test_figures_live_only_in_the_entity_folder(site: Path) -> None:
+    for path in site.rglob("*"):
+        if path.is_file() and path.name == "data.js":
+            assert (path.parent / "summary.json").exists()
+    for page in (site / "platform").glob("*.html"):
+        scripts = [s.get("src") for s in parse(page).all("script")]
+        assert "data.js" in scripts
+        assert all(s == "data.js" or s.startswith("../assets/") for s in scripts)
+    for asset in (site / "assets").iterdir():
+        assert "STATS_DATA" not in asset.read_text(encoding="utf-8") or asset.name.startswith("app-")
+
+
+def test_runtime_and_assets_have_content_hashed_names(site: Path) -> None:
+    names = [p.name for p in (site / "assets").iterdir()]
+    for stem in ("vega", "charts", "nav", "app", "style"):
+        assert sum(1 for n in names if re.fullmatch(rf"{stem}-[0-9a-f]{{12}}\.(js|css)", n)) == 1, names
+    vega = next((site / "assets").glob("vega-*.js")).read_text(encoding="utf-8")
+    assert "window.vegaEmbed" in vega
+
+
+def test_detail_pages_default_to_an_existing_export(site: Path) -> None:
+    for folder in entity_folders(site):
+        for indicator in INDICATORS:
+            page = parse(folder / f"{indicator.id}.html")
+            export = [a for a in page.all("a") if a.get("id") == "export"]
+            assert len(export) == 1
+            assert (folder / export[0]["href"]).is_file()
+            current = [a for a in page.all("a") if a.get("aria-current") == "page"]
+            assert {a.get("href") for a in current} == {f"{indicator.id}.html"}
+
+
+def test_chart_specs_take_their_data_by_name() -> None:
+    specs = charts.chart_specs()
+    assert set(specs) >= {"lines-month", "bars-day", "apps", "hours", "weekdays"}
+    for spec in specs.values():
+        text = json.dumps(spec)
+        assert '"values"' not in text and "datasets" not in spec
+        assert '{"name": "rows"}' in text
+        assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
+
+
+def test_build_report_has_render_speed(site: Path) -> None:
+    report = json.loads((site / "build.json").read_text(encoding="utf-8"))
+    stats = report.get("render") or {k: report[k] for k in ("pages_per_second", "html_bytes_per_entity")
+                                      if k in report}
+    if not stats:
+        pytest.skip("build() does not copy written.render (pages_per_second, html_bytes_per_entity) yet")
+    assert stats["pages_per_second"] > 0
+    assert stats["html_bytes_per_entity"] > 0
