@@ -238,6 +238,11 @@ class RenderStats:
     seconds: float = 0.0  # writing pages and data scripts
     setup_seconds: float = 0.0  # once per build: assets, chart specs, templates
 
+    def merge(self, other: RenderStats) -> None:
+        self.pages += other.pages
+        self.html_bytes += other.html_bytes
+        self.entities += other.entities
+
     def report(self) -> dict[str, float | int]:
         return {
             "pages_written": self.pages,

@@ -7,6 +7,7 @@ Reads top to bottom as the pipeline; each step is one call. The site is written 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import resource
 import shutil
@@ -51,6 +52,11 @@ class Written:
         self.files += 1
         self.bytes += len(data)
         self.by_kind[kind] += len(data)
+
+    def merge(self, other: Written) -> None:
+        self.files += other.files
+        self.bytes += other.bytes
+        self.by_kind.update(other.by_kind)
 
 
 def default_as_of(timezone: str) -> date:
@@ -132,9 +138,47 @@ def rejects_by_reason(lake: Path) -> dict[str, int]:
     return dict(sorted(Counter(reasons).items()))
 
 
-def write_site(site: Path, figures: list[EntityFigures], entities) -> Written:
+def write_site(site: Path, figures: list[EntityFigures], entities, workers: int | None = None) -> Written:
+    """Every entity's CSVs, summary.json and pages, over `workers` forked processes (default: the cores)."""
     written = Written()
     pages = render.SiteRenderer(site, entities.entities, written)
+    clock = time.perf_counter()
+    workers = workers or min(os.cpu_count() or 1, MAX_WRITERS)
+    if workers > 1 and len(figures) >= MIN_ENTITIES_PER_WRITER * workers:
+        global _SHARED
+        _SHARED = (site, figures, pages)  # inherited by the forked writers, never pickled
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_write_share, [(k, workers) for k in range(workers)])
+        finally:
+            _SHARED = None
+        for part, stats in parts:
+            written.merge(part)
+            pages.stats.merge(stats)
+    else:
+        _write_entities(site, figures, pages)
+    pages.stats.seconds = time.perf_counter() - clock  # wall time of all entity files, CSVs included
+    written.render = pages.stats.report()
+    return written
+
+
+MAX_WRITERS = 2
+MIN_ENTITIES_PER_WRITER = 50  # below this, forking costs more than it saves
+_SHARED: tuple | None = None
+
+
+def _write_share(share: tuple[int, int]) -> tuple[Written, render.RenderStats]:
+    """In a forked writer: every `count`-th entity from `index`, into fresh counters."""
+    index, count = share
+    site, figures, pages = _SHARED
+    pages.written = Written()
+    pages.stats = render.RenderStats()
+    _write_entities(site, figures[index::count], pages)
+    return pages.written, pages.stats
+
+
+def _write_entities(site: Path, figures: list[EntityFigures], pages: render.SiteRenderer) -> None:
+    written = pages.written
     for entity_figures in figures:
         folder = site / entity_figures.entity.path
         (folder / "csv").mkdir(parents=True, exist_ok=True)
@@ -142,8 +186,6 @@ def write_site(site: Path, figures: list[EntityFigures], entities) -> Written:
             written.write(folder / "csv" / name, text, "csv")
         written.write(folder / "summary.json", render.summary_json(entity_figures), "json")
         pages.write_entity(folder, entity_figures)
-    written.render = pages.stats.report()
-    return written
 
 
 def _staging_folder(out: Path) -> Path:

@@ -47,3 +47,26 @@ def test_changing_the_timezone_recomputes_everything(tmp_path):
     assert (tmp_path / "site/platform/csv/connections-by-day.csv").read_text(encoding="utf-8-sig").count(
         '"2026-03-09";"Tous";"1"'
     ) == 1
+
+
+def test_two_forked_writers_write_the_same_site_as_one(tmp_path, monkeypatch):
+    from pipeline import site as site_module
+
+    directory = write_directory(tmp_path / "dir")
+    lake = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "a.json", [event(structures=["s1", "s2"], classes=["c1"])])], lake)
+    monkeypatch.setattr(site_module, "MIN_ENTITIES_PER_WRITER", 1)
+    outputs = {}
+    for writers in (1, 2):
+        monkeypatch.setattr(site_module, "MAX_WRITERS", writers)
+        report = build(SiteOptions(lake, directory, tmp_path / f"site{writers}", date(2026, 3, 31)))
+        outputs[writers] = golden_files(tmp_path / f"site{writers}")
+        pages = sorted(
+            p.relative_to(tmp_path / f"site{writers}") for p in (tmp_path / f"site{writers}").rglob("*.html")
+        )
+        outputs[writers]["pages"] = pages
+        assert report["render"]["pages_written"] == len(pages)
+        assert report["files_written"] == sum(
+            1 for p in (tmp_path / f"site{writers}").rglob("*") if p.is_file()
+        )
+    assert outputs[1] == outputs[2]
