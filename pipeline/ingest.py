@@ -10,12 +10,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import multiprocessing
+import os
 import time
 import zlib
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,6 +36,9 @@ DAY_MS = 86_400_000
 EPOCH = date(1970, 1, 1)
 TRUNCATED_GZIP = "truncated_gzip"
 GZIP_MAGIC = b"\x1f\x8b"
+CHUNK_LINES = 50_000
+MAX_WORKERS = 2
+PARALLEL_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
 
 
 @dataclass
@@ -85,54 +92,86 @@ def read_lines(path: Path) -> Iterator[tuple[int, bytes | None]]:
             yield number + 1, None
 
 
-def run(files: Sequence[Path], lake: Path, now_ms: int | None = None) -> IngestReport:
+@dataclass
+class Chunk:
+    """Consecutive lines of one file, parsed: valid events as columns (lists, cheap to pass between
+    processes, in lake.EVENT_SCHEMA order), rejects as (line, reason, raw)."""
+
+    path: str
+    lines: int
+    columns: list[list]
+    rejects: list[tuple[int, str, str]]
+
+
+def chunks(files: Sequence[Path]) -> Iterator[tuple[str, list[tuple[int, bytes | None]]]]:
+    for path in files:
+        batch: list[tuple[int, bytes | None]] = []
+        for item in read_lines(path):
+            batch.append(item)
+            if len(batch) == CHUNK_LINES:
+                yield str(path), batch
+                batch = []
+        yield str(path), batch  # also for an empty file, so that every file is seen
+
+
+def parse_chunk(chunk: tuple[str, list[tuple[int, bytes | None]]], now_ms: int) -> Chunk:
+    """Pure Python (no Arrow), so that it runs in forked workers."""
+    path, lines = chunk
+    events, rejects = [], []
+    for number, raw in lines:
+        parsed = Reject(TRUNCATED_GZIP, "") if raw is None else parse_line(raw, now_ms)
+        if type(parsed) is Event:
+            events.append(parsed)
+        else:
+            rejects.append((number, parsed.reason, parsed.raw))
+    columns = [list(c) for c in zip(*events)] if events else [[] for _ in Event._fields]
+    return Chunk(path, len(lines), columns, rejects)
+
+
+@contextmanager
+def parse_all(files: Sequence[Path], now_ms: int, workers: int) -> Iterator[Iterator[Chunk]]:
+    """Parsed chunks in file and line order, over `workers` forked processes when there is enough work.
+
+    The workers fork on entry, before this process starts Arrow's threads (forking after them is unsafe).
+    """
+    work = partial(parse_chunk, now_ms=now_ms)
+    if workers < 2 or sum(f.stat().st_size for f in files) < PARALLEL_MIN_BYTES:
+        yield map(work, chunks(files))
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield pool.imap(work, chunks(files), chunksize=1)
+
+
+def run(
+    files: Sequence[Path], lake: Path, now_ms: int | None = None, workers: int | None = None
+) -> IngestReport:
     """Validate `files` and add their new events and rejects to `lake`."""
     started = time.perf_counter()
     files = [Path(f) for f in files]
     check_inputs(files)
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    workers = workers or min(os.cpu_count() or 1, MAX_WORKERS)
     report = IngestReport(run_id=lake_io.new_run_id(), files=[str(f) for f in files])
 
-    # Load
-    known_rejects = _known_reject_keys(lake)
+    # Load + Process: parse (in workers), then drop copies of an `_id` seen earlier in this run
+    with parse_all(files, now_ms, workers) as parsed:
+        table, new_rejects = _collect(parsed, _known_reject_keys(lake), report)
 
-    # Process
-    seen_ids: set[str] = set()
-    events_by_day: dict[int, list[Event]] = defaultdict(list)
-    new_rejects: list[tuple[str, str, int, Reject, str]] = []
-    for path in progress(files, "ingest"):
-        for number, raw in read_lines(path):
-            report.lines += 1
-            parsed = Reject(TRUNCATED_GZIP, "") if raw is None else parse_line(raw, now_ms)
-            if isinstance(parsed, Event):
-                if parsed.event_id in seen_ids:
-                    report.duplicates += 1
-                    continue
-                seen_ids.add(parsed.event_id)
-                events_by_day[parsed.ts_ms // DAY_MS].append(parsed)
-                continue
-            digest = hashlib.sha1(parsed.raw.encode("utf-8", "surrogatepass")).hexdigest()
-            key = (path.name, number, digest)
-            if key in known_rejects:
-                report.rejects_known += 1
-                continue
-            known_rejects.add(key)
-            report.rejects_new[parsed.reason] += 1
-            new_rejects.append((str(path), path.name, number, parsed, digest))
-
-    # Save
-    for day_number in progress(sorted(events_by_day), "write days"):
+    # Save: one file per UTC day, less the events the lake already holds
+    staged = lake_io.StagedWrites()
+    days = pc.divide(table.column("ts_ms"), DAY_MS)  # integer division: dates are after 2000, positive
+    for day_number in progress(sorted(pc.unique(days).to_pylist()), "write days"):
         day = EPOCH + timedelta(days=day_number)
-        kept = _drop_known(lake, day, events_by_day[day_number])
-        report.duplicates += len(events_by_day[day_number]) - len(kept)
-        if kept:
-            lake_io.write_parquet(_events_table(kept), lake_io.day_partition(lake, day) / _part(report))
-            report.events_new.update(e.event_type for e in kept)
+        of_day = table.filter(pc.equal(days, day_number))
+        kept = _drop_known(lake, day, of_day)
+        report.duplicates += of_day.num_rows - kept.num_rows
+        if kept.num_rows:
+            staged.parquet(kept, lake_io.day_partition(lake, day) / _part(report))
+            report.events_new.update(_value_counts(kept.column("event_type")))
             report.days_touched.append(day.isoformat())
     if new_rejects:
-        lake_io.write_parquet(
-            _rejects_table(new_rejects, report.run_id), lake_io.rejects_dir(lake) / _part(report)
-        )
+        staged.parquet(_rejects_table(new_rejects, report.run_id), lake_io.rejects_dir(lake) / _part(report))
+    staged.commit()
     report.seconds = time.perf_counter() - started
     log.info(
         "ingest %s: %d lines, %d new events in %.1f s",
@@ -144,6 +183,36 @@ def run(files: Sequence[Path], lake: Path, now_ms: int | None = None) -> IngestR
     return report
 
 
+def _collect(
+    parsed: Iterator[Chunk], known_rejects: set[tuple[str, int, str]], report: IngestReport
+) -> tuple[pa.Table, list[tuple[str, str, int, str, str, str]]]:
+    """The run's events less copies of an `_id` seen earlier in it; its rejects less those already kept."""
+    seen_ids: set[str] = set()
+    tables: list[pa.Table] = []
+    new_rejects: list[tuple[str, str, int, str, str, str]] = []
+    for chunk in progress(parsed, "ingest (chunks)"):
+        report.lines += chunk.lines
+        ids = chunk.columns[0]
+        keep = []
+        for event_id in ids:
+            keep.append(event_id not in seen_ids)
+            seen_ids.add(event_id)
+        report.duplicates += keep.count(False)
+        table = _events_table(chunk.columns)
+        tables.append(table if all(keep) else table.filter(pa.array(keep)))
+        name = Path(chunk.path).name
+        for number, reason, raw in chunk.rejects:
+            digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()
+            if (name, number, digest) in known_rejects:
+                report.rejects_known += 1
+                continue
+            known_rejects.add((name, number, digest))
+            report.rejects_new[reason] += 1
+            new_rejects.append((chunk.path, name, number, reason, raw, digest))
+    table = pa.concat_tables(tables) if tables else lake_io.EVENT_SCHEMA.empty_table()
+    return table, new_rejects
+
+
 def _part(report: IngestReport) -> str:
     return f"part-{report.run_id}.parquet"
 
@@ -153,30 +222,32 @@ def _known_reject_keys(lake: Path) -> set[tuple[str, int, str]]:
     return set(zip(*(table.column(c).to_pylist() for c in ("file_name", "line", "raw_sha1"))))
 
 
-def _drop_known(lake: Path, day: date, events: list[Event]) -> list[Event]:
+def _drop_known(lake: Path, day: date, events: pa.Table) -> pa.Table:
     existing = lake_io.read_days(lake, [day], columns=["event_id"]).column("event_id")
     if len(existing) == 0:
         return events
-    candidates = pa.array([e.event_id for e in events], pa.string())
-    known = pc.is_in(candidates, value_set=existing).to_pylist()
-    return [e for e, is_known in zip(events, known) if not is_known]
+    return events.filter(pc.invert(pc.is_in(events.column("event_id"), value_set=existing)))
 
 
-def _events_table(events: list[Event]) -> pa.Table:
-    columns = list(zip(*events))
-    return pa.Table.from_arrays(
-        [pa.array(c, f.type) for c, f in zip(columns, lake_io.EVENT_SCHEMA)], schema=lake_io.EVENT_SCHEMA
-    )
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    counts = pc.value_counts(column)
+    return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
 
 
-def _rejects_table(rows: list[tuple[str, str, int, Reject, str]], run_id: str) -> pa.Table:
+def _events_table(columns: list[list]) -> pa.Table:
+    arrays = [pa.array(c, f.type) for c, f in zip(columns, lake_io.EVENT_SCHEMA)]
+    return pa.Table.from_arrays(arrays, schema=lake_io.EVENT_SCHEMA)
+
+
+def _rejects_table(rows: list[tuple[str, str, int, str, str, str]], run_id: str) -> pa.Table:
+    file, file_name, line, reason, raw, digest = (list(c) for c in zip(*rows))
     data = {
-        "file": [r[0] for r in rows],
-        "file_name": [r[1] for r in rows],
-        "line": [r[2] for r in rows],
-        "reason": [r[3].reason for r in rows],
-        "raw": [r[3].raw.encode("utf-8", "replace").decode("utf-8") for r in rows],
-        "raw_sha1": [r[4] for r in rows],
+        "file": file,
+        "file_name": file_name,
+        "line": line,
+        "reason": reason,
+        "raw": [r.encode("utf-8", "replace").decode("utf-8") for r in raw],
+        "raw_sha1": digest,
         "run_id": [run_id] * len(rows),
     }
     return pa.Table.from_pydict(data, schema=lake_io.REJECT_SCHEMA)

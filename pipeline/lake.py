@@ -110,6 +110,27 @@ def write_parquet(table: pa.Table, path: Path, durable: bool = True) -> None:
     os.replace(tmp, path)
 
 
+class StagedWrites:
+    """Files written under temporary names, made durable with one sync, then renamed into place together:
+    one sync per run instead of one per file (a day's file is whole or absent, never half)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []
+
+    def parquet(self, table: pa.Table, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+        pq.write_table(table, tmp, compression="zstd")
+        self.pending.append((tmp, path))
+
+    def commit(self) -> None:
+        if self.pending:
+            os.sync()
+        for tmp, path in self.pending:
+            os.replace(tmp, path)
+        self.pending.clear()
+
+
 def write_json(data: object, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")

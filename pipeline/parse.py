@@ -7,6 +7,8 @@ import re
 from datetime import datetime
 from typing import NamedTuple
 
+import orjson
+
 from .constants import (
     ENT_PROFILES,
     EVENT_TYPES_USED,
@@ -17,7 +19,6 @@ from .constants import (
 )
 
 _VALID_ID = re.compile(ID_ALPHABET_PATTERN).fullmatch
-_INTEGER = re.compile(r"-?[0-9]+").fullmatch
 
 # Reject reasons, as counted in `ingest`'s report and build.json.
 NOT_JSON = "not_json"
@@ -81,13 +82,18 @@ def parse_date(value: object) -> int | None:
         return None
     if "$numberLong" in value:
         text = value["$numberLong"]
-        return int(text) if isinstance(text, str) and _INTEGER(text) else None
+        return _integer(text) if type(text) is str else None
     inner = value.get("$date")
     if isinstance(inner, str):
         return _iso_to_ms(inner)
     if type(inner) is dict and len(inner) == 1 and "$numberLong" in inner:
         return parse_date(inner)
     return None
+
+
+def _integer(text: str) -> int | None:
+    digits = text[1:] if text[:1] == "-" else text
+    return int(text) if digits.isascii() and digits.isdigit() else None
 
 
 def _iso_to_ms(text: str) -> int | None:
@@ -115,9 +121,26 @@ def _id_list(value: object) -> list[str] | None:
     """The distinct ids of `structures` / `classes`, in first-seen order; None when not a list of strings."""
     if value is None:
         return []
-    if type(value) is not list or not all(isinstance(item, str) for item in value):
+    if type(value) is not list:
         return None
-    return list(dict.fromkeys(value))
+    for item in value:
+        if type(item) is not str:
+            return None
+    return list(dict.fromkeys(value)) if len(value) > 1 else value
+
+
+_VALID_IDS: set[str] = set()  # ids already checked: a platform has a few thousand structures and classes
+_VALID_IDS_LIMIT = 2_000_000
+
+
+def _ids_valid(ids: list[str]) -> bool:
+    for item in ids:
+        if item not in _VALID_IDS:
+            if not _VALID_ID(item):
+                return False
+            if len(_VALID_IDS) < _VALID_IDS_LIMIT:
+                _VALID_IDS.add(item)
+    return True
 
 
 def strip_private(document: dict) -> dict:
@@ -130,6 +153,17 @@ def _reject(reason: str, document: dict) -> Reject:
 
 def parse_line(line: bytes | str, now_ms: int) -> Event | Reject:
     """Validate one line; `now_ms` bounds the future (SPEC 1.1: at most one day ahead)."""
+    try:
+        document = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _parse_slowly(line, now_ms)
+    if type(document) is not dict:
+        return _parse_slowly(line, now_ms)
+    return validate(document, now_ms)
+
+
+def _parse_slowly(line: bytes | str, now_ms: int) -> Event | Reject:
+    """What orjson refused: invalid UTF-8, not JSON, or JSON it does not take (integers past 64 bits)."""
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -172,13 +206,13 @@ def validate(document: dict, now_ms: int) -> Event | Reject:
             return _reject(MISSING_USER_ID, document)
         if profile is None or profile == "":
             return _reject(MISSING_PROFILE, document)
-        if profile not in ENT_PROFILES:
+        if type(profile) is not str or profile not in ENT_PROFILES:
             return _reject(UNKNOWN_PROFILE, document)
         if event_type == "ACCESS" and module is None:
             return _reject(MISSING_MODULE, document)
     else:
         user_id = user_id if isinstance(user_id, str) and user_id else None
-        profile = profile if isinstance(profile, str) and profile in ENT_PROFILES else None
+        profile = profile if type(profile) is str and profile in ENT_PROFILES else None
 
     structures = _id_list(document.get("structures"))
     if structures is None:
@@ -186,6 +220,6 @@ def validate(document: dict, now_ms: int) -> Event | Reject:
     classes = _id_list(document.get("classes"))
     if classes is None:
         return _reject(BAD_CLASSES, document)
-    if not all(_VALID_ID(i) for i in structures) or not all(_VALID_ID(i) for i in classes):
+    if not (_ids_valid(structures) and _ids_valid(classes)):
         return _reject(BAD_ID, document)
     return Event(event_id, event_type, module, ts_ms, user_id, profile, structures, classes)

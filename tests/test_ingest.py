@@ -110,3 +110,26 @@ def test_empty_file_is_fine(tmp_path):
     (tmp_path / "empty.json").write_bytes(b"")
     report = ingest.run([tmp_path / "empty.json"], tmp_path / "lake")
     assert report.lines == 0 and not report.rejects_new
+
+
+def test_forked_parsers_give_the_same_lake_and_report_as_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest, "CHUNK_LINES", 3)
+    documents = [event(_id=f"e{i}", when=f"2026-03-{10 + i % 5} 10:00") for i in range(20)]
+    documents[7:7] = ["bad line", event(_id="e3"), event(profil="Director")]
+    files = [
+        write_lines(tmp_path / "a.json", documents[:12]),
+        write_lines(tmp_path / "b.json", documents[12:]),
+    ]
+    reports, lakes = {}, {}
+    for workers in (1, 2):
+        reports[workers] = ingest.run(files, tmp_path / f"lake{workers}", workers=workers).as_dict()
+        table = all_events(tmp_path / f"lake{workers}")
+        lakes[workers] = sorted(table.column("event_id").to_pylist())
+        rejects = lake.read_rejects(tmp_path / f"lake{workers}").to_pylist()
+        reports[workers]["rejects"] = sorted((r["file_name"], r["line"], r["reason"]) for r in rejects)
+        for volatile in ("run_id", "seconds"):
+            reports[workers].pop(volatile)
+    assert reports[1] == reports[2] and lakes[1] == lakes[2]
+    assert reports[1]["duplicates"] == 1 and len(lakes[1]) == 20
+    assert reports[1]["rejects"] == [("a.json", 8, "not_json"), ("a.json", 10, "unknown_profile")]

@@ -57,6 +57,9 @@ def test_every_date_form_gives_epoch_ms(value, expected):
         {"$date": "2026-03-30"},
         {"$date": "yesterday"},
         {"$numberLong": "12x"},
+        {"$numberLong": "--5"},
+        {"$numberLong": "-"},
+        {"$numberLong": "١٢"},
         {"$numberLong": 1774857600000},
         {"$date": 1774857600000},
         {"$date": {"$numberLong": "1"}, "extra": 1},
@@ -144,3 +147,14 @@ def test_reject_raw_line_drops_ip_and_ua_but_keeps_the_rest():
     kept = json.loads(result.raw)
     assert "ip" not in kept and "ua" not in kept
     assert kept["referer"] == "https://x" and kept["profil"] == "Director"
+
+
+def test_odd_json_values_are_rejects_or_events_never_crashes():
+    assert parse_line(line(profil=["Teacher"]), NOW).reason == parse.UNKNOWN_PROFILE
+    assert parse_line(line(**{"event-type": ["LOGIN"]}), NOW).reason == parse.MISSING_EVENT_TYPE
+    huge = line(sessionId=10**40)  # past what orjson takes: the standard parser reads it
+    assert isinstance(parse_line(huge, NOW), Event)
+    assert parse_line(line(date=10**40), NOW).reason in (parse.DATE_IN_FUTURE, parse.BAD_DATE)
+    deep = '{"_id": "x", "a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert parse_line(deep, NOW).reason == parse.NOT_JSON
+    assert parse_line('{"_id": "x", "event-type": "LOGIN", "date": NaN}', NOW).reason == parse.BAD_DATE
