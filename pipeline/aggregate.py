@@ -5,7 +5,7 @@ engine. A day is aggregated again only when a lake partition it reads from chang
 a month's presence only when one of its days did.
 
 Daily counts:   entity, profile, measure, key, n       (measure: login by hour "00".."23", access by module,
-                                                         activation key "")
+                                                         activation key "", visitors key "")
 Daily presence: entity, profile, user_id               (distinct LOGIN users; profile "all" = Tous)
 Monthly presence: entity, profile, user_id, days       (bit d-1 of `days` set when seen on day d)
 
@@ -36,6 +36,8 @@ CLASS_PREFIX = "class:"
 MEASURE_LOGIN = "login"
 MEASURE_ACCESS = "access"
 MEASURE_ACTIVATION = "activation"
+MEASURE_VISITORS = "visitors"  # distinct LOGIN users of the day; profile "all" is Tous, not a sum
+AGGREGATES_VERSION = "2"  # part of every day's source: a change of format recomputes every day
 
 COUNTS_SCHEMA = pa.schema(
     [
@@ -91,7 +93,14 @@ def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
     presence = pa.concat_tables(
         [by_profile.select(PRESENCE_SCHEMA.names), tous.select(PRESENCE_SCHEMA.names)]
     )
-    return pa.concat_tables(counts).cast(COUNTS_SCHEMA), presence.cast(PRESENCE_SCHEMA)
+    visitors = presence.group_by(["entity", "profile"]).aggregate([("user_id", "count")])
+    visitors = visitors.rename_columns(["entity", "profile", "n"])
+    visitors = visitors.append_column("key", pa.array([""] * len(visitors), pa.string()))
+    counts.append(
+        visitors.append_column("measure", pa.array([MEASURE_VISITORS] * len(visitors), pa.string()))
+    )
+    counts = [c.select(COUNTS_SCHEMA.names).cast(COUNTS_SCHEMA) for c in counts]
+    return pa.concat_tables(counts), presence.cast(PRESENCE_SCHEMA)
 
 
 def _count(rows: pa.Table, event_type: str, measure: str, key: pa.Array) -> pa.Table:
@@ -153,7 +162,7 @@ def utc_days_of(day: date, timezone: str) -> list[date]:
 
 def _day_source(lake: Path, day: date, timezone: str) -> str:
     parts = [f"{d}:{lake_io.day_fingerprint(lake, d)}" for d in utc_days_of(day, timezone)]
-    return hashlib.sha1("|".join([timezone, *parts]).encode()).hexdigest()
+    return hashlib.sha1("|".join([AGGREGATES_VERSION, timezone, *parts]).encode()).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------- run

@@ -160,7 +160,8 @@ def compute(
 
     counts = _encode(counts, entity_index)
     counts = counts[(counts["day"] >= year.first) & (counts["day"] <= year.last)]
-    tous = counts.assign(p=0)  # every event has one profile: Tous is the sum of the profiles' counts
+    # every event has one profile: Tous is the sum of the profiles' counts (visitors have their own Tous)
+    tous = counts[counts["measure"].to_numpy() != aggregate.MEASURE_VISITORS].assign(p=0)
     counts = pd.concat([counts, tous], ignore_index=True)
     window = days_between(year.first, year.last)
     counts["offset"] = counts["day"].map({d: i for i, d in enumerate(window)}).astype(np.int64)
@@ -178,6 +179,7 @@ def compute(
         )
 
     logins_by_day, activations_by_day = daily(aggregate.MEASURE_LOGIN), daily(aggregate.MEASURE_ACTIVATION)
+    visitors_by_day = daily(aggregate.MEASURE_VISITORS)
 
     users = pd.concat([t["user_id"] for t in presence.values()], ignore_index=True).unique()
     user_code = pd.Index(users)
@@ -193,8 +195,10 @@ def compute(
         offsets = [((s.first - year.first).days, (s.last - year.first).days + 1) for s in spans]
         series["connections"][grouping] = _rebucket(logins_by_day, offsets)
         series["activations"][grouping] = _rebucket(activations_by_day, offsets)
-        series["unique_visitors"][grouping] = np.stack(
-            [distinct_in_span(months, s, n) for s in spans], axis=1
+        series["unique_visitors"][grouping] = (
+            visitors_by_day  # a day's distinct visitors were counted by its aggregate
+            if grouping == "day"
+            else np.stack([distinct_in_span(months, s, n) for s in spans], axis=1)
         )
         series["visits_per_visitor"][grouping] = visits_per_visitor(
             series["connections"][grouping], series["unique_visitors"][grouping]
