@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -151,8 +152,8 @@ def compute(
     presence: dict[date, pd.DataFrame],
     entities: list[Entity],
     as_of: date,
-) -> list[EntityFigures]:
-    """Every indicator of every entity for the reference day `as_of`."""
+) -> IndicatorTables:
+    """Every indicator of every entity for the reference day `as_of`, as arrays over the entities."""
     periods = period_spans(as_of)
     year = periods[PERIOD_12MONTHS]
     entity_index = pd.Index([aggregate_key(e) for e in entities])  # position = index in `entities`
@@ -226,10 +227,7 @@ def compute(
             picked.groupby(["e", "p", "key"], as_index=False)["n"].sum().rename(columns={"key": "module"})
         )
 
-    return [
-        _figures(i, entity, as_of, periods, buckets, series, hours, weekdays, apps, visitors)
-        for i, entity in enumerate(entities)
-    ]
+    return IndicatorTables(entities, as_of, periods, buckets, series, hours, weekdays, apps, visitors)
 
 
 def aggregate_series_names() -> tuple[str, ...]:
@@ -244,49 +242,70 @@ def _rebucket(by_day: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
     return cumulative[:, stops] - cumulative[:, starts]
 
 
-def _figures(i, entity, as_of, periods, buckets, series, hours, weekdays, apps, visitors) -> EntityFigures:
-    entity_series = {
-        name: {
-            grouping: [
-                (span.label, dict(zip(PROFILE_CODES, row)))
-                for span, row in zip(buckets[grouping], _cells(values[i]))
-            ]
-            for grouping, values in by_grouping.items()
-        }
-        for name, by_grouping in series.items()
-    }
-    entity_apps = {
-        period: {code: apps[period].get((i, p), []) for p, code in enumerate(PROFILE_CODES)}
-        for period in PERIODS
-    }
-    entity_hours = {p: dict(zip(PROFILE_CODES, hours[p][i].tolist())) for p in PERIODS}
-    entity_weekdays = {p: dict(zip(PROFILE_CODES, weekdays[p][i].tolist())) for p in PERIODS}
-    entity_visitors = {p: dict(zip(PROFILE_CODES, visitors[p][i].tolist())) for p in PERIODS}
+@dataclass
+class IndicatorTables:
+    """Every indicator of every entity as arrays indexed [entity, bucket, profile] (profile 0 = Tous).
 
-    month_connections = int(hours[PERIOD_MONTH][i, 0].sum())
-    month_visitors = entity_visitors[PERIOD_MONTH][ALL]
-    ratio = visits_per_visitor(np.array([month_connections]), np.array([month_visitors]))[0]
-    top_apps = entity_apps[PERIOD_12MONTHS][ALL]
-    tiles = {
-        "connections": int(hours[PERIOD_12MONTHS][i, 0].sum()),
-        "unique_visitors": month_visitors,
-        "visits_per_visitor": None if np.isnan(ratio) else float(ratio),
-        "top_apps": top_apps[0][0] if top_apps else None,
-        "hourly_peak": top_label(hours[PERIOD_12MONTHS][i, 0], HOUR_SLOTS),
-        "weekly_peak": top_label(weekdays[PERIOD_12MONTHS][i, 0], WEEKDAYS),
-        "activations": int(series["activations"]["month"][i, :, 0].sum()),
-    }
-    return EntityFigures(
-        entity=entity,
-        as_of=as_of,
-        period_starts={p: s.first for p, s in periods.items()},
-        tiles=tiles,
-        series=entity_series,
-        apps=entity_apps,
-        hours=entity_hours,
-        weekdays=entity_weekdays,
-        visitors=entity_visitors,
-    )
+    Kept compact for all entities at once; `figures(i)` builds one entity's EntityFigures when it is
+    written, so that a build never holds Python objects for every cell of every entity.
+    """
+
+    entities: list[Entity]
+    as_of: date
+    periods: dict[str, Span]
+    buckets: dict[str, list[Span]]
+    series: dict[str, dict[str, np.ndarray]]
+    hours: dict[str, np.ndarray]  # [entity, profile, 24]
+    weekdays: dict[str, np.ndarray]  # [entity, profile, 7]
+    apps: dict[str, dict[tuple[int, int], list[tuple[str, int]]]]
+    visitors: dict[str, np.ndarray]  # distinct over each whole period, [entity, profile]
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    def figures(self, i: int) -> EntityFigures:
+        entity_series = {
+            name: {
+                grouping: [
+                    (span.label, dict(zip(PROFILE_CODES, row)))
+                    for span, row in zip(self.buckets[grouping], _cells(values[i]))
+                ]
+                for grouping, values in by_grouping.items()
+            }
+            for name, by_grouping in self.series.items()
+        }
+        entity_apps = {
+            period: {code: self.apps[period].get((i, p), []) for p, code in enumerate(PROFILE_CODES)}
+            for period in PERIODS
+        }
+        entity_hours = {p: dict(zip(PROFILE_CODES, self.hours[p][i].tolist())) for p in PERIODS}
+        entity_weekdays = {p: dict(zip(PROFILE_CODES, self.weekdays[p][i].tolist())) for p in PERIODS}
+        entity_visitors = {p: dict(zip(PROFILE_CODES, self.visitors[p][i].tolist())) for p in PERIODS}
+
+        month_connections = int(self.hours[PERIOD_MONTH][i, 0].sum())
+        month_visitors = entity_visitors[PERIOD_MONTH][ALL]
+        ratio = visits_per_visitor(np.array([month_connections]), np.array([month_visitors]))[0]
+        top_apps = entity_apps[PERIOD_12MONTHS][ALL]
+        tiles = {
+            "connections": int(self.hours[PERIOD_12MONTHS][i, 0].sum()),
+            "unique_visitors": month_visitors,
+            "visits_per_visitor": None if np.isnan(ratio) else float(ratio),
+            "top_apps": top_apps[0][0] if top_apps else None,
+            "hourly_peak": top_label(self.hours[PERIOD_12MONTHS][i, 0], HOUR_SLOTS),
+            "weekly_peak": top_label(self.weekdays[PERIOD_12MONTHS][i, 0], WEEKDAYS),
+            "activations": int(self.series["activations"]["month"][i, :, 0].sum()),
+        }
+        return EntityFigures(
+            entity=self.entities[i],
+            as_of=self.as_of,
+            period_starts={p: s.first for p, s in self.periods.items()},
+            tiles=tiles,
+            series=entity_series,
+            apps=entity_apps,
+            hours=entity_hours,
+            weekdays=entity_weekdays,
+            visitors=entity_visitors,
+        )
 
 
 def _cells(values: np.ndarray) -> list[list]:

@@ -24,7 +24,8 @@ from .constants import DEFAULT_TIMEZONE, PERIOD_12MONTHS
 from .csv_export import entity_csvs
 from .directory import entity_set, read_snapshot
 from .exceptions import LakeError, StatistiquesError
-from .model import CLASS, STRUCTURE, EntityFigures
+from .indicators import IndicatorTables
+from .model import CLASS, STRUCTURE
 from .periods import months_of, period_spans
 
 log = logging.getLogger(__name__)
@@ -95,12 +96,13 @@ def build(
     )
     structures_seen, classes_seen = indicators.seen_ids(counts, presence)
     entities = entity_set(snapshot, structures_seen, classes_seen)
-    figures = indicators.compute(counts, presence, entities.entities, as_of)
+    tables = indicators.compute(counts, presence, entities.entities, as_of)
+    del counts, presence
     seconds["indicators"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     staging = _staging_folder(options.out)
-    written = write_site(staging, figures, entities)
+    written = write_site(staging, tables, entities)
     seconds["write"] = time.perf_counter() - clock
 
     report = {
@@ -138,15 +140,15 @@ def rejects_by_reason(lake: Path) -> dict[str, int]:
     return dict(sorted(Counter(reasons).items()))
 
 
-def write_site(site: Path, figures: list[EntityFigures], entities, workers: int | None = None) -> Written:
+def write_site(site: Path, tables: IndicatorTables, entities, workers: int | None = None) -> Written:
     """Every entity's CSVs, summary.json and pages, over `workers` forked processes (default: the cores)."""
     written = Written()
     pages = render.SiteRenderer(site, entities.entities, written)
     clock = time.perf_counter()
     workers = workers or min(os.cpu_count() or 1, MAX_WRITERS)
-    if workers > 1 and len(figures) >= MIN_ENTITIES_PER_WRITER * workers:
+    if workers > 1 and len(tables) >= MIN_ENTITIES_PER_WRITER * workers:
         global _SHARED
-        _SHARED = (site, figures, pages)  # inherited by the forked writers, never pickled
+        _SHARED = (site, tables, pages)  # inherited by the forked writers, never pickled
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 parts = pool.map(_write_share, [(k, workers) for k in range(workers)])
@@ -156,7 +158,7 @@ def write_site(site: Path, figures: list[EntityFigures], entities, workers: int 
             written.merge(part)
             pages.stats.merge(stats)
     else:
-        _write_entities(site, figures, pages)
+        _write_entities(site, tables, range(len(tables)), pages)
     pages.stats.seconds = time.perf_counter() - clock  # wall time of all entity files, CSVs included
     written.render = pages.stats.report()
     return written
@@ -170,16 +172,17 @@ _SHARED: tuple | None = None
 def _write_share(share: tuple[int, int]) -> tuple[Written, render.RenderStats]:
     """In a forked writer: every `count`-th entity from `index`, into fresh counters."""
     index, count = share
-    site, figures, pages = _SHARED
+    site, tables, pages = _SHARED
     pages.written = Written()
     pages.stats = render.RenderStats()
-    _write_entities(site, figures[index::count], pages)
+    _write_entities(site, tables, range(index, len(tables), count), pages)
     return pages.written, pages.stats
 
 
-def _write_entities(site: Path, figures: list[EntityFigures], pages: render.SiteRenderer) -> None:
+def _write_entities(site: Path, tables: IndicatorTables, indexes: range, pages: render.SiteRenderer) -> None:
     written = pages.written
-    for entity_figures in figures:
+    for i in indexes:
+        entity_figures = tables.figures(i)
         folder = site / entity_figures.entity.path
         (folder / "csv").mkdir(parents=True, exist_ok=True)
         for name, text in entity_csvs(entity_figures).items():
