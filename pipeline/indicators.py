@@ -1,7 +1,8 @@
 """Stage 3: daily aggregates + monthly presence → the seven indicators of every entity (SPEC 2).
 
 Arithmetic lives in small pure functions over NumPy arrays indexed [entity, bucket, profile] (profile 0 is
-"Tous"); `run()` loads the aggregates, calls them and assembles one `EntityFigures` per entity.
+"Tous"); `run()` loads the window's aggregates and returns every indicator as `IndicatorTables`, from which
+the writers build one entity's `EntityFigures` at a time.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from .constants import (
     PERIOD_MONTH,
     PERIODS,
     PROFILE_CODES,
+    SERIES_INDICATORS,
     WEEKDAYS,
 )
+from .directory import EntitySet, Snapshot, entity_set
 from .model import PLATFORM, STRUCTURE, Entity, EntityFigures
-from .periods import Span, bucket_spans, days_between, month_masks, period_spans
+from .periods import Span, bucket_spans, days_between, month_masks, months_of, period_spans
 
 log = logging.getLogger(__name__)
 N_PROFILES = len(PROFILE_CODES)
@@ -191,7 +194,7 @@ def compute(
         months[month] = table[["e", "p", "u", "days"]]
 
     buckets = {g: bucket_spans(year, g) for g in GROUPINGS}
-    series: dict[str, dict[str, np.ndarray]] = {name: {} for name in aggregate_series_names()}
+    series: dict[str, dict[str, np.ndarray]] = {name: {} for name in SERIES_INDICATORS}
     for grouping, spans in buckets.items():
         offsets = [((s.first - year.first).days, (s.last - year.first).days + 1) for s in spans]
         series["connections"][grouping] = _rebucket(logins_by_day, offsets)
@@ -228,10 +231,6 @@ def compute(
         )
 
     return IndicatorTables(entities, as_of, periods, buckets, series, hours, weekdays, apps, visitors)
-
-
-def aggregate_series_names() -> tuple[str, ...]:
-    return ("connections", "unique_visitors", "visits_per_visitor", "activations")
 
 
 def _rebucket(by_day: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
@@ -316,6 +315,17 @@ def _cells(values: np.ndarray) -> list[list]:
 
 
 # -------------------------------------------------------------------------------------------------- run
+def run(lake: Path, timezone: str, as_of: date, snapshot: Snapshot) -> tuple[IndicatorTables, EntitySet]:
+    """Load the aggregates of the 12-month window, find the entities, compute every indicator."""
+    # Load
+    counts = load_counts(lake, timezone, window_days(as_of))
+    presence = load_presence(lake, timezone, months_of(period_spans(as_of)[PERIOD_12MONTHS]))
+    # Process
+    structures_seen, classes_seen = seen_ids(counts, presence)
+    entities = entity_set(snapshot, structures_seen, classes_seen)
+    return compute(counts, presence, entities.entities, as_of), entities
+
+
 def window_days(as_of: date) -> list[date]:
     year = period_spans(as_of)[PERIOD_12MONTHS]
     return days_between(year.first, year.last)

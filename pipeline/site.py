@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import aggregate, indicators, render
 from . import lake as lake_io
-from .constants import DEFAULT_TIMEZONE, PERIOD_12MONTHS
+from .constants import DEFAULT_TIMEZONE
 from .csv_export import entity_csvs
-from .directory import entity_set, read_snapshot
+from .directory import read_snapshot
 from .exceptions import LakeError, StatistiquesError
 from .indicators import IndicatorTables
 from .model import CLASS, STRUCTURE
-from .periods import months_of, period_spans
+from .periods import period_spans
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +90,7 @@ def build(
     seconds["aggregate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    counts = indicators.load_counts(options.lake, options.timezone, days)
-    presence = indicators.load_presence(
-        options.lake, options.timezone, months_of(period_spans(as_of)[PERIOD_12MONTHS])
-    )
-    structures_seen, classes_seen = indicators.seen_ids(counts, presence)
-    entities = entity_set(snapshot, structures_seen, classes_seen)
-    tables = indicators.compute(counts, presence, entities.entities, as_of)
-    del counts, presence
+    tables, entities = indicators.run(options.lake, options.timezone, as_of, snapshot)
     seconds["indicators"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
