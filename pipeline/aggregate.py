@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
-from .constants import ALL
+from .constants import ALL, EVENT_TYPES_USED
 from .progress import progress
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ def explode_entities(events: pa.Table) -> pa.Table:
 
 def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
     """(counts, presence) of one local day. `events` has the lake's columns plus `hour`."""
-    rows = explode_entities(events)
+    used = pc.is_in(events.column("event_type"), value_set=pa.array(EVENT_TYPES_USED))
+    rows = explode_entities(events.filter(used))
     counts = [
         _count(rows, "LOGIN", MEASURE_LOGIN, pc.utf8_lpad(rows.column("hour").cast(pa.string()), 2, "0")),
         _count(rows, "ACCESS", MEASURE_ACCESS, rows.column("module")),
@@ -176,22 +177,20 @@ def run(lake: Path, timezone: str, days: list[date]) -> dict:
         if (lake_io.read_json(daily_dir(lake, timezone, d) / "source.json") or {}).get("source") != sources[d]
     ]
 
-    # Process + Save, a month of days at a time to bound memory
-    for month_days in progress(_by_month(stale), "aggregate months"):
-        utc_days = sorted({u for d in month_days for u in utc_days_of(d, timezone)})
-        events = to_local(lake_io.read_days(lake, utc_days, columns=_EVENT_COLUMNS), timezone)
-        for day in month_days:
-            one_day = events.filter(pc.equal(events.column("local_day"), pa.scalar(day, pa.date32())))
-            folder = daily_dir(lake, timezone, day)
-            for name in ("counts.parquet", "presence.parquet"):
-                (folder / name).unlink(missing_ok=True)
-            if one_day.num_rows:  # a day without events is its source.json alone
-                counts, presence = aggregate_day(one_day)
-                lake_io.write_parquet(counts, folder / "counts.parquet", durable=False)
-                lake_io.write_parquet(presence, folder / "presence.parquet", durable=False)
-            lake_io.write_json(
-                {"source": sources[day], "events": events_by_type(one_day)}, folder / "source.json"
-            )
+    # Process + Save, a day at a time: memory holds the one or two UTC partitions that day overlaps
+    partitions = LocalPartitions(lake, timezone)
+    for day in progress(sorted(stale), "aggregate days"):
+        one_day = partitions.events_of(day)
+        folder = daily_dir(lake, timezone, day)
+        for name in ("counts.parquet", "presence.parquet"):
+            (folder / name).unlink(missing_ok=True)
+        if one_day.num_rows:  # a day without events is its source.json alone
+            counts, presence = aggregate_day(one_day)
+            lake_io.write_parquet(counts, folder / "counts.parquet", durable=False)
+            lake_io.write_parquet(presence, folder / "presence.parquet", durable=False)
+        lake_io.write_json(
+            {"source": sources[day], "events": events_by_type(one_day)}, folder / "source.json"
+        )
 
     months_rebuilt = _refresh_months(lake, timezone, days)
     log.info("aggregate: %d of %d days recomputed, %d months", len(stale), len(days), len(months_rebuilt))
@@ -210,6 +209,27 @@ def window_events(lake: Path, timezone: str, days: list[date]) -> dict[str, int]
         for event_type, count in record.get("events", {}).items():
             totals[event_type] = totals.get(event_type, 0) + count
     return dict(sorted(totals.items()))
+
+
+class LocalPartitions:
+    """The lake's UTC partitions, each read once and put in local time, while consecutive local days are
+    aggregated in order; a partition is dropped once no later day needs it."""
+
+    def __init__(self, lake: Path, timezone: str) -> None:
+        self.lake, self.timezone = lake, timezone
+        self.loaded: dict[date, pa.Table] = {}
+
+    def events_of(self, day: date) -> pa.Table:
+        needed = utc_days_of(day, self.timezone)
+        self.loaded = {u: t for u, t in self.loaded.items() if u >= needed[0]}
+        for utc_day in needed:
+            if utc_day not in self.loaded:
+                table = lake_io.read_days(self.lake, [utc_day], columns=_EVENT_COLUMNS)
+                self.loaded[utc_day] = to_local(table, self.timezone)
+        wanted = pa.scalar(day, pa.date32())
+        return pa.concat_tables(
+            [t.filter(pc.equal(t.column("local_day"), wanted)) for u, t in self.loaded.items() if u in needed]
+        )
 
 
 def _by_month(days: list[date]) -> list[list[date]]:
