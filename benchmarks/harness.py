@@ -1,0 +1,248 @@
+"""The benchmark's plan: generate the platform, then run and measure each stage, pipeline beside DuckDB.
+
+Timeline: the night being processed is NIGHT (a school day); the history is the N local days before it.
+Lakes hold the UTC partitions of those days (hard links to the generated files, so every lake is cheap).
+
+    WORK/synth/events/day=…/part-synth.parquet   generated history (the longest one needed)
+    WORK/exports/events-<day>.json.gz             mongoexport files: NIGHT and the following ingest days
+    WORK/directory/                               the snapshot
+    WORK/lake/                                    the first-build lake (--days), then its aggregates
+    WORK/nightly-<N>/                             a lake of N days + its aggregates, then NIGHT's nightly
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from .measure import StepResult, run_step
+from .synth import TIMEZONE
+
+NIGHT = date(2025, 11, 25)  # a Tuesday of term; the history before it crosses the end of summer time
+STAGES = ("ingest", "build", "nightly", "render")
+
+
+@dataclass
+class Config:
+    scale: str
+    days: int
+    nightly_days: list[int]
+    ingest_days: int
+    stages: list[str]
+    work: Path
+    timeout_s: float
+    memory_limit_mib: float
+    seed: int = 7
+    duckdb_threads: int = 2
+    timezone: str = TIMEZONE
+
+    @property
+    def as_of(self) -> date:
+        return NIGHT - timedelta(days=1)
+
+    @property
+    def history(self) -> int:
+        needed = [self.days] if {"build", "render"} & set(self.stages) else []
+        needed += self.nightly_days if "nightly" in self.stages else []
+        return max(needed or [1])
+
+
+@dataclass
+class Run:
+    config: Config
+    steps: list[StepResult] = field(default_factory=list)
+    agreement: dict = field(default_factory=dict)
+    commit_at_start: str | None = None  # the pipeline's git commit when the run began (see report.machine)
+
+    def step(self, name: str, task: str, args: dict) -> StepResult:
+        result = run_step(
+            name, task, args, self.config.work, self.config.timeout_s, self.config.memory_limit_mib
+        )
+        self.steps.append(result)
+        print(
+            f"  {name:<24} {result.status:<28} {result.seconds:8.1f} s {result.peak_rss_mib:8.0f} MiB",
+            flush=True,
+        )
+        return result
+
+    def get(self, name: str) -> StepResult | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+
+def local_days(last: date, n: int) -> list[date]:
+    return [last - timedelta(days=i) for i in range(n - 1, -1, -1)]
+
+
+def now_ms(config: Config) -> int:
+    """The ingest's clock: after the last exported day, so that no event is "in the future"."""
+    moment = datetime.combine(NIGHT + timedelta(days=config.ingest_days + 1), datetime.min.time(), UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def run(config: Config) -> Run:
+    work = config.work
+    work.mkdir(parents=True, exist_ok=True)
+    from .report import pipeline_commit
+
+    bench = Run(config, commit_at_start=pipeline_commit())
+    exports = [
+        str(work / "exports" / f"events-{d}.json.gz")
+        for d in local_days(NIGHT + timedelta(days=config.ingest_days - 1), config.ingest_days)
+    ]
+    synth = bench.step(
+        "synth",
+        "synth",
+        {
+            "scale": config.scale,
+            "seed": config.seed,
+            "directory": str(work / "directory"),
+            "lake": str(work / "synth"),
+            "exports": str(work / "exports"),
+            "lake_days": [d.isoformat() for d in local_days(config.as_of, config.history)],
+            "export_days": [Path(f).name[7:17] for f in exports],
+        },
+    )
+    if not synth.ok:
+        return bench
+    if "ingest" in config.stages:
+        run_ingest(bench, exports)
+    if {"build", "render", "nightly"} & set(config.stages):
+        link_lake(work / "synth", work / "lake", config.as_of, config.days)
+    if "build" in config.stages:
+        run_build(bench)
+    if "render" in config.stages:
+        run_render(bench)
+    if "nightly" in config.stages:
+        for n in sorted(config.nightly_days):
+            run_nightly(bench, n, exports[0])
+    return bench
+
+
+def run_ingest(bench: Run, exports: list[str]) -> None:
+    config, work = bench.config, bench.config.work
+    common = {"files": exports, "now_ms": now_ms(config)}
+    bench.step("ingest/pipeline", "ingest", {**common, "lake": str(work / "ingest-lake")})
+    bench.step(
+        "ingest/duckdb",
+        "duckdb_ingest",
+        {**common, **duckdb_settings(config, "ingest"), "out": str(work / "duckdb-ingest")},
+    )
+    for folder in ("ingest-lake", "duckdb-ingest"):
+        shutil.rmtree(work / folder, ignore_errors=True)
+
+
+def duckdb_settings(config: Config, name: str) -> dict:
+    return {
+        "threads": config.duckdb_threads,
+        "memory_limit": f"{int(config.memory_limit_mib * 0.75)}MB",
+        "temp_directory": str(config.work / f"duckdb-tmp-{name}"),
+    }
+
+
+def site_args(config: Config, lake: Path, out: Path, as_of: date) -> dict:
+    return {
+        "lake": str(lake),
+        "directory": str(config.work / "directory"),
+        "out": str(out),
+        "timezone": config.timezone,
+        "as_of": as_of.isoformat(),
+    }
+
+
+def run_build(bench: Run) -> None:
+    config, work = bench.config, bench.config.work
+    args = site_args(config, work / "lake", work / "site", config.as_of)
+    aggregated = bench.step("build/aggregate", "aggregate", args)
+    if aggregated.ok:
+        bench.step("build/indicators", "indicators", {**args, "sample": str(work / "sample.json")})
+    bench.step(
+        "build/duckdb",
+        "duckdb_build",
+        {**args, **duckdb_settings(config, "build"), "out": str(work / "duckdb-tables")},
+    )
+    bench.agreement = compare(bench)
+
+
+def compare(bench: Run) -> dict:
+    """Every non-zero figure of the sampled entities, pipeline against DuckDB."""
+    indicators, duck = bench.get("build/indicators"), bench.get("build/duckdb")
+    if not (indicators and indicators.ok and duck and duck.ok):
+        return {"status": "not compared (a side did not finish)"}
+    from . import duckdb_reference
+
+    ours = json.loads((bench.config.work / "sample.json").read_text("utf-8"))
+    entities = indicators.result["sampled_entities"]
+    theirs = duckdb_reference.records(bench.config.work / "duckdb-tables", entities)
+    keys = sorted(set(ours) | set(theirs))
+    differ = [k for k in keys if ours.get(k, 0) != theirs.get(k, 0)]
+    return {
+        "status": "agree" if not differ else f"{len(differ)} figures differ",
+        "entities": entities,
+        "figures_compared": len(keys),
+        "differences": [
+            {"figure": k, "pipeline": ours.get(k, 0), "duckdb": theirs.get(k, 0)} for k in differ[:10]
+        ],
+    }
+
+
+def run_render(bench: Run) -> None:
+    config, work = bench.config, bench.config.work
+    bench.step("render", "render", site_args(config, work / "lake", work / "site", config.as_of))
+
+
+def run_nightly(bench: Run, n: int, export: str) -> None:
+    """A lake of n days with its aggregates up to date, then one night: ingest NIGHT's export, rebuild all."""
+    config, work = bench.config, bench.config.work
+    lake = work / f"nightly-{n}"
+    shutil.rmtree(lake, ignore_errors=True)
+    if (work / "lake" / "daily").is_dir():
+        link_tree(work / "lake", lake)  # the first build's aggregates: only the edges are recomputed
+    link_lake(work / "synth", lake, config.as_of, n)
+    prepared = bench.step(
+        f"nightly-{n}/prepare", "aggregate", site_args(config, lake, lake / "site", config.as_of)
+    )
+    if prepared.ok:
+        bench.step(
+            f"nightly-{n}",
+            "nightly",
+            {**site_args(config, lake, work / f"site-nightly-{n}", NIGHT), "files": [export]},
+        )
+    shutil.rmtree(work / f"site-nightly-{n}", ignore_errors=True)
+    shutil.rmtree(lake, ignore_errors=True)
+
+
+# -------------------------------------------------------------------------------------------------- lakes
+def utc_partitions(last_local: date, n: int) -> list[date]:
+    """The UTC partitions that hold local days last-n+1 … last (their first hour excepted)."""
+    return local_days(last_local, n)
+
+
+def link_lake(source: Path, lake: Path, last_local: date, n: int) -> None:
+    """Make `lake`'s event partitions exactly those of the n days up to `last_local`, as hard links."""
+    wanted = {f"day={d.isoformat()}" for d in utc_partitions(last_local, n)}
+    events = lake / "events"
+    events.mkdir(parents=True, exist_ok=True)
+    for folder in events.iterdir():
+        if folder.name not in wanted:
+            shutil.rmtree(folder)
+    for name in sorted(wanted):
+        src = source / "events" / name
+        if not src.is_dir():
+            continue
+        (events / name).mkdir(exist_ok=True)
+        for part in src.iterdir():
+            if not (events / name / part.name).exists():
+                os.link(part, events / name / part.name)
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """A copy of a folder tree made of hard links (the pipeline replaces files, never rewrites them)."""
+    for folder, _dirs, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.link(Path(folder) / name, target / relative / name)

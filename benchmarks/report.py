@@ -1,0 +1,349 @@
+"""The benchmark's table: printed, and written as Markdown and JSON (with the machine it ran on)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from .harness import NIGHT, Run
+from .measure import StepResult
+
+ENGINE = {"pipeline": "pipeline", "duckdb": "DuckDB"}
+
+
+def machine() -> dict:
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "ram_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "versions": {name: _version(name) for name in ("pyarrow", "pandas", "numpy", "duckdb")},
+        "pipeline_commit": pipeline_commit(),
+    }
+
+
+def pipeline_commit() -> str | None:
+    """The git commit of the measured pipeline, with `+changes` when pipeline/ differs from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "pipeline", "templates", "site_src"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ figures
+def rows(bench: Run) -> list[dict]:
+    """One row per measured step: what it is, its own time, its rate, its memory and CPU."""
+    out = []
+    for step in bench.steps:
+        seconds, rate, note = figures(step)
+        out.append(
+            {
+                "step": step.name,
+                "status": step.status,
+                "seconds": _round(seconds),
+                "rate": rate,
+                "peak_rss_mib": round(step.peak_rss_mib),
+                "cores_used": round(step.cores_used, 2),
+                "process_seconds": round(step.seconds, 1),
+                "note": note,
+            }
+        )
+    return out
+
+
+def figures(step: StepResult) -> tuple[float | None, str, str]:
+    """(the step's own seconds, its rate, a note) — from what the task reported."""
+    r = step.result
+    if not step.ok:
+        return None, "", ""
+    name = step.name
+    if name == "synth":
+        events = sum(r["lake_events_per_day"].values())
+        lines = sum(r["export_lines"].values())
+        s = r["seconds"]
+        return (
+            sum(s.values()),
+            f"{events / max(s['lake'], 1e-9):,.0f} ev/s to parquet",
+            f"{r['accounts']:,} accounts, {r['structures']:,} structures, {r['classes']:,} classes; "
+            f"{events:,} lake events, {lines:,} export lines",
+        )
+    if name.startswith("ingest/"):
+        return r["seconds"], f"{r['events'] / r['seconds']:,.0f} ev/s", f"{r['events']:,} events written"
+    if name == "build/aggregate":
+        a = r["aggregation"]
+        return r["seconds"], "", f"{a['days_recomputed']} days, {a['months_recomputed']} months recomputed"
+    if name == "build/indicators":
+        return r["seconds"], "", f"{r['entities']:,} entities"
+    if name == "build/duckdb":
+        return r["seconds"], "", f"{sum(r['rows'].values()):,} rows written"
+    if name == "render":
+        write = r["site"]["seconds"]["write"]
+        return (
+            write,
+            f"{r['pages'] / write:,.0f} pages/s",
+            f"{r['pages']:,} pages, {r['files_on_disk']:,} files",
+        )
+    if name.endswith("/prepare"):
+        return r["seconds"], "", "untimed set-up: aggregates of the history"
+    if name.startswith("nightly-"):
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in r["site"]["seconds"].items())
+        return r["seconds"], "", parts
+    return None, "", ""
+
+
+def _rate(step: StepResult) -> float | str:
+    return round(step.result["events"] / step.result["seconds"]) if step.ok else step.status
+
+
+def _ratio(a: float | str | None, b: float | str | None) -> float | None:
+    ok = isinstance(a, int | float) and isinstance(b, int | float) and b
+    return round(a / b, 3) if ok else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def summary(bench: Run) -> dict:
+    get = bench.get
+    out: dict = {}
+    ours, duck = get("ingest/pipeline"), get("ingest/duckdb")
+    if ours and duck:
+        a, b = (_rate(s) for s in (ours, duck))
+        out["ingest"] = {"pipeline_ev_per_s": a, "duckdb_ev_per_s": b, "ratio": _ratio(a, b)}
+    agg, ind, dbuild = get("build/aggregate"), get("build/indicators"), get("build/duckdb")
+    if agg and dbuild:
+        ours_s = agg.result["seconds"] + ind.result["seconds"] if agg.ok and ind and ind.ok else None
+        theirs = round(dbuild.result["seconds"], 2) if dbuild.ok else dbuild.status
+        out["first_build"] = {
+            "pipeline_s": round(ours_s, 2) if ours_s else (ind.status if ind else agg.status),
+            "pipeline_aggregate_s": round(agg.result["seconds"], 2) if agg.ok else agg.status,
+            "duckdb_s": theirs,
+            "ratio": _ratio(theirs, ours_s),
+        }
+    nights = {
+        s.name.split("-")[1]: s for s in bench.steps if s.name.startswith("nightly-") and "/" not in s.name
+    }
+    if nights:
+        out["nightly_s"] = {
+            n: (round(s.result["seconds"], 2) if s.ok else s.status) for n, s in nights.items()
+        }
+    rendered = get("render")
+    if rendered and not rendered.ok:
+        out["render"] = {"status": rendered.status}
+    elif rendered:
+        r = rendered.result
+        count = r["site"]["entity_count"]
+        by_kind = r["site"]["bytes_written"]
+        out["render"] = {
+            "pages_per_s": round(r["pages"] / r["site"]["seconds"]["write"]),
+            "cores_used_by_process": round(rendered.cores_used, 2),
+            "bytes_per_entity": {
+                "html": round(by_kind.get("html", 0) / count),
+                "data": round((by_kind.get("js", 0) + by_kind.get("json", 0)) / count),
+                "csv": round(by_kind.get("csv", 0) / count),
+            },
+        }
+    out["peak_rss_mib"] = {s.name: round(s.peak_rss_mib) for s in bench.steps}
+    out["agreement"] = bench.agreement.get("status", "not compared")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ writing
+def document(bench: Run) -> dict:
+    c = bench.config
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scale": c.scale,
+        "settings": {
+            "days": c.days,
+            "nightly_days": c.nightly_days,
+            "ingest_days": c.ingest_days,
+            "stages": c.stages,
+            "night": NIGHT.isoformat(),
+            "as_of": c.as_of.isoformat(),
+            "timezone": c.timezone,
+            "stage_timeout_s": c.timeout_s,
+            "memory_limit_mib": c.memory_limit_mib,
+            "duckdb_threads": c.duckdb_threads,
+            "seed": c.seed,
+            "pipeline_commit_at_start": bench.commit_at_start,
+        },
+        "machine": machine(),
+        "summary": summary(bench),
+        "rows": rows(bench),
+        "agreement": bench.agreement,
+        "steps": [s.as_dict() for s in bench.steps],
+    }
+
+
+COLUMNS = (
+    ("step", "step"),
+    ("status", "status"),
+    ("seconds", "s"),
+    ("rate", "rate"),
+    ("peak_rss_mib", "peak RSS MiB"),
+    ("cores_used", "cores"),
+    ("note", "note"),
+)
+
+
+def table(doc: dict) -> str:
+    lines = [
+        "| " + " | ".join(label for _, label in COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    for row in doc["rows"]:
+        lines.append("| " + " | ".join("" if row[k] is None else str(row[k]) for k, _ in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def markdown(doc: dict) -> str:
+    m, s = doc["machine"], doc["summary"]
+    parts = [
+        f"# Benchmark — scale `{doc['scale']}`",
+        "",
+        f"{doc['generated_at']} · {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB · "
+        f"Python {m['python']} · pipeline at {m.get('pipeline_commit')} · "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        "",
+        f"Settings: {json.dumps(doc['settings'], ensure_ascii=False)}",
+        "",
+        "## Summary",
+        "",
+        *summary_lines(s),
+        "",
+        "## Steps",
+        "",
+        "Seconds are each step's own (timed inside its process); peak RSS and cores (CPU s ÷ wall s) are of "
+        "the "
+        "step's whole process.",
+        "",
+        table(doc),
+        "",
+    ]
+    if doc["agreement"].get("differences"):
+        parts += [
+            "## Differences (first 10)",
+            "",
+            "```",
+            json.dumps(doc["agreement"]["differences"], indent=1),
+            "```",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def _figure(value, unit: str) -> str:
+    return f"{value:,} {unit}" if isinstance(value, int | float) else str(value)
+
+
+def summary_lines(s: dict) -> list[str]:
+    lines = []
+    if "ingest" in s:
+        i = s["ingest"]
+        lines.append(
+            f"- ingest: pipeline {_figure(i['pipeline_ev_per_s'], 'ev/s')}, DuckDB "
+            f"{_figure(i['duckdb_ev_per_s'], 'ev/s')}, ratio {i['ratio']} (target ≥ 1.0)"
+        )
+    if "first_build" in s:
+        b = s["first_build"]
+        lines.append(
+            f"- first build: pipeline {_figure(b['pipeline_s'], 's')} (of which aggregate "
+            f"{_figure(b['pipeline_aggregate_s'], 's')}), DuckDB {_figure(b['duckdb_s'], 's')}, "
+            f"ratio {b['ratio']} (DuckDB s ÷ pipeline s; target ≥ 1.0)"
+        )
+    if "nightly_s" in s:
+        lines.append(
+            "- nightly (one day added, everything rebuilt), by days of history: "
+            + ", ".join(f"{n} d: {_figure(v, 's')}" for n, v in s["nightly_s"].items())
+        )
+    if "render" in s:
+        r = s["render"]
+        if "status" in r:
+            lines.append(f"- render: {r['status']}")
+        else:
+            lines.append(
+                f"- render: {r['pages_per_s']:,} pages/s (process used {r['cores_used_by_process']} cores); "
+                "bytes per entity: " + ", ".join(f"{k} {v:,}" for k, v in r["bytes_per_entity"].items())
+            )
+    lines.append("- peak RSS (MiB): " + ", ".join(f"{k} {v:,}" for k, v in s["peak_rss_mib"].items()))
+    lines.append(f"- pipeline vs DuckDB figures: {s['agreement']}")
+    return lines
+
+
+def write(bench: Run, out: Path) -> tuple[Path, Path]:
+    doc = document(bench)
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / f"results-{doc['scale']}.md", out / f"results-{doc['scale']}.json"
+    md.write_text(markdown(doc), encoding="utf-8")
+    js.write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    print()
+    print("\n".join(summary_lines(doc["summary"])))
+    print()
+    print(table(doc))
+    return md, js
+
+
+def reload(path: Path) -> Run:
+    """A finished run back from its JSON (to write its table again after a change of this module)."""
+    from .harness import Config
+
+    doc = json.loads(path.read_text("utf-8"))
+    s = doc["settings"]
+    config = Config(
+        scale=doc["scale"],
+        days=s["days"],
+        nightly_days=s["nightly_days"],
+        ingest_days=s["ingest_days"],
+        stages=s["stages"],
+        work=Path("/nonexistent"),
+        timeout_s=s["stage_timeout_s"],
+        memory_limit_mib=s["memory_limit_mib"],
+        seed=s["seed"],
+        duckdb_threads=s["duckdb_threads"],
+        timezone=s["timezone"],
+    )
+    fields = ("name", "status", "seconds", "peak_rss_mib", "cpu_seconds", "result")
+    steps = [StepResult(**{k: step[k] for k in fields}) for step in doc["steps"]]
+    return Run(config, steps, doc["agreement"], s.get("pipeline_commit_at_start"))
+
+
+if __name__ == "__main__":  # python -m benchmarks.report results/results-<scale>.json
+    target = Path(sys.argv[1])
+    write(reload(target), target.parent)

@@ -1,0 +1,122 @@
+"""Smoke test of `python -m benchmarks` at the small scale: every stage runs, the results are written, and
+DuckDB's reference tables agree with the figures the pipeline published (its CSVs and summary.json).
+No timing is asserted."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+duckdb = pytest.importorskip("duckdb")
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = (
+    "synth",
+    "ingest/pipeline",
+    "ingest/duckdb",
+    "build/aggregate",
+    "build/indicators",
+    "build/duckdb",
+    "render",
+    "nightly-2/prepare",
+    "nightly-2",
+)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("bench")
+    work, out = base / "work", base / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "--scale",
+        "small",
+        "--days",
+        "3",
+        "--nightly-days",
+        "2",
+        "--work",
+        str(work),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"work": work, "out": out, "doc": json.loads((out / "results-small.json").read_text("utf-8"))}
+
+
+def test_every_stage_has_its_row_in_both_files(bench):
+    rows = {row["step"]: row for row in bench["doc"]["rows"]}
+    markdown = (bench["out"] / "results-small.md").read_text("utf-8")
+    for step in STEPS:
+        assert rows[step]["status"] == "ok", rows[step]
+        assert f"| {step} |" in markdown
+    summary = bench["doc"]["summary"]
+    assert {"ingest", "first_build", "nightly_s", "render", "peak_rss_mib"} <= set(summary)
+    assert summary["ingest"]["ratio"] > 0 and summary["first_build"]["ratio"] > 0
+    assert bench["doc"]["machine"]["versions"]["duckdb"]
+
+
+def test_both_ingests_keep_the_same_events(bench):
+    rows = {s["name"]: s["result"] for s in bench["doc"]["steps"]}
+    assert rows["ingest/pipeline"]["events"] == rows["ingest/duckdb"]["events"] > 10_000
+    assert rows["ingest/pipeline"]["rejects"]  # the export's bad lines were seen
+
+
+def test_harness_comparison_agrees(bench):
+    agreement = bench["doc"]["agreement"]
+    assert agreement["status"] == "agree", agreement["differences"]
+    assert agreement["figures_compared"] > 1_000
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=";"))
+
+
+def _duck(bench: dict, sql: str) -> dict:
+    tables = bench["work"] / "duckdb-tables"
+    return dict(duckdb.sql(sql.format(t=tables)).fetchall())
+
+
+def test_platform_connections_by_month_match_duckdb(bench):
+    published = _csv(bench["work"] / "site" / "platform" / "csv" / "connections-by-month.csv")
+    ours = {r["Date"]: int(r["Connexions"]) for r in published if r["Profil"] == "Tous"}
+    theirs = _duck(
+        bench,
+        "SELECT strftime(bucket, '%Y-%m-%d'), value FROM '{t}/series.parquet' WHERE "
+        "indicator = 'connections' AND grouping = 'month' AND entity = 'platform' AND profile = 'all'",
+    )
+    assert sum(ours.values()) > 0
+    assert {d: n for d, n in ours.items() if n} == theirs
+
+
+def test_unique_visitors_of_the_month_match_duckdb(bench):
+    site = bench["work"] / "site"
+    structure = sorted(p for p in (site / "structures").iterdir() if p.is_dir())[0]
+    theirs = _duck(
+        bench, "SELECT entity, value FROM '{t}/visitors.parquet' WHERE period = 'month' AND profile = 'all'"
+    )
+    for folder, key in ((site / "platform", "platform"), (structure, f"structure:{structure.name}")):
+        tiles = json.loads((folder / "summary.json").read_text("utf-8"))["tiles"]
+        assert tiles["unique_visitors"]["value"] == theirs.get(key, 0)
+    by_day = _csv(site / "platform" / "csv" / "unique_visitors-by-day.csv")
+    ours = {
+        r["Date"]: int(r["Visiteurs uniques"])
+        for r in by_day
+        if r["Profil"] == "Élèves" and r["Visiteurs uniques"] != "0"
+    }
+    theirs = _duck(
+        bench,
+        "SELECT strftime(bucket, '%Y-%m-%d'), value FROM '{t}/series.parquet' WHERE "
+        "indicator = 'unique_visitors' AND grouping = 'day' AND entity = 'platform' "
+        "AND profile = 'Student'",
+    )
+    assert ours == theirs and ours
