@@ -95,7 +95,11 @@ def build(
 
     clock = time.perf_counter()
     staging = _staging_folder(options.out)
-    written = write_site(staging, tables, entities)
+    try:
+        written = write_site(staging, tables, entities)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous site stays as it was
+        raise
     seconds["write"] = time.perf_counter() - clock
 
     report = {

@@ -70,3 +70,24 @@ def test_two_forked_writers_write_the_same_site_as_one(tmp_path, monkeypatch):
             1 for p in (tmp_path / f"site{writers}").rglob("*") if p.is_file()
         )
     assert outputs[1] == outputs[2]
+
+
+def test_a_failed_write_leaves_the_previous_site_and_no_staging_folder(tmp_path, monkeypatch):
+    import pytest
+
+    from pipeline import site as site_module
+
+    directory = write_directory(tmp_path / "dir")
+    lake = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "a.json", [event()])], lake)
+    build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31)))
+    before = golden_files(tmp_path / "site")
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(site_module, "entity_csvs", broken)
+    with pytest.raises(OSError, match="disk full"):
+        build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31)))
+    assert golden_files(tmp_path / "site") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "dir", "lake", "site"]
