@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import aggregate
@@ -106,13 +107,19 @@ def aggregate_key(entity: Entity) -> str:
     return prefix + entity.id
 
 
-def load_counts(lake: Path, timezone: str, days: list[date]) -> pd.DataFrame:
-    """The daily counts of `days`, with their `day`, as one frame."""
-    tables = []
+def read_counts(lake: Path, timezone: str, day: date, columns: list[str] | None = None) -> pa.Table:
+    table = aggregate.read_daily(lake, timezone, day, "counts", aggregate.COUNTS_SCHEMA)
+    return table.select(columns) if columns else table
+
+
+def seen_keys(lake: Path, timezone: str, days: list[date], presence: dict[date, pd.DataFrame]) -> set[str]:
+    """The entity keys that the window's aggregates mention (one column of each day's counts)."""
+    keys: set[str] = set()
     for day in days:
-        table = aggregate.read_daily(lake, timezone, day, "counts", aggregate.COUNTS_SCHEMA)
-        tables.append(table.append_column("day", pa.array([day] * len(table), pa.date32())))
-    return pa.concat_tables(tables).to_pandas()
+        keys.update(pc.unique(read_counts(lake, timezone, day, ["entity"]).column("entity")).to_pylist())
+    for table in presence.values():
+        keys.update(table["entity"].unique())
+    return keys
 
 
 def load_presence(lake: Path, timezone: str, months: list[date]) -> dict[date, pd.DataFrame]:
@@ -127,11 +134,8 @@ def load_presence(lake: Path, timezone: str, months: list[date]) -> dict[date, p
     return out
 
 
-def seen_ids(counts: pd.DataFrame, presence: dict[date, pd.DataFrame]) -> tuple[set[str], set[str]]:
-    """The structure and class ids that the window's aggregates mention."""
-    keys = set(counts["entity"].unique())
-    for table in presence.values():
-        keys.update(table["entity"].unique())
+def seen_ids(keys: set[str]) -> tuple[set[str], set[str]]:
+    """The structure and class ids among entity keys."""
     structures = {
         k[len(aggregate.STRUCTURE_PREFIX) :] for k in keys if k.startswith(aggregate.STRUCTURE_PREFIX)
     }
@@ -150,8 +154,109 @@ def _encode(frame: pd.DataFrame, entity_index: pd.Index) -> pd.DataFrame:
     return out
 
 
+@dataclass
+class DailySums:
+    """The window's daily counts summed into dense arrays, one day at a time: the window's rows are never
+    all in memory. Profile 0 is Tous: the sum of the profiles for event counts, its own rows for visitors."""
+
+    logins: np.ndarray  # [entity, day of the window, profile]
+    activations: np.ndarray
+    visitors: np.ndarray
+    hours: dict[str, np.ndarray]  # period → [entity, profile, 24]
+    weekdays: dict[str, np.ndarray]  # period → [entity, profile, 7]
+    apps: dict[str, pd.DataFrame]  # period → e, p, module, n
+
+    @classmethod
+    def empty(cls, n: int, n_days: int) -> DailySums:
+        by_day = lambda: np.zeros((n, n_days, N_PROFILES), dtype=np.int64)  # noqa: E731
+        return cls(
+            by_day(),
+            by_day(),
+            by_day(),
+            {p: np.zeros((n, N_PROFILES, 24), dtype=np.int64) for p in PERIODS},
+            {p: np.zeros((n, N_PROFILES, 7), dtype=np.int64) for p in PERIODS},
+            {p: _APPS_EMPTY.copy() for p in PERIODS},
+        )
+
+    def add_day(
+        self, offset: int, day: date, table: pa.Table, keys: pa.Array, periods: dict[str, Span]
+    ) -> None:
+        e = pc.index_in(table.column("entity"), value_set=keys)
+        table = table.append_column("e", e).filter(pc.is_valid(e))  # entities without pages are dropped
+        if not table.num_rows:
+            return
+        p = pc.index_in(table.column("profile"), value_set=PROFILE_VALUES).to_numpy()
+        e = table.column("e").to_numpy()
+        n = table.column("n").to_numpy()
+        measure = table.column("measure").to_numpy(zero_copy_only=False)
+        inside = [name for name, span in periods.items() if span.first <= day <= span.last]
+        shape = (len(self.logins), N_PROFILES)
+        rows = measure == aggregate.MEASURE_LOGIN
+        hour = pc.cast(table.column("key").filter(pa.array(rows)), pa.int64()).to_numpy()
+        e_login, p_login, n_login = _with_tous(e[rows], p[rows], n[rows])
+        day_hours = sum_into((*shape, 24), [e_login, p_login, np.concatenate([hour, hour])], n_login)
+        day_logins = day_hours.sum(axis=2)
+        self.logins[:, offset, :] = day_logins
+        for period in inside:
+            self.hours[period] += day_hours
+            self.weekdays[period][:, :, day.weekday()] += day_logins
+        rows = measure == aggregate.MEASURE_ACTIVATION
+        e_act, p_act, n_act = _with_tous(e[rows], p[rows], n[rows])
+        self.activations[:, offset, :] = sum_into(shape, [e_act, p_act], n_act)
+        rows = measure == aggregate.MEASURE_VISITORS
+        self.visitors[:, offset, :] = sum_into(shape, [e[rows], p[rows]], n[rows])
+        rows = measure == aggregate.MEASURE_ACCESS
+        if rows.any() and inside:
+            accesses = pd.DataFrame(
+                {
+                    "e": e[rows],
+                    "p": p[rows],
+                    "n": n[rows],
+                    "module": table.column("key").filter(pa.array(rows)).to_pylist(),
+                }
+            )
+            accesses = pd.concat([accesses, accesses.assign(p=0)], ignore_index=True)
+            for period in inside:
+                self.apps[period] = pd.concat([self.apps[period], accesses], ignore_index=True)
+        if offset % 31 == 30:
+            self.compact()
+
+    def compact(self) -> None:
+        """Sum the apps' rows so far, so that they stay as many as (entity, profile, module) triples."""
+        for period, frame in self.apps.items():
+            self.apps[period] = frame.groupby(["e", "p", "module"], as_index=False)["n"].sum()
+
+
+_APPS_EMPTY = pd.DataFrame(
+    {
+        "e": pd.Series(dtype=np.int64),
+        "p": pd.Series(dtype=np.int64),
+        "n": pd.Series(dtype=np.int64),
+        "module": pd.Series(dtype=object),
+    }
+)
+PROFILE_VALUES = pa.array(PROFILE_CODES)
+
+
+def _with_tous(e: np.ndarray, p: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows once more under Tous (profile 0): every event has one profile, Tous is their sum."""
+    return np.concatenate([e, e]), np.concatenate([p, np.zeros_like(p)]), np.concatenate([n, n])
+
+
+def sum_days(lake: Path, timezone: str, as_of: date, keys: list[str]) -> DailySums:
+    """Read the window's daily counts one day at a time into DailySums."""
+    periods = period_spans(as_of)
+    days = window_days(as_of)
+    sums = DailySums.empty(len(keys), len(days))
+    key_values = pa.array(keys, pa.string())
+    for offset, day in enumerate(days):
+        sums.add_day(offset, day, read_counts(lake, timezone, day), key_values, periods)
+    sums.compact()
+    return sums
+
+
 def compute(
-    counts: pd.DataFrame,
+    sums: DailySums,
     presence: dict[date, pd.DataFrame],
     entities: list[Entity],
     as_of: date,
@@ -161,29 +266,6 @@ def compute(
     year = periods[PERIOD_12MONTHS]
     entity_index = pd.Index([aggregate_key(e) for e in entities])  # position = index in `entities`
     n = len(entities)
-
-    counts = _encode(counts, entity_index)
-    counts = counts[(counts["day"] >= year.first) & (counts["day"] <= year.last)]
-    # every event has one profile: Tous is the sum of the profiles' counts (visitors have their own Tous)
-    tous = counts[counts["measure"].to_numpy() != aggregate.MEASURE_VISITORS].assign(p=0)
-    counts = pd.concat([counts, tous], ignore_index=True)
-    window = days_between(year.first, year.last)
-    counts["offset"] = counts["day"].map({d: i for i, d in enumerate(window)}).astype(np.int64)
-    counts["weekday"] = counts["day"].map({d: d.weekday() for d in window}).astype(np.int64)
-    day_offset = counts["offset"].to_numpy()
-    n_days = len(window)
-
-    def daily(measure: str) -> np.ndarray:
-        picked = counts["measure"].to_numpy() == measure
-        rows = counts[picked]
-        return sum_into(
-            (n, n_days, N_PROFILES),
-            [rows["e"].to_numpy(), day_offset[picked], rows["p"].to_numpy()],
-            rows["n"].to_numpy(),
-        )
-
-    logins_by_day, activations_by_day = daily(aggregate.MEASURE_LOGIN), daily(aggregate.MEASURE_ACTIVATION)
-    visitors_by_day = daily(aggregate.MEASURE_VISITORS)
 
     users = pd.concat([t["user_id"] for t in presence.values()], ignore_index=True).unique()
     user_code = pd.Index(users)
@@ -197,10 +279,10 @@ def compute(
     series: dict[str, dict[str, np.ndarray]] = {name: {} for name in SERIES_INDICATORS}
     for grouping, spans in buckets.items():
         offsets = [((s.first - year.first).days, (s.last - year.first).days + 1) for s in spans]
-        series["connections"][grouping] = _rebucket(logins_by_day, offsets)
-        series["activations"][grouping] = _rebucket(activations_by_day, offsets)
+        series["connections"][grouping] = _rebucket(sums.logins, offsets)
+        series["activations"][grouping] = _rebucket(sums.activations, offsets)
         series["unique_visitors"][grouping] = (
-            visitors_by_day  # a day's distinct visitors were counted by its aggregate
+            sums.visitors  # a day's distinct visitors were counted by its aggregate
             if grouping == "day"
             else np.stack([distinct_in_span(months, s, n) for s in spans], axis=1)
         )
@@ -209,28 +291,10 @@ def compute(
         )
 
     visitors = {p: distinct_in_span(months, span, n) for p, span in periods.items()}
-    hours, weekdays, apps = {}, {}, {}
-    logins = counts[counts["measure"] == aggregate.MEASURE_LOGIN]
-    accesses = counts[counts["measure"] == aggregate.MEASURE_ACCESS]
-    for period, span in periods.items():
-        first = (span.first - year.first).days
-        inside = (logins["offset"] >= first).to_numpy()
-        rows = logins[inside]
-        hours[period] = sum_into(
-            (n, N_PROFILES, 24),
-            [rows["e"].to_numpy(), rows["p"].to_numpy(), rows["key"].astype(int).to_numpy()],
-            rows["n"].to_numpy(),
-        )
-        weekday = rows["weekday"].to_numpy()
-        weekdays[period] = sum_into(
-            (n, N_PROFILES, 7), [rows["e"].to_numpy(), rows["p"].to_numpy(), weekday], rows["n"].to_numpy()
-        )
-        picked = accesses[(accesses["offset"] >= first).to_numpy()]
-        apps[period] = ranked_apps(
-            picked.groupby(["e", "p", "key"], as_index=False)["n"].sum().rename(columns={"key": "module"})
-        )
-
-    return IndicatorTables(entities, as_of, periods, buckets, series, hours, weekdays, apps, visitors)
+    apps = {period: ranked_apps(frame) for period, frame in sums.apps.items()}
+    return IndicatorTables(
+        entities, as_of, periods, buckets, series, sums.hours, sums.weekdays, apps, visitors
+    )
 
 
 def _rebucket(by_day: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
@@ -317,13 +381,13 @@ def _cells(values: np.ndarray) -> list[list]:
 # -------------------------------------------------------------------------------------------------- run
 def run(lake: Path, timezone: str, as_of: date, snapshot: Snapshot) -> tuple[IndicatorTables, EntitySet]:
     """Load the aggregates of the 12-month window, find the entities, compute every indicator."""
-    # Load
-    counts = load_counts(lake, timezone, window_days(as_of))
+    # Load: the window's entities first, so that each day's counts are summed as it is read
     presence = load_presence(lake, timezone, months_of(period_spans(as_of)[PERIOD_12MONTHS]))
-    # Process
-    structures_seen, classes_seen = seen_ids(counts, presence)
+    structures_seen, classes_seen = seen_ids(seen_keys(lake, timezone, window_days(as_of), presence))
     entities = entity_set(snapshot, structures_seen, classes_seen)
-    return compute(counts, presence, entities.entities, as_of), entities
+    sums = sum_days(lake, timezone, as_of, [aggregate_key(e) for e in entities.entities])
+    # Process
+    return compute(sums, presence, entities.entities, as_of), entities
 
 
 def window_days(as_of: date) -> list[date]:
