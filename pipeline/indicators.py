@@ -37,7 +37,7 @@ from .periods import Span, bucket_spans, days_between, month_masks, months_of, p
 
 log = logging.getLogger(__name__)
 N_PROFILES = len(PROFILE_CODES)
-PROFILE_INDEX = pd.Index(PROFILE_CODES)
+PROFILE_VALUES = pa.array(PROFILE_CODES)
 
 
 # -------------------------------------------------------------------------------------- pure arithmetic
@@ -112,26 +112,56 @@ def read_counts(lake: Path, timezone: str, day: date, columns: list[str] | None 
     return table.select(columns) if columns else table
 
 
-def seen_keys(lake: Path, timezone: str, days: list[date], presence: dict[date, pd.DataFrame]) -> set[str]:
-    """The entity keys that the window's aggregates mention (one column of each day's counts)."""
-    keys: set[str] = set()
+def seen_keys(lake: Path, timezone: str, days: list[date], months: list[date]) -> set[str]:
+    """The entity keys that the window's aggregates mention (their `entity` columns only)."""
+    keys = presence_keys(lake, timezone, months)
     for day in days:
         keys.update(pc.unique(read_counts(lake, timezone, day, ["entity"]).column("entity")).to_pylist())
-    for table in presence.values():
-        keys.update(table["entity"].unique())
     return keys
 
 
-def load_presence(lake: Path, timezone: str, months: list[date]) -> dict[date, pd.DataFrame]:
-    out = {}
-    for month in months:
-        path = aggregate.monthly_dir(lake, timezone, month) / "presence.parquet"
-        out[month] = (
-            pq.read_table(path).to_pandas()
-            if path.exists()
-            else pd.DataFrame(columns=["entity", "profile", "user_id", "days"])
+def presence_path(lake: Path, timezone: str, month: date) -> Path:
+    return aggregate.monthly_dir(lake, timezone, month) / "presence.parquet"
+
+
+def load_presence(lake: Path, timezone: str, months: list[date], keys: list[str]) -> dict[date, pd.DataFrame]:
+    """Monthly presence as integer columns e (entity index in `keys`), p, u (a user code common to all
+    months) and days; rows of entities without pages dropped. User ids never become Python strings."""
+    tables = {
+        m: pq.read_table(presence_path(lake, timezone, m), read_dictionary=["user_id"])
+        for m in months
+        if presence_path(lake, timezone, m).exists()
+    }
+    users = pa.chunked_array(
+        [c for t in tables.values() for c in t.column("user_id").chunks],
+        pa.dictionary(pa.int32(), pa.string()),
+    ).unify_dictionaries()
+    key_values = pa.array(keys, pa.string())
+    out, position = {}, 0
+    for month, table in tables.items():
+        chunks = users.chunks[position : position + table.column("user_id").num_chunks]
+        position += len(chunks)
+        codes = pa.chunked_array([c.indices for c in chunks], pa.int32())
+        e = pc.index_in(table.column("entity"), value_set=key_values)
+        keep = pc.is_valid(e)
+        out[month] = pd.DataFrame(
+            {
+                "e": e.filter(keep).to_numpy().astype(np.int64),
+                "p": pc.index_in(table.column("profile").filter(keep), value_set=PROFILE_VALUES).to_numpy(),
+                "u": codes.filter(keep).to_numpy(),
+                "days": table.column("days").filter(keep).to_numpy(),
+            }
         )
     return out
+
+
+def presence_keys(lake: Path, timezone: str, months: list[date]) -> set[str]:
+    keys: set[str] = set()
+    for month in months:
+        if presence_path(lake, timezone, month).exists():
+            column = pq.read_table(presence_path(lake, timezone, month), columns=["entity"]).column("entity")
+            keys.update(pc.unique(column).to_pylist())
+    return keys
 
 
 def seen_ids(keys: set[str]) -> tuple[set[str], set[str]]:
@@ -144,16 +174,6 @@ def seen_ids(keys: set[str]) -> tuple[set[str], set[str]]:
 
 
 # ---------------------------------------------------------------------------------------------- process
-def _encode(frame: pd.DataFrame, entity_index: pd.Index) -> pd.DataFrame:
-    """Entity and profile as integer indexes; rows of entities without pages dropped."""
-    e = entity_index.get_indexer(frame["entity"])
-    keep = e >= 0
-    out = frame.loc[keep].copy()
-    out["e"] = e[keep]
-    out["p"] = PROFILE_INDEX.get_indexer(out["profile"])
-    return out
-
-
 @dataclass
 class DailySums:
     """The window's daily counts summed into dense arrays, one day at a time: the window's rows are never
@@ -235,7 +255,6 @@ _APPS_EMPTY = pd.DataFrame(
         "module": pd.Series(dtype=object),
     }
 )
-PROFILE_VALUES = pa.array(PROFILE_CODES)
 
 
 def _with_tous(e: np.ndarray, p: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,23 +276,15 @@ def sum_days(lake: Path, timezone: str, as_of: date, keys: list[str]) -> DailySu
 
 def compute(
     sums: DailySums,
-    presence: dict[date, pd.DataFrame],
+    presence: dict[date, pd.DataFrame],  # load_presence's integer frames
     entities: list[Entity],
     as_of: date,
 ) -> IndicatorTables:
     """Every indicator of every entity for the reference day `as_of`, as arrays over the entities."""
     periods = period_spans(as_of)
     year = periods[PERIOD_12MONTHS]
-    entity_index = pd.Index([aggregate_key(e) for e in entities])  # position = index in `entities`
     n = len(entities)
-
-    users = pd.concat([t["user_id"] for t in presence.values()], ignore_index=True).unique()
-    user_code = pd.Index(users)
-    months = {}
-    for month, table in presence.items():
-        table = _encode(table, entity_index)
-        table["u"] = user_code.get_indexer(table["user_id"])
-        months[month] = table[["e", "p", "u", "days"]]
+    months = presence
 
     buckets = {g: bucket_spans(year, g) for g in GROUPINGS}
     series: dict[str, dict[str, np.ndarray]] = {name: {} for name in SERIES_INDICATORS}
@@ -382,10 +393,12 @@ def _cells(values: np.ndarray) -> list[list]:
 def run(lake: Path, timezone: str, as_of: date, snapshot: Snapshot) -> tuple[IndicatorTables, EntitySet]:
     """Load the aggregates of the 12-month window, find the entities, compute every indicator."""
     # Load: the window's entities first, so that each day's counts are summed as it is read
-    presence = load_presence(lake, timezone, months_of(period_spans(as_of)[PERIOD_12MONTHS]))
-    structures_seen, classes_seen = seen_ids(seen_keys(lake, timezone, window_days(as_of), presence))
+    months = months_of(period_spans(as_of)[PERIOD_12MONTHS])
+    structures_seen, classes_seen = seen_ids(seen_keys(lake, timezone, window_days(as_of), months))
     entities = entity_set(snapshot, structures_seen, classes_seen)
-    sums = sum_days(lake, timezone, as_of, [aggregate_key(e) for e in entities.entities])
+    keys = [aggregate_key(e) for e in entities.entities]  # position = index in `entities`
+    sums = sum_days(lake, timezone, as_of, keys)
+    presence = load_presence(lake, timezone, months, keys)
     # Process
     return compute(sums, presence, entities.entities, as_of), entities
 
