@@ -143,6 +143,10 @@ def read_daily(lake: Path, timezone: str, day: date, name: str, schema: pa.Schem
     return lake_io.pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
 
 
+def month_presence_path(lake: Path, timezone: str, month: date) -> Path:
+    return monthly_dir(lake, timezone, month) / "presence.parquet"
+
+
 def daily_dir(lake: Path, timezone: str, day: date) -> Path:
     return lake / "daily" / tz_folder(timezone) / f"day={day.isoformat()}"
 
@@ -186,8 +190,8 @@ def run(lake: Path, timezone: str, days: list[date]) -> dict:
             (folder / name).unlink(missing_ok=True)
         if one_day.num_rows:  # a day without events is its source.json alone
             counts, presence = aggregate_day(one_day)
-            lake_io.write_parquet(counts, folder / "counts.parquet", durable=False)
-            lake_io.write_parquet(presence, folder / "presence.parquet", durable=False)
+            lake_io.write_parquet(counts, folder / "counts.parquet")
+            lake_io.write_parquet(presence, folder / "presence.parquet")
         lake_io.write_json(
             {"source": sources[day], "events": events_by_type(one_day)}, folder / "source.json"
         )
@@ -258,7 +262,7 @@ def _refresh_months(lake: Path, timezone: str, days: list[date]) -> list[date]:
             for d in all_days
             if (daily_dir(lake, timezone, d) / "presence.parquet").exists()
         ]
-        lake_io.write_parquet(month_presence(daily), folder / "presence.parquet", durable=False)
+        lake_io.write_parquet(month_presence(daily), month_presence_path(lake, timezone, month))
         lake_io.write_json({"days": sources}, folder / "source.json")
         rebuilt.append(month)
     return rebuilt

@@ -63,8 +63,14 @@ def bars(grouping: str) -> alt.Chart:
     return (
         alt.Chart(alt.NamedData(ROWS))
         .mark_bar(stroke="#ffffff", strokeWidth=1 if grouping != "day" else 0)
-        .encode(x=_time_axis(grouping), x2="t2:T", y=_value_axis(), y2=alt.datum(0), color=_colour(),
-                tooltip="d:N")
+        .encode(
+            x=_time_axis(grouping),
+            x2="t2:T",
+            y=_value_axis(),
+            y2=alt.datum(0),
+            color=_colour(),
+            tooltip="d:N",
+        )
         .add_params(_HIDDEN)
     )
 
@@ -75,8 +81,11 @@ def apps() -> alt.Chart:
         alt.Chart(alt.NamedData(ROWS))
         .mark_bar(cornerRadiusEnd=3)
         .encode(
-            y=alt.Y("a:N", sort=alt.EncodingSortField("r", order="ascending"),
-                    axis=alt.Axis(title=None, labelLimit=220)),
+            y=alt.Y(
+                "a:N",
+                sort=alt.EncodingSortField("r", order="ascending"),
+                axis=alt.Axis(title=None, labelLimit=220),
+            ),
             x=alt.X("v:Q", axis=alt.Axis(title=None, format=",~f", tickMinStep=1)),
             color=_colour(),
             tooltip="d:N",
@@ -90,18 +99,28 @@ def slots(kind: str) -> alt.LayerChart:
     domain = list(HOUR_SLOTS if kind == "hours" else WEEKDAYS)
     peak_test = "datum.s === peakSlot"
     x = alt.X(
-        "s:N", sort=domain, scale=alt.Scale(domain=domain),
-        axis=alt.Axis(title=None, labelAngle=-45 if kind == "hours" else 0,
-                      labelFontWeight=alt.ExprRef("datum.value === peakSlot ? 'bold' : 'normal'")),
+        "s:N",
+        sort=domain,
+        scale=alt.Scale(domain=domain),
+        axis=alt.Axis(
+            title=None,
+            labelAngle=-45 if kind == "hours" else 0,
+            labelFontWeight=alt.ExprRef("datum.value === peakSlot ? 'bold' : 'normal'"),
+        ),
     )
-    stacked = alt.Chart(alt.NamedData(ROWS)).mark_bar().encode(
-        x=x,
-        y=alt.Y("v:Q", stack="zero", axis=alt.Axis(title=None, format=",~f", tickMinStep=1)),
-        color=_colour(PROFILES[1:]),
-        order=alt.Order("o:Q"),
-        opacity=alt.condition(peak_test, alt.value(1), alt.value(0.55)),
-        tooltip="d:N",
-    ).transform_filter(_NOT_HIDDEN)
+    stacked = (
+        alt.Chart(alt.NamedData(ROWS))
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("v:Q", stack="zero", axis=alt.Axis(title=None, format=",~f", tickMinStep=1)),
+            color=_colour(PROFILES[1:]),
+            order=alt.Order("o:Q"),
+            opacity=alt.condition(peak_test, alt.value(1), alt.value(0.55)),
+            tooltip="d:N",
+        )
+        .transform_filter(_NOT_HIDDEN)
+    )
     label = (
         alt.Chart(alt.NamedData(PEAK))
         .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR)
@@ -112,12 +131,19 @@ def slots(kind: str) -> alt.LayerChart:
 
 def _configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return (
-        chart.properties(width="container", height=HEIGHT, autosize=alt.AutoSizeParams(type="fit-x",
-                                                                                          contains="padding"))
+        chart.properties(
+            width="container", height=HEIGHT, autosize=alt.AutoSizeParams(type="fit-x", contains="padding")
+        )
         .configure(font=FONT, background="transparent")
         .configure_view(stroke=None)
-        .configure_axis(labelColor=MUTED_COLOUR, titleColor=MUTED_COLOUR, gridColor=GRID_COLOUR,
-                        domainColor="#9aa5b1", tickColor="#9aa5b1", labelFontSize=12)
+        .configure_axis(
+            labelColor=MUTED_COLOUR,
+            titleColor=MUTED_COLOUR,
+            gridColor=GRID_COLOUR,
+            domainColor="#9aa5b1",
+            tickColor="#9aa5b1",
+            labelFontSize=12,
+        )
     )
 
 

@@ -120,17 +120,13 @@ def seen_keys(lake: Path, timezone: str, days: list[date], months: list[date]) -
     return keys
 
 
-def presence_path(lake: Path, timezone: str, month: date) -> Path:
-    return aggregate.monthly_dir(lake, timezone, month) / "presence.parquet"
-
-
 def load_presence(lake: Path, timezone: str, months: list[date], keys: list[str]) -> dict[date, pd.DataFrame]:
     """Monthly presence as integer columns e (entity index in `keys`), p, u (a user code common to all
     months) and days; rows of entities without pages dropped. User ids never become Python strings."""
     tables = {
-        m: pq.read_table(presence_path(lake, timezone, m), read_dictionary=["user_id"])
+        m: pq.read_table(aggregate.month_presence_path(lake, timezone, m), read_dictionary=["user_id"])
         for m in months
-        if presence_path(lake, timezone, m).exists()
+        if aggregate.month_presence_path(lake, timezone, m).exists()
     }
     users = pa.chunked_array(
         [c for t in tables.values() for c in t.column("user_id").chunks],
@@ -158,8 +154,10 @@ def load_presence(lake: Path, timezone: str, months: list[date], keys: list[str]
 def presence_keys(lake: Path, timezone: str, months: list[date]) -> set[str]:
     keys: set[str] = set()
     for month in months:
-        if presence_path(lake, timezone, month).exists():
-            column = pq.read_table(presence_path(lake, timezone, month), columns=["entity"]).column("entity")
+        if aggregate.month_presence_path(lake, timezone, month).exists():
+            column = pq.read_table(
+                aggregate.month_presence_path(lake, timezone, month), columns=["entity"]
+            ).column("entity")
             keys.update(pc.unique(column).to_pylist())
     return keys
 

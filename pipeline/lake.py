@@ -99,14 +99,16 @@ def read_rejects(lake: Path, columns: list[str] | None = None) -> pa.Table:
     return pa.concat_tables([pq.read_table(f, columns=columns, schema=REJECT_SCHEMA) for f in files])
 
 
-def write_parquet(table: pa.Table, path: Path, durable: bool = True) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename. `durable` syncs it to disk
-    first (events and rejects: the only copy; aggregates can be recomputed)."""
+def temporary_beside(path: Path) -> Path:
+    """A hidden name in `path`'s folder (created), to write to before the rename that publishes it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    return path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write atomically, not durably: a temporary file, then a rename (for what can be recomputed)."""
+    tmp = temporary_beside(path)
     pq.write_table(table, tmp, compression="zstd")
-    if durable:
-        _fsync(tmp)
     os.replace(tmp, path)
 
 
@@ -118,8 +120,7 @@ class StagedWrites:
         self.pending: list[tuple[Path, Path]] = []
 
     def parquet(self, table: pa.Table, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+        tmp = temporary_beside(path)
         pq.write_table(table, tmp, compression="zstd")
         self.pending.append((tmp, path))
 
@@ -132,8 +133,7 @@ class StagedWrites:
 
 
 def write_json(data: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    tmp = temporary_beside(path)
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
 
@@ -145,8 +145,3 @@ def read_json(path: Path) -> dict | None:
         return None
     except ValueError as error:
         raise LakeError(f"{path}: unreadable ({error}); delete it and run again to rebuild it") from error
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())

@@ -48,11 +48,18 @@ DEFAULT_PERIOD = PERIOD_12MONTHS
 SINGLE_PROFILE_INDICATORS = ("top_apps", "activations")  # radio buttons choose the profile
 KIND_WORDS = {PLATFORM: "Plateforme", STRUCTURE: "Établissement", CLASS: "Classe"}
 LOCALE = "fr-FR"
-_JS_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-               ("\u2029", "\\u2029"))
+_JS_ESCAPES = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
 
 _env = Environment(
-    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True,
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
     lstrip_blocks=True,
 )
 
@@ -73,11 +80,18 @@ def summary_json(figures: EntityFigures) -> str:
     entity = figures.entity
     data = {
         "tiles": {i.id: {"value": figures.tiles[i.id], "period": i.tile_period} for i in INDICATORS},
-        "entity": {"kind": entity.kind, "id": entity.id, "name": entity.name, "uai": entity.uai,
-                   "structure_id": entity.structure_id},
+        "entity": {
+            "kind": entity.kind,
+            "id": entity.id,
+            "name": entity.name,
+            "uai": entity.uai,
+            "structure_id": entity.structure_id,
+        },
         "as_of": figures.as_of.isoformat(),
-        "periods": {p: {"first": d.isoformat(), "last": figures.as_of.isoformat()}
-                    for p, d in figures.period_starts.items()},
+        "periods": {
+            p: {"first": d.isoformat(), "last": figures.as_of.isoformat()}
+            for p, d in figures.period_starts.items()
+        },
         "visitors": figures.visitors,
     }
     return json.dumps(data, ensure_ascii=False, indent=1)
@@ -130,8 +144,16 @@ def chart_config() -> dict[str, Any]:
     time_locale["months"] = list(MONTH_NAMES)
     return {
         "profiles": [{"code": p.code, "label": p.label, "colour": p.colour} for p in PROFILES],
-        "indicators": [{"id": i.id, "label": i.label, "kind": i.kind, "unit": i.value_label.lower(),
-                        "period": i.tile_period} for i in INDICATORS],
+        "indicators": [
+            {
+                "id": i.id,
+                "label": i.label,
+                "kind": i.kind,
+                "unit": i.value_label.lower(),
+                "period": i.tile_period,
+            }
+            for i in INDICATORS
+        ],
         "weekdays": list(WEEKDAYS),
         "hourSlots": list(HOUR_SLOTS),
         "months": list(MONTH_NAMES),
@@ -158,8 +180,11 @@ def write_assets(site: Path, entities: list[Entity], written: Sink) -> dict[str,
     """Writes SITE/assets/ (content-hashed names); returns logical name → file name."""
     assets = site / "assets"
     assets.mkdir(parents=True, exist_ok=True)
-    texts = {source.name: source.read_text(encoding="utf-8") for source in sorted(SITE_SRC.iterdir())
-             if source.is_file()}
+    texts = {
+        source.name: source.read_text(encoding="utf-8")
+        for source in sorted(SITE_SRC.iterdir())
+        if source.is_file()
+    }
     texts["vega.js"] = vega_runtime()
     texts["charts.js"] = "window.STATS_CONFIG=" + js_json(chart_config()) + ";\n"
     texts["nav.js"] = navigation_script(entities)
@@ -189,8 +214,13 @@ def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, A
             series[indicator_id][grouping] = entry
     buckets = {g: [d.isoformat() for d in days] for g, days in shared.items()}
     return {
-        "entity": {"kind": entity.kind, "id": entity.id, "name": entity.name,
-                   "structure_id": entity.structure_id, "structure_name": entity.structure_name},
+        "entity": {
+            "kind": entity.kind,
+            "id": entity.id,
+            "name": entity.name,
+            "structure_id": entity.structure_id,
+            "structure_name": entity.structure_name,
+        },
         "as_of": figures.as_of.isoformat(),
         "periods": {p: [figures.period_starts[p].isoformat(), figures.as_of.isoformat()] for p in PERIODS},
         "buckets": buckets,
@@ -217,15 +247,20 @@ def export_name(indicator: Indicator, grouping: str = DEFAULT_GROUPING, period: 
 def indicator_panel(indicator: Indicator) -> Markup:
     """What of a detail page depends only on the indicator: controls, chart, legend, table, export."""
     single = indicator.id in SINGLE_PROFILE_INDICATORS
-    return Markup(_env.get_template("panel.html").render(
-        indicator=indicator,
-        groupings=[(g, GROUPING_LABELS[g]) for g in GROUPINGS] if indicator.kind == "series" else [],
-        periods=[(p, capitalised(PERIOD_WORDS[p])) for p in PERIODS] if indicator.kind != "series" else [],
-        default_grouping=DEFAULT_GROUPING, default_period=DEFAULT_PERIOD,
-        profiles=PROFILES if single else [],
-        legend=[] if single else (PROFILES if indicator.kind == "series" else PROFILES[1:]),
-        export=export_name(indicator),
-    ))
+    return Markup(
+        _env.get_template("panel.html").render(
+            indicator=indicator,
+            groupings=[(g, GROUPING_LABELS[g]) for g in GROUPINGS] if indicator.kind == "series" else [],
+            periods=[(p, capitalised(PERIOD_WORDS[p])) for p in PERIODS]
+            if indicator.kind != "series"
+            else [],
+            default_grouping=DEFAULT_GROUPING,
+            default_period=DEFAULT_PERIOD,
+            profiles=PROFILES if single else [],
+            legend=[] if single else (PROFILES if indicator.kind == "series" else PROFILES[1:]),
+            export=export_name(indicator),
+        )
+    )
 
 
 @dataclass
@@ -274,10 +309,13 @@ class SiteRenderer:
                 self.classes.setdefault(entity.structure_id, []).append([entity.id, entity.name])
         self.stats.setup_seconds += time.perf_counter() - clock
         clock = time.perf_counter()
-        self._write_page(self.site / "index.html", _env.get_template("root_index.html").render(
-            structures=[e for e in self.entities if e.kind == STRUCTURE],
-            assets={k: "assets/" + v for k, v in self.assets.items()},
-        ))
+        self._write_page(
+            self.site / "index.html",
+            _env.get_template("root_index.html").render(
+                structures=[e for e in self.entities if e.kind == STRUCTURE],
+                assets={k: "assets/" + v for k, v in self.assets.items()},
+            ),
+        )
         self.stats.seconds += time.perf_counter() - clock
 
     def _write_page(self, path: Path, html: str) -> None:
@@ -294,9 +332,12 @@ class SiteRenderer:
         self.written.write(folder / "data.js", data_script(figures, classes), "js")
         root = "../" * (entity.path.count("/") + 1)
         common = {
-            "entity": entity, "kind_word": KIND_WORDS[entity.kind], "root": root,
+            "entity": entity,
+            "kind_word": KIND_WORDS[entity.kind],
+            "root": root,
             "assets": {k: root + "assets/" + v for k, v in self.assets.items()},
-            "crumbs": self._crumbs(entity, root), "as_of": date_words(figures.as_of),
+            "crumbs": self._crumbs(entity, root),
+            "as_of": date_words(figures.as_of),
             "indicators": INDICATORS,
         }
         self._write_page(folder / "index.html", self.summary_page.render(common, tiles=self._tiles(figures)))
@@ -309,15 +350,19 @@ class SiteRenderer:
     def _crumbs(self, entity: Entity, root: str) -> list[tuple[str, str]]:
         crumbs = [(PLATFORM_NAME, root + "platform/index.html")]
         if entity.kind == CLASS:
-            crumbs.append((self.structure_names.get(entity.structure_id, entity.structure_name),
-                           "../../index.html"))
+            crumbs.append(
+                (self.structure_names.get(entity.structure_id, entity.structure_name), "../../index.html")
+            )
         return crumbs if entity.kind != PLATFORM else []
 
     @staticmethod
     def _tiles(figures: EntityFigures) -> list[dict[str, Any]]:
         return [
-            {"indicator": i, "text": tile_text(figures.tiles[i.id]), "raw": json.dumps(figures.tiles[i.id]),
-             "period": PERIOD_WORDS[i.tile_period]}
+            {
+                "indicator": i,
+                "text": tile_text(figures.tiles[i.id]),
+                "raw": json.dumps(figures.tiles[i.id]),
+                "period": PERIOD_WORDS[i.tile_period],
+            }
             for i in INDICATORS
         ]
-
