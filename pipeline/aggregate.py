@@ -21,11 +21,13 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
-from .constants import ALL, EVENT_TYPES_USED
+from .codes import Vocabulary, cell_user_keys, encode, merge_unique, positions, split_keys, unique_sorted
+from .constants import EVENT_TYPES_USED, PROFILE_CODES
 from .progress import progress
 
 log = logging.getLogger(__name__)
@@ -63,73 +65,145 @@ def to_local(events: pa.Table, timezone: str) -> pa.Table:
     )
 
 
-def explode_entities(events: pa.Table) -> pa.Table:
-    """One row per (event, entity it counts for): the platform, each structure, each class."""
-    scalar_columns = [c for c in events.column_names if c not in ("structures", "classes")]
-    base = events.select(scalar_columns)
-    parts = [base.append_column("entity", pa.array([PLATFORM_KEY] * len(base), pa.string()))]
+def entity_rows(events: pa.Table) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """One row per (event, entity it counts for): the platform, each structure, each class, as
+    (event index, entity code, entity keys); codes index the keys."""
+    n = len(events)
+    index, codes, keys = [np.arange(n)], [np.zeros(n, dtype=np.int64)], [pa.array([PLATFORM_KEY])]
     for column, prefix in (("structures", STRUCTURE_PREFIX), ("classes", CLASS_PREFIX)):
         lists = events.column(column).combine_chunks()
-        parents = pc.list_parent_indices(lists)
-        ids = pc.list_flatten(lists)
-        parts.append(base.take(parents).append_column("entity", pc.binary_join_element_wise(prefix, ids, "")))
-    return pa.concat_tables(parts)
+        ids, dictionary = encode(pc.list_flatten(lists))
+        index.append(pc.list_parent_indices(lists).to_numpy().astype(np.int64))
+        codes.append(ids + sum(len(k) for k in keys))
+        keys.append(pc.binary_join_element_wise(prefix, dictionary, ""))
+    return np.concatenate(index), np.concatenate(codes), pa.concat_arrays(keys).cast(pa.string())
+
+
+def count_keys(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, their counts) of integer keys in [0, space), sorted."""
+    if space <= DENSE_COUNT_LIMIT:
+        counts = np.bincount(keys, minlength=space)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+    return np.unique(keys, return_counts=True)
+
+
+DENSE_COUNT_LIMIT = 1 << 25  # below this many possible keys, a bincount beats a sort
+N_PROFILES = len(PROFILE_CODES)
+PROFILE_VALUES = pa.array(PROFILE_CODES)
+HOUR_KEYS = pa.array([f"{h:02d}" for h in range(24)])
 
 
 def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(counts, presence) of one local day. `events` has the lake's columns plus `hour`."""
-    used = pc.is_in(events.column("event_type"), value_set=pa.array(EVENT_TYPES_USED))
-    rows = explode_entities(events.filter(used))
-    counts = [
-        _count(rows, "LOGIN", MEASURE_LOGIN, pc.utf8_lpad(rows.column("hour").cast(pa.string()), 2, "0")),
-        _count(rows, "ACCESS", MEASURE_ACCESS, rows.column("module")),
-        _count(rows, "ACTIVATION", MEASURE_ACTIVATION, pa.array([""] * len(rows), pa.string())),
-    ]
-    logins = rows.filter(pc.equal(rows.column("event_type"), "LOGIN")).select(
-        ["entity", "profile", "user_id"]
-    )
-    by_profile = logins.group_by(["entity", "profile", "user_id"]).aggregate([])
-    tous = logins.group_by(["entity", "user_id"]).aggregate([])
-    tous = tous.append_column("profile", pa.array([ALL] * len(tous), pa.string()))
-    presence = pa.concat_tables(
-        [by_profile.select(PRESENCE_SCHEMA.names), tous.select(PRESENCE_SCHEMA.names)]
-    )
-    visitors = presence.group_by(["entity", "profile"]).aggregate([("user_id", "count")])
-    visitors = visitors.rename_columns(["entity", "profile", "n"])
-    visitors = visitors.append_column("key", pa.array([""] * len(visitors), pa.string()))
-    counts.append(
-        visitors.append_column("measure", pa.array([MEASURE_VISITORS] * len(visitors), pa.string()))
-    )
-    counts = [c.select(COUNTS_SCHEMA.names).cast(COUNTS_SCHEMA) for c in counts]
-    return pa.concat_tables(counts), presence.cast(PRESENCE_SCHEMA)
+    """(counts, presence) of one local day. `events` has the lake's columns plus `hour`.
 
+    Strings are encoded once as integer codes (entities, users, modules); counting and distinct users
+    are integer operations, and the results are decoded to the aggregates' string schemas at the end.
+    """
+    events = events.filter(pc.is_in(events.column("event_type"), value_set=pa.array(EVENT_TYPES_USED)))
+    event_of, entity, entity_keys = entity_rows(events)
+    event_type = pc.index_in(events.column("event_type"), value_set=pa.array(EVENT_TYPES_USED))
+    event_type = event_type.to_numpy(zero_copy_only=False)[event_of]
+    profile = pc.index_in(events.column("profile"), value_set=PROFILE_VALUES).fill_null(-1)
+    profile = profile.to_numpy(zero_copy_only=False)
+    users, user_ids = encode(events.column("user_id"))
+    modules, module_names = encode(events.column("module"))
+    access = event_type == EVENT_TYPES_USED.index("ACCESS")
+    event_is_access = access[: len(events)]  # the first rows are the platform's, one per event in order
+    if len(events) and (profile.min() < 0 or users.min() < 0 or modules[event_is_access].min(initial=0) < 0):
+        raise ValueError("an event the ingest should have rejected reached the aggregates")
+    cell = entity * N_PROFILES + profile[event_of]  # (entity, profile) of each row
+    n_cells = len(entity_keys) * N_PROFILES
 
-def _count(rows: pa.Table, event_type: str, measure: str, key: pa.Array) -> pa.Table:
-    mask = pc.equal(rows.column("event_type"), event_type)
-    picked = pa.table(
-        {"entity": rows.column("entity"), "profile": rows.column("profile"), "key": key}
-    ).filter(mask)
-    grouped = picked.group_by(["entity", "profile", "key"]).aggregate([("key", "count")])
-    grouped = grouped.rename_columns(["entity", "profile", "key", "n"])
-    measures = pa.array([measure] * len(grouped), pa.string())
-    return grouped.append_column("measure", measures).select(COUNTS_SCHEMA.names)
+    def decode(cells: np.ndarray, counts: np.ndarray, measure: str, key: pa.Array) -> pa.Table:
+        entities, profiles = np.divmod(cells, N_PROFILES)
+        return pa.table(
+            {
+                "entity": entity_keys.take(pa.array(entities)),
+                "profile": PROFILE_VALUES.take(pa.array(profiles)),
+                "measure": pa.array([measure] * len(cells), pa.string()),
+                "key": key,
+                "n": pa.array(counts, pa.int64()),
+            }
+        )
+
+    login = event_type == EVENT_TYPES_USED.index("LOGIN")
+    hour = events.column("hour").to_numpy().astype(np.int64)[event_of[login]]
+    found, counts = count_keys(cell[login] * 24 + hour, n_cells * 24)
+    cells, hours = np.divmod(found, 24)
+    tables = [decode(cells, counts, MEASURE_LOGIN, HOUR_KEYS.take(pa.array(hours)))]
+
+    module = modules[event_of[access]]
+    found, counts = count_keys(cell[access] * len(module_names) + module, n_cells * len(module_names))
+    cells, module = np.divmod(found, max(len(module_names), 1))
+    tables.append(decode(cells, counts, MEASURE_ACCESS, module_names.take(pa.array(module))))
+
+    activation = event_type == EVENT_TYPES_USED.index("ACTIVATION")
+    cells, counts = count_keys(cell[activation], n_cells)
+    tables.append(decode(cells, counts, MEASURE_ACTIVATION, pa.array([""] * len(cells), pa.string())))
+
+    by_profile = unique_sorted(cell_user_keys(cell[login], users[event_of[login]]))
+    profile_cells, seen_users = split_keys(by_profile)
+    tous_cells = profile_cells - profile_cells % N_PROFILES  # profile 0: a user once, whatever their profiles
+    seen_cells, seen_users = split_keys(
+        merge_unique([unique_sorted(cell_user_keys(tous_cells, seen_users)), by_profile])
+    )
+    cells, counts = count_keys(seen_cells, n_cells)
+    tables.append(decode(cells, counts, MEASURE_VISITORS, pa.array([""] * len(cells), pa.string())))
+
+    entities, profiles = np.divmod(seen_cells, N_PROFILES)
+    presence = pa.table(
+        {
+            "entity": entity_keys.take(pa.array(entities)),
+            "profile": PROFILE_VALUES.take(pa.array(profiles)),
+            "user_id": user_ids.take(pa.array(seen_users)).cast(pa.string()),
+        }
+    )
+    counts_table = pa.concat_tables([t.select(COUNTS_SCHEMA.names).cast(COUNTS_SCHEMA) for t in tables])
+    return counts_table, presence.cast(PRESENCE_SCHEMA)
 
 
 def events_by_type(events: pa.Table) -> dict[str, int]:
-    grouped = events.group_by("event_type").aggregate([("event_type", "count")])
-    return dict(zip(grouped.column(0).to_pylist(), grouped.column(1).to_pylist()))
+    counts = pc.value_counts(events.column("event_type")).to_pylist()
+    return {str(row["values"]): row["counts"] for row in counts}
 
 
 def month_presence(daily: Iterable[tuple[date, pa.Table]]) -> pa.Table:
-    """Union of daily presences of one month, with a bit per day seen (sum of distinct bits = their OR)."""
-    parts = [
-        table.append_column("days", pa.array([1 << (day.day - 1)] * len(table), pa.int64()))
-        for day, table in daily
-    ]
-    if not parts:
-        return MONTH_PRESENCE_SCHEMA.empty_table()
-    union = pa.concat_tables(parts).group_by(["entity", "profile", "user_id"]).aggregate([("days", "sum")])
-    return union.rename_columns(["entity", "profile", "user_id", "days"]).cast(MONTH_PRESENCE_SCHEMA)
+    """Union of the daily presences of one month, with bit d-1 of `days` set when seen on day d.
+
+    Rows are integer keys (entity, profile, user codes) merged one day at a time into a sorted union, so
+    memory holds the month's distinct rows and one day, never the month's days at once."""
+    entities, users = Vocabulary(), Vocabulary()
+    keys, days = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    for day, table in daily:
+        cell = entities.codes(table.column("entity")) * N_PROFILES
+        cell += positions(table.column("profile"), PROFILE_VALUES)
+        day_keys = np.sort(cell_user_keys(cell, users.codes(table.column("user_id"))))
+        keys, days = _merge_days(keys, days, day_keys, 1 << (day.day - 1))
+    cells, user = split_keys(keys)
+    entity, profile = np.divmod(cells, N_PROFILES)
+    return pa.table(
+        {
+            "entity": entities.decode(entity),
+            "profile": PROFILE_VALUES.take(pa.array(profile)),
+            "user_id": users.decode(user),
+            "days": pa.array(days, pa.int64()),
+        }
+    ).cast(MONTH_PRESENCE_SCHEMA)
+
+
+def _merge_days(
+    keys: np.ndarray, days: np.ndarray, day_keys: np.ndarray, bit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique keys with OR-ed day masks, after adding one day's sorted keys seen with `bit`."""
+    merged = np.concatenate([keys, day_keys])
+    order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
+    merged = merged[order]
+    masks = np.concatenate([days, np.full(len(day_keys), bit, dtype=np.int64)])[order]
+    if not len(merged):
+        return merged, masks
+    starts = np.flatnonzero(np.concatenate([[True], merged[1:] != merged[:-1]]))
+    return merged[starts], np.bitwise_or.reduceat(masks, starts)
 
 
 # ------------------------------------------------------------------------------------------ lake layout
@@ -228,12 +302,33 @@ class LocalPartitions:
         self.loaded = {u: t for u, t in self.loaded.items() if u >= needed[0]}
         for utc_day in needed:
             if utc_day not in self.loaded:
-                table = lake_io.read_days(self.lake, [utc_day], columns=_EVENT_COLUMNS)
-                self.loaded[utc_day] = to_local(table, self.timezone)
+                self.loaded[utc_day] = to_local(_read_encoded(self.lake, utc_day), self.timezone)
         wanted = pa.scalar(day, pa.date32())
-        return pa.concat_tables(
-            [t.filter(pc.equal(t.column("local_day"), wanted)) for u, t in self.loaded.items() if u in needed]
+        parts = [
+            t.filter(pc.equal(t.column("local_day"), wanted)) for u, t in self.loaded.items() if u in needed
+        ]
+        return pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+
+
+_ENCODED_COLUMNS = ["event_type", "module", "user_id", "profile"]  # few distinct values, many rows
+
+
+def _read_encoded(lake: Path, utc_day: date) -> pa.Table:
+    """One UTC partition's used columns, the repetitive strings dictionary-encoded (less memory, and
+    lookups done once per distinct value)."""
+    files = lake_io.day_files(lake, utc_day)
+    if not files:
+        empty = lake_io.EVENT_SCHEMA.empty_table().select(_EVENT_COLUMNS)
+        return pa.table(
+            {
+                c: pc.dictionary_encode(empty.column(c)) if c in _ENCODED_COLUMNS else empty.column(c)
+                for c in _EVENT_COLUMNS
+            }
         )
+    tables = [
+        lake_io.pq.read_table(f, columns=_EVENT_COLUMNS, read_dictionary=_ENCODED_COLUMNS) for f in files
+    ]
+    return pa.concat_tables(tables, promote_options="default").unify_dictionaries().combine_chunks()
 
 
 def _by_month(days: list[date]) -> list[list[date]]:
@@ -257,11 +352,11 @@ def _refresh_months(lake: Path, timezone: str, days: list[date]) -> list[date]:
         folder = monthly_dir(lake, timezone, month)
         if (lake_io.read_json(folder / "source.json") or {}).get("days") == sources:
             continue
-        daily = [
-            (d, lake_io.pq.read_table(daily_dir(lake, timezone, d) / "presence.parquet"))
+        daily = (  # read one day at a time, as month_presence merges them
+            (d, lake_io.pq.read_table(path, read_dictionary=["entity", "profile", "user_id"]))
             for d in all_days
-            if (daily_dir(lake, timezone, d) / "presence.parquet").exists()
-        ]
+            if (path := daily_dir(lake, timezone, d) / "presence.parquet").exists()
+        )
         lake_io.write_parquet(month_presence(daily), month_presence_path(lake, timezone, month))
         lake_io.write_json({"days": sources}, folder / "source.json")
         rebuilt.append(month)

@@ -1,0 +1,94 @@
+"""Strings as integer codes: the aggregates count and join on integers, never on Python strings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def encode(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(codes, dictionary) of a string column; nulls get code -1."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary
+
+
+def positions(column: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
+    """For each row of a (dictionary or plain) string column, its position in `values`, -1 when absent.
+    Only each chunk's dictionary is looked up, never every row's string."""
+    parts = []
+    for chunk in column.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_encode()
+        lookup = pc.index_in(chunk.dictionary, value_set=values).fill_null(-1)
+        lookup = lookup.to_numpy(zero_copy_only=False).astype(np.int64)
+        parts.append(lookup[chunk.indices.to_numpy(zero_copy_only=False)])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+class Vocabulary:
+    """Codes 0, 1, 2… for strings, given in the order they are first met, across tables."""
+
+    def __init__(self) -> None:
+        self.values = pa.array([], pa.string())
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def codes(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        parts = []
+        for chunk in chunks:
+            if not pa.types.is_dictionary(chunk.type):
+                chunk = chunk.dictionary_encode()
+            dictionary = chunk.dictionary.cast(pa.string())
+            lookup = pc.index_in(dictionary, value_set=self.values)
+            new = pc.is_null(lookup).to_numpy(zero_copy_only=False)
+            codes = lookup.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            codes[new] = len(self.values) + np.arange(int(new.sum()))
+            self.values = pa.concat_arrays([self.values, dictionary.filter(pa.array(new))])
+            parts.append(codes[chunk.indices.to_numpy(zero_copy_only=False)])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def decode(self, codes: np.ndarray) -> pa.Array:
+        return self.values.take(pa.array(codes, pa.int64()))
+
+
+def unique_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (a sort and a comparison: faster here than a hash for int64)."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def merge_unique(sorted_parts: list[np.ndarray]) -> np.ndarray:
+    """The sorted union of sorted arrays (a stable sort of sorted runs is a linear merge)."""
+    if len(sorted_parts) == 1:
+        return sorted_parts[0]
+    merged = np.sort(np.concatenate(sorted_parts), kind="stable")
+    if len(merged) == 0:
+        return merged
+    keep = np.empty(len(merged), dtype=bool)
+    keep[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep]
+
+
+USER_BITS = 32  # presence keys: (entity × profiles + profile) << 32 | user
+
+
+def cell_user_keys(cells: np.ndarray, users: np.ndarray) -> np.ndarray:
+    """One int64 key per (cell, user) pair, sorting by cell then user."""
+    return (cells.astype(np.int64) << USER_BITS) | users.astype(np.int64)
+
+
+def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cells, users) of `cell_user_keys`."""
+    return keys >> USER_BITS, keys & ((1 << USER_BITS) - 1)

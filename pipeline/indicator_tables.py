@@ -1,0 +1,206 @@
+"""The indicator stage's result: compact arrays over every entity, and one entity's EntityFigures on demand.
+
+Only what must be computed across entities is held whole (the day columns, distinct visitors of each
+bucket and period, hours, weekdays, ranked apps); an entity's weeks, months and ratios are derived from its
+own rows when its files are written, so that memory does not grow with buckets × entities × indicators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from .constants import (
+    ALL,
+    GROUPINGS,
+    HOUR_SLOTS,
+    PERIOD_12MONTHS,
+    PERIOD_MONTH,
+    PERIODS,
+    PROFILE_CODES,
+    WEEKDAYS,
+)
+from .model import Entity, EntityFigures
+from .periods import Span
+
+
+# ------------------------------------------------------------------------------------------ pure part
+def ratio_hundredths(connections: np.ndarray, visitors: np.ndarray) -> np.ndarray:
+    """connections ÷ visitors in hundredths, rounded half up exactly (integers only); -1 where no visitor."""
+    c = connections.astype(np.int64)
+    v = visitors.astype(np.int64)
+    out = np.full(c.shape, -1, dtype=np.int64)
+    has = v > 0
+    out[has] = (200 * c[has] + v[has]) // (2 * v[has])
+    return out
+
+
+def visits_per_visitor(connections: np.ndarray, visitors: np.ndarray) -> np.ndarray:
+    """The ratio as floats of two decimals (exactly k/100), NaN where no visitor."""
+    hundredths = ratio_hundredths(connections, visitors)
+    return np.where(hundredths < 0, np.nan, hundredths / 100)
+
+
+def rebucket(by_day: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sum consecutive day rows [day, …] into buckets starting at the day offsets `starts` (which tile
+    the days in order, the first at 0)."""
+    return np.add.reduceat(by_day, starts, axis=0)
+
+
+def top_label(counts: np.ndarray, labels: tuple[str, ...]) -> str | None:
+    """The label of the largest count, the earliest on ties; None when all are zero."""
+    return labels[int(np.argmax(counts))] if counts.sum() > 0 else None
+
+
+class DayColumns:
+    """Counts [entity, day, profile] of the window, in two tiers: the entities before `split` (platform,
+    structures) as int32, the classes after it as uint16 (half the memory) until a count needs more."""
+
+    def __init__(self, n_entities: int, n_days: int, n_profiles: int, split: int) -> None:
+        self.split = split
+        self.head = np.zeros((split, n_days, n_profiles), dtype=np.int32)
+        self.tail = np.zeros((n_entities - split, n_days, n_profiles), dtype=np.uint16)
+
+    def __len__(self) -> int:
+        return len(self.head) + len(self.tail)
+
+    def put_day(self, offset: int, values: np.ndarray) -> None:
+        """Set one day's column from `values` [entity, profile]."""
+        tail = values[self.split :]
+        if tail.size and tail.max() > np.iinfo(self.tail.dtype).max:
+            self.tail = self.tail.astype(np.int32)
+        self.head[:, offset, :] = values[: self.split]
+        self.tail[:, offset, :] = tail
+
+    def row(self, i: int) -> np.ndarray:
+        """Entity i's counts [day, profile] as int64."""
+        block = self.head[i] if i < self.split else self.tail[i - self.split]
+        return block.astype(np.int64)
+
+
+@dataclass
+class RankedApps:
+    """Access counts of one period, sorted by entity, profile, count (most first), then module name."""
+
+    entity: np.ndarray
+    profile: np.ndarray
+    module: np.ndarray  # codes into `names`
+    count: np.ndarray
+    names: list[str]
+
+    @classmethod
+    def rank(cls, entity, profile, module, count, names: list[str], n_entities: int) -> RankedApps:
+        by_name = np.argsort(np.argsort(np.array(names, dtype=object))) if names else np.zeros(0, int)
+        order = np.lexsort((by_name[module] if len(module) else module, -count, profile, entity))
+        ranked = cls(entity[order], profile[order], module[order], count[order], names)
+        ranked._bounds = np.searchsorted(ranked.entity, np.arange(n_entities + 1))
+        return ranked
+
+    def of(self, i: int) -> dict[str, list[tuple[str, int]]]:
+        rows = slice(self._bounds[i], self._bounds[i + 1])
+        out: dict[str, list[tuple[str, int]]] = {code: [] for code in PROFILE_CODES}
+        for p, m, n in zip(
+            self.profile[rows].tolist(), self.module[rows].tolist(), self.count[rows].tolist()
+        ):
+            out[PROFILE_CODES[p]].append((self.names[m], n))
+        return out
+
+
+# ------------------------------------------------------------------------------------------ the tables
+@dataclass
+class IndicatorTables:
+    """Every indicator of every entity (profile 0 = Tous); `figures(i)` builds one entity's figures."""
+
+    entities: list[Entity]
+    as_of: date
+    periods: dict[str, Span]
+    buckets: dict[str, list[Span]]  # the 12months period's buckets, by grouping
+    logins: DayColumns  # [entity, day of the window, profile]
+    activations: DayColumns
+    visitors_by_day: DayColumns
+    visitors_by_bucket: dict[str, np.ndarray]  # week / month → [entity, bucket, profile], distinct counts
+    hours: dict[str, np.ndarray]  # period → [entity, profile, 24]
+    weekdays: dict[str, np.ndarray]  # period → [entity, profile, 7]
+    apps: dict[str, RankedApps]  # period → ranked access counts
+    visitors: dict[str, np.ndarray]  # period → [entity, profile], distinct over the whole period
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    def bucket_starts(self, grouping: str) -> np.ndarray:
+        first = self.periods[PERIOD_12MONTHS].first
+        return np.array([(s.first - first).days for s in self.buckets[grouping]], dtype=np.int64)
+
+    def series_of(self, i: int) -> dict[str, dict[str, np.ndarray]]:
+        """One entity's four time series [bucket, profile] by grouping; ratios as floats (NaN = empty)."""
+        out: dict[str, dict[str, np.ndarray]] = {
+            "connections": {},
+            "unique_visitors": {},
+            "visits_per_visitor": {},
+            "activations": {},
+        }
+        logins, day_activations = self.logins.row(i), self.activations.row(i)
+        for grouping in GROUPINGS:
+            if grouping == "day":
+                connections, activations = logins, day_activations
+                visitors = self.visitors_by_day.row(i)
+            else:
+                starts = self.bucket_starts(grouping)
+                connections = rebucket(logins, starts)
+                activations = rebucket(day_activations, starts)
+                visitors = self.visitors_by_bucket[grouping][i]
+            out["connections"][grouping] = connections
+            out["unique_visitors"][grouping] = visitors
+            out["visits_per_visitor"][grouping] = visits_per_visitor(connections, visitors)
+            out["activations"][grouping] = activations
+        return out
+
+    def figures(self, i: int) -> EntityFigures:
+        entity_series = {
+            name: {
+                grouping: [
+                    (span.label, dict(zip(PROFILE_CODES, row)))
+                    for span, row in zip(self.buckets[grouping], _cells(values))
+                ]
+                for grouping, values in by_grouping.items()
+            }
+            for name, by_grouping in self.series_of(i).items()
+        }
+        entity_apps = {period: self.apps[period].of(i) for period in PERIODS}
+        entity_hours = {p: dict(zip(PROFILE_CODES, self.hours[p][i].tolist())) for p in PERIODS}
+        entity_weekdays = {p: dict(zip(PROFILE_CODES, self.weekdays[p][i].tolist())) for p in PERIODS}
+        entity_visitors = {p: dict(zip(PROFILE_CODES, self.visitors[p][i].tolist())) for p in PERIODS}
+
+        month_connections = int(self.hours[PERIOD_MONTH][i, 0].sum())
+        month_visitors = entity_visitors[PERIOD_MONTH][ALL]
+        ratio = visits_per_visitor(np.array([month_connections]), np.array([month_visitors]))[0]
+        top_apps = entity_apps[PERIOD_12MONTHS][ALL]
+        tiles = {
+            "connections": int(self.hours[PERIOD_12MONTHS][i, 0].sum()),
+            "unique_visitors": month_visitors,
+            "visits_per_visitor": None if np.isnan(ratio) else float(ratio),
+            "top_apps": top_apps[0][0] if top_apps else None,
+            "hourly_peak": top_label(self.hours[PERIOD_12MONTHS][i, 0], HOUR_SLOTS),
+            "weekly_peak": top_label(self.weekdays[PERIOD_12MONTHS][i, 0], WEEKDAYS),
+            "activations": int(self.activations.row(i)[:, 0].sum()),
+        }
+        return EntityFigures(
+            entity=self.entities[i],
+            as_of=self.as_of,
+            period_starts={p: s.first for p, s in self.periods.items()},
+            tiles=tiles,
+            series=entity_series,
+            apps=entity_apps,
+            hours=entity_hours,
+            weekdays=entity_weekdays,
+            visitors=entity_visitors,
+        )
+
+
+def _cells(values: np.ndarray) -> list[list]:
+    """Array rows as Python numbers; NaN (a ratio without visitor) as None."""
+    if values.dtype.kind == "f":
+        return [[None if v != v else v for v in row] for row in values.tolist()]
+    return values.tolist()

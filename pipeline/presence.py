@@ -1,0 +1,81 @@
+"""Monthly presence (aggregate.py) as sorted integer keys, and exact distinct visitors over any span.
+
+A presence row (entity, profile, user) becomes one int64 key `cell << 32 | user`, where `cell` is
+`entity index × profiles + profile` and `user` a code common to all months. Each month keeps its keys sorted,
+with the bit mask of the days the user was seen. A span's distinct visitors per cell are then one filter per
+month, a merge of sorted keys when the span crosses months, and one bincount: no string, no hash table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import aggregate
+from .codes import Vocabulary, cell_user_keys, merge_unique, positions, split_keys
+from .constants import PROFILE_CODES
+from .periods import Span, month_masks
+
+PROFILE_VALUES = pa.array(PROFILE_CODES)
+
+
+@dataclass
+class MonthKeys:
+    keys: np.ndarray  # int64, sorted, unique
+    days: np.ndarray  # int64 bit masks, aligned with keys
+
+
+# ------------------------------------------------------------------------------------------ pure part
+def distinct_in_span(months: dict[date, MonthKeys], span: Span, n_cells: int) -> np.ndarray:
+    """Distinct users per cell over the span's days: users seen on at least one of them."""
+    selected = [
+        table.keys[(table.days & mask) != 0]
+        for month, mask in month_masks(span).items()
+        if (table := months.get(month)) is not None
+    ]
+    if not selected:
+        return np.zeros(n_cells, dtype=np.int64)
+    return np.bincount(split_keys(merge_unique(selected))[0], minlength=n_cells)
+
+
+# ------------------------------------------------------------------------------------------------- load
+def load_months(
+    lake: Path, timezone: str, months: list[date], entity_keys: list[str]
+) -> dict[date, MonthKeys]:
+    """The months' presence as MonthKeys over the entities `entity_keys` (others' rows dropped)."""
+    key_values = pa.array(entity_keys, pa.string())
+    users = Vocabulary()
+    loaded = {}
+    for month in months:
+        path = aggregate.month_presence_path(lake, timezone, month)
+        if not path.exists():
+            continue
+        table = pq.read_table(path, read_dictionary=["entity", "profile", "user_id"])
+        entity = positions(table.column("entity"), key_values)
+        profile = positions(table.column("profile"), PROFILE_VALUES)
+        user = users.codes(table.column("user_id"))
+        days = table.column("days").to_numpy()
+        del table
+        keep = (entity >= 0) & (profile >= 0)
+        keys = cell_user_keys(entity[keep] * len(PROFILE_CODES) + profile[keep], user[keep])
+        order = np.argsort(keys, kind="stable")
+        loaded[month] = MonthKeys(keys[order], days[keep][order])
+    return loaded
+
+
+def entity_keys_of(lake: Path, timezone: str, months: list[date]) -> set[str]:
+    """The entity keys the months' presence mentions (their dictionaries only)."""
+    keys: set[str] = set()
+    for month in months:
+        path = aggregate.month_presence_path(lake, timezone, month)
+        if path.exists():
+            column = pq.read_table(path, columns=["entity"], read_dictionary=["entity"]).column("entity")
+            for chunk in column.chunks:  # the values rows use: a dictionary may hold more
+                keys.update(chunk.dictionary.take(pc.unique(chunk.indices)).to_pylist())
+    return keys

@@ -1,0 +1,101 @@
+"""The integer machinery under the aggregates and indicators: codes, merges, two-tier day columns."""
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from pipeline import aggregate
+from pipeline.codes import (
+    Vocabulary,
+    cell_user_keys,
+    merge_unique,
+    positions,
+    split_keys,
+    unique_sorted,
+)
+from pipeline.indicator_tables import DayColumns, RankedApps, rebucket
+
+
+def test_vocabulary_keeps_codes_across_tables_and_decodes():
+    words = Vocabulary()
+    first = words.codes(pa.chunked_array([pa.array(["b", "a", "b"])]))
+    second = words.codes(pa.array(["c", "a"]).dictionary_encode())
+    assert first.tolist() == [0, 1, 0]
+    assert second.tolist() == [2, 1]
+    assert words.decode(np.array([2, 0, 1])).to_pylist() == ["c", "b", "a"]
+
+
+def test_positions_of_dictionary_chunks_with_absent_values():
+    column = pa.chunked_array(
+        [pa.array(["x", "y"]).dictionary_encode(), pa.array(["z", "x"]).dictionary_encode()]
+    )
+    assert positions(column, pa.array(["y", "x"])).tolist() == [1, 0, -1, 1]
+
+
+def test_merge_unique_and_unique_sorted():
+    assert merge_unique([np.array([1, 3, 5]), np.array([2, 3, 6])]).tolist() == [1, 2, 3, 5, 6]
+    assert unique_sorted(np.array([5, 1, 5, 2, 1])).tolist() == [1, 2, 5]
+    assert unique_sorted(np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_cell_user_keys_round_trip_beyond_32_bits():
+    cells = np.array([0, 378_011, 5])
+    users = np.array([2**32 - 1, 7, 0])
+    back_cells, back_users = split_keys(cell_user_keys(cells, users))
+    assert back_cells.tolist() == cells.tolist() and back_users.tolist() == users.tolist()
+
+
+@pytest.mark.parametrize("space", [10, aggregate.DENSE_COUNT_LIMIT + 1])
+def test_count_keys_dense_and_sorted_paths_agree(space):
+    keys = np.array([3, 9, 3, 0, 9, 9])
+    found, counts = aggregate.count_keys(keys, space)
+    assert dict(zip(found.tolist(), counts.tolist())) == {0: 1, 3: 2, 9: 3}
+
+
+def test_month_presence_ors_the_days_a_user_was_seen():
+    day = lambda rows: pa.table(  # noqa: E731
+        {k: pa.array(v, pa.string()) for k, v in zip(("entity", "profile", "user_id"), zip(*rows))}
+    )
+    daily = [
+        (date(2025, 3, 1), day([("platform", "Teacher", "u1"), ("platform", "all", "u1")])),
+        (date(2025, 3, 3), day([("platform", "Teacher", "u1"), ("class:C", "Student", "u2")])),
+        (date(2025, 3, 31), day([("class:C", "Student", "u2")])),
+    ]
+    rows = aggregate.month_presence(daily).to_pylist()
+    masks = {(r["entity"], r["profile"], r["user_id"]): r["days"] for r in rows}
+    assert masks == {
+        ("platform", "Teacher", "u1"): 0b101,
+        ("platform", "all", "u1"): 0b1,
+        ("class:C", "Student", "u2"): (1 << 30) | 0b100,
+    }
+
+
+def test_day_columns_store_classes_narrow_and_widen_on_overflow():
+    columns = DayColumns(n_entities=3, n_days=2, n_profiles=1, split=1)
+    assert columns.tail.dtype == np.uint16
+    columns.put_day(0, np.array([[5_000_000], [3], [65_535]]))
+    assert columns.tail.dtype == np.uint16
+    columns.put_day(1, np.array([[1], [70_000], [2]]))
+    assert columns.tail.dtype == np.int32
+    assert [columns.row(i)[:, 0].tolist() for i in range(3)] == [[5_000_000, 1], [3, 70_000], [65_535, 2]]
+
+
+def test_rebucket_sums_consecutive_days():
+    by_day = np.arange(10).reshape(5, 2)
+    assert rebucket(by_day, np.array([0, 2])).tolist() == [[2, 4], [18, 21]]
+
+
+def test_ranked_apps_most_first_then_by_name_per_entity_and_profile():
+    names = ["zeta", "alpha", "mid"]
+    ranked = RankedApps.rank(
+        entity=np.array([1, 1, 1, 0]),
+        profile=np.array([0, 0, 0, 2]),
+        module=np.array([0, 1, 2, 2]),
+        count=np.array([4, 4, 9, 1]),
+        names=names,
+        n_entities=2,
+    )
+    assert ranked.of(1)["all"] == [("mid", 9), ("alpha", 4), ("zeta", 4)]
+    assert ranked.of(0)["Student"] == [("mid", 1)] and ranked.of(0)["all"] == []
