@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from pipeline import demo, nightly
+from pipeline import demo, nightly, retention
 from pipeline import ingest as ingest_stage
 from pipeline.constants import DEFAULT_TIMEZONE
 from pipeline.exceptions import StatistiquesError
@@ -56,6 +56,21 @@ def site_options(command):
     ):
         command = option(command)
     return command
+
+
+wait_option = click.option(
+    "--wait",
+    is_flag=True,
+    help="If another run holds the lake, wait for it to finish (default: stop at once, exit code 1).",
+)
+
+
+def _retain_months(_ctx, _param, value: int) -> int:
+    try:
+        retention.check_months(value)
+    except StatistiquesError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,37 +119,80 @@ def print_site(report: dict, out: Path) -> None:
     click.echo("  seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
 
 
+max_reject_rate_option = click.option(
+    "--max-reject-rate",
+    type=click.FloatRange(0, 100),
+    default=ingest_stage.DEFAULT_MAX_REJECT_RATE,
+    show_default=True,
+    metavar="PERCENT",
+    help="A percentage of the lines read (1 means 1 %): when the run's new rejects are more, exit with "
+    "code 1 once everything is written, naming the reasons and where the rejects are (LAKE/rejects/).",
+)
+
+
 @cli.command("ingest")
 @click.argument("files", nargs=-1, required=True, type=existing_files)
 @click.option("--lake", required=True, type=folder, help="The Parquet lake to add events to.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@wait_option
+@max_reject_rate_option
 @_fail_cleanly
-def ingest_command(files: tuple[Path, ...], lake: Path, as_json: bool) -> None:
+def ingest_command(
+    files: tuple[Path, ...], lake: Path, as_json: bool, wait: bool, max_reject_rate: float
+) -> None:
     """Validate FILES (mongoexport JSON Lines, .gz or not) and add their events to the lake."""
-    report = ingest_stage.run(list(files), lake)
+    report = ingest_stage.run(list(files), lake, wait=wait)
     click.echo(json.dumps(report.as_dict(), indent=1)) if as_json else print_ingest(report)
+    ingest_stage.check_reject_rate(report, max_reject_rate)
 
 
 @cli.command("site")
 @site_options
+@wait_option
 @_fail_cleanly
-def site_command(lake: Path, directory: Path, out: Path, as_of: date | None, timezone: str) -> None:
+def site_command(
+    lake: Path, directory: Path, out: Path, as_of: date | None, timezone: str, wait: bool
+) -> None:
     """Compute every indicator from the lake and write the static site."""
-    report = build_site(SiteOptions(lake, directory, out, as_of, timezone))
+    report = build_site(SiteOptions(lake, directory, out, as_of, timezone), wait=wait)
     print_site(report, out)
 
 
 @cli.command("nightly")
 @click.argument("files", nargs=-1, type=existing_files)
 @site_options
+@wait_option
+@click.option(
+    "--retain-months",
+    default=retention.DEFAULT_RETAIN_MONTHS,
+    show_default=True,
+    callback=_retain_months,
+    help="Keep D's month and the N-1 months before it in the lake; delete older events, their "
+    f"aggregates and rejects (at least {retention.MIN_RETAIN_MONTHS}: the 12months period).",
+)
+@max_reject_rate_option
 @_fail_cleanly
 def nightly_command(
-    files: tuple[Path, ...], lake: Path, directory: Path, out: Path, as_of: date | None, timezone: str
+    files: tuple[Path, ...],
+    lake: Path,
+    directory: Path,
+    out: Path,
+    as_of: date | None,
+    timezone: str,
+    wait: bool,
+    retain_months: int,
+    max_reject_rate: float,
 ) -> None:
     """Ingest FILES into the lake, then build the site (the job to schedule every night)."""
-    report = nightly.run(list(files), SiteOptions(lake, directory, out, as_of, timezone))
+    report = nightly.run(
+        list(files),
+        SiteOptions(lake, directory, out, as_of, timezone),
+        wait=wait,
+        retain_months=retain_months,
+    )
     print_ingest(report.ingest)
     print_site(report.site, out)
+    ingest_stage.check_reject_rate(report.ingest, max_reject_rate)
 
 
 @cli.command("demo")
@@ -156,6 +214,34 @@ def demo_command(out: Path, seed: int) -> None:
         f"nightly adding {result.last_day}: {result.nightly_seconds:.1f} s"
     )
     click.echo(f"  open it: python -m http.server -d {result.site} 8000, or the file above in a browser")
+
+
+@cli.command("serve")
+@click.argument("site", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Directory snapshot holding users.csv: the users to preview as.",
+)
+@click.option("--user", "user_id", help="Preview as this user id of users.csv (without it: list some).")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@_fail_cleanly
+def serve_command(site: Path, directory: Path | None, user_id: str | None, port: int, host: str) -> None:
+    """Preview SITE as one user sees it behind the ENT's proxy (SITE/access.json decides; 403 otherwise)."""
+    from pipeline import serve
+
+    if user_id is None:
+        click.echo(serve.sample_users(serve.load_users(directory)))
+        raise click.ClickException("choose whom to preview as: --user ID (one of the ids above)")
+    server = serve.preview_server(site, directory, user_id, host, port)
+    click.echo(f"Previewing {site} as {user_id} ({serve.kind_of(server.user)}): {server.url} (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

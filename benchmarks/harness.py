@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from pipeline.lock import LOCK_NAME
+
 from .measure import StepResult, run_step
 from .synth import TIMEZONE
 
@@ -192,6 +194,7 @@ def compare(bench: Run) -> dict:
 def run_render(bench: Run) -> None:
     config, work = bench.config, bench.config.work
     bench.step("render", "render", site_args(config, work / "lake", work / "site", config.as_of))
+    remove_site(work / "site")  # a regional site is tens of GB: the nightly steps need the disk
 
 
 def run_nightly(bench: Run, n: int, export: str) -> None:
@@ -211,8 +214,16 @@ def run_nightly(bench: Run, n: int, export: str) -> None:
             "nightly",
             {**site_args(config, lake, work / f"site-nightly-{n}", NIGHT), "files": [export]},
         )
-    shutil.rmtree(work / f"site-nightly-{n}", ignore_errors=True)
+    remove_site(work / f"site-nightly-{n}")
     shutil.rmtree(lake, ignore_errors=True)
+
+
+def remove_site(out: Path) -> None:
+    """A published site: the link at `out` and the builds folder beside it (see pipeline.site)."""
+    if out.is_symlink():
+        out.unlink()
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(out.with_name(f".{out.name}.builds"), ignore_errors=True)
 
 
 # -------------------------------------------------------------------------------------------------- lakes
@@ -245,4 +256,5 @@ def link_tree(source: Path, target: Path) -> None:
         relative = Path(folder).relative_to(source)
         (target / relative).mkdir(parents=True, exist_ok=True)
         for name in files:
-            os.link(Path(folder) / name, target / relative / name)
+            if name != LOCK_NAME:  # each lake has its own lock
+                os.link(Path(folder) / name, target / relative / name)

@@ -39,6 +39,7 @@ _E, _C, _L = range(3)
 
 UNKNOWN_STRUCTURE_ID = "s-ecole-hors-annuaire"  # appears in events, not in structures.csv
 UNKNOWN_CLASS_ID = "c-jean-moulin-4e-c"  # appears in events, not in classes.csv
+SNAPSHOT_DAY = date(2026, 3, 31)  # the demo's reference day: users.csv holds that school year's accounts
 
 # kind, short name, display name, département (first 3 digits of the UAI)
 _STRUCTURE_SPECS: tuple[tuple[int, str, str, str], ...] = (
@@ -199,7 +200,7 @@ class DemoInputs:
     """What `write_demo_inputs` wrote: the event exports and the directory snapshot folder."""
 
     event_files: list[Path]  # mongoexport JSON Lines files, gzipped: events-YYYY-MM.json.gz
-    directory: Path  # folder with structures.csv and classes.csv (SPEC 1.2)
+    directory: Path  # folder with structures.csv and classes.csv (SPEC 1.2), and users.csv
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ class _Population:
     role_frag: tuple[tuple[str, str], ...]  # two variants of ',"profil":…,"structures":…[,"classes":…]'
     role_groups: tuple[str, ...]  # ',"groups":[…]' or ""
     role_structs: tuple[tuple[str, ...], ...]
+    role_classes: tuple[tuple[str, ...], ...] = ()
 
 
 # Calendar ---------------------------------------------------------------------------------------------------
@@ -464,6 +466,7 @@ def _population(seed: int) -> _Population:
         role_frag=tuple(frags),
         role_groups=tuple(f',"groups":{_compact(r[5])}' if r[5] else "" for r in roles),
         role_structs=tuple(tuple(r[3]) for r in roles),
+        role_classes=tuple(tuple(r[4]) for r in roles),
     )
 
 
@@ -515,13 +518,18 @@ def _user_id(seed_key: int, slot: int, generation: int) -> str:
     return f"u-{y:08x}"
 
 
+def _user_ids(seed: int, accounts: _Accounts) -> list[str]:
+    """The userId of each user slot in a school year's accounts."""
+    key = (seed * 0x5BD1E995 + 0x1B873593) & 0xFFFFFFFF
+    return [_user_id(key, u, g) for u, g in enumerate(accounts.generation.tolist())]
+
+
 @lru_cache(maxsize=8)
 def _school_year(seed: int, year: int) -> tuple[_Accounts, tuple[tuple[str, str], ...]]:
     """The accounts of school year `year` and each role's two JSON fragments, userId included."""
     pop = _population(seed)
     acc = _accounts(seed, year)
-    key = (seed * 0x5BD1E995 + 0x1B873593) & 0xFFFFFFFF
-    ids = [_user_id(key, u, g) for u, g in enumerate(acc.generation.tolist())]
+    ids = _user_ids(seed, acc)
     frags = tuple(
         (f'"userId":"{ids[u]}"{a}', f'"userId":"{ids[u]}"{b}')
         for u, (a, b) in zip(pop.role_user.tolist(), pop.role_frag, strict=True)
@@ -696,8 +704,9 @@ def _write_gz(path: Path, lines: list[str]) -> None:
     path.write_bytes(gzip.compress(data, compresslevel=1, mtime=0))
 
 
-def write_directory(out: Path, seed: int = 7) -> Path:
-    """Write `out/structures.csv` and `out/classes.csv` (SPEC 1.2); return `out`."""
+def write_directory(out: Path, seed: int = 7, as_of: date = SNAPSHOT_DAY) -> Path:
+    """Write `out/structures.csv`, `out/classes.csv` (SPEC 1.2) and `out/users.csv` (the accounts of
+    `as_of`'s school year, README "Access"); return `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pop = _population(seed)
@@ -709,7 +718,32 @@ def write_directory(out: Path, seed: int = 7) -> Path:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["id", "structure_id", "name"])
         w.writerows([cid, s.id, name] for s in pop.structures for cid, name in s.classes)
+    _write_users(out / "users.csv", pop, seed, as_of)
     return out
+
+
+def _write_users(path: Path, pop: _Population, seed: int, as_of: date) -> None:
+    """Each account of the school year with its first role's profile, structures and classes (a teacher
+    who is also a parent is listed as the teacher), and the functions of a few: in every structure one
+    Personnel is ADML, in every école the director (a teacher) too; one Personnel is SUPER_ADMIN."""
+    ids = _user_ids(seed, _accounts(seed, as_of.year if as_of.month >= 9 else as_of.year - 1))
+    roles = pop.primary_role.tolist()
+    prof = pop.role_prof.tolist()
+    rng = np.random.default_rng([seed, 2])  # its own stream: the population and the events stay as they were
+    functions: dict[int, str] = {}
+    for s in pop.structures:
+        for p, kinds in ((_P, (_E, _C, _L)), (_T, (_E,))):
+            if s.kind in kinds:
+                members = [u for u, r in enumerate(roles) if prof[r] == p and pop.role_structs[r][0] == s.id]
+                functions[members[int(rng.integers(len(members)))]] = "ADML"
+    staff = [u for u, r in enumerate(roles) if prof[r] == _P and u not in functions]
+    functions[staff[int(rng.integers(len(staff)))]] = "SUPER_ADMIN"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["id", "profile", "structures", "classes", "functions"])
+        for u, r in enumerate(roles):
+            structures, classes = "|".join(pop.role_structs[r]), "|".join(pop.role_classes[r])
+            w.writerow([ids[u], _PROFS[prof[r]], structures, classes, functions.get(u, "")])
 
 
 def write_events(
@@ -746,7 +780,7 @@ def write_events(
 def write_demo_inputs(out: Path, first_day: date, last_day: date, seed: int = 7) -> DemoInputs:
     """Write a whole demo input set: `out/directory` (snapshot) and `out/exports` (event files)."""
     out = Path(out)
-    directory = write_directory(out / "directory", seed)
+    directory = write_directory(out / "directory", seed, as_of=last_day)
     files = write_events(out / "exports", first_day, last_day, seed)
     return DemoInputs(event_files=files, directory=directory)
 

@@ -7,18 +7,34 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .constants import ID_ALPHABET_PATTERN, PLATFORM_NAME
+from .constants import ENT_PROFILES, ID_ALPHABET_PATTERN, PLATFORM_NAME, PROFILE_CODES
 from .exceptions import DirectoryError
 from .model import CLASS, PLATFORM, STRUCTURE, Entity
 
 _VALID_ID = re.compile(ID_ALPHABET_PATTERN).fullmatch
 FILES = {"structures.csv": ("id", "uai", "name"), "classes.csv": ("id", "structure_id", "name")}
+# Optional (access by path, README "Access"): the accounts, for the session-check stand-in and `serve`.
+USERS_FILE = "users.csv"
+USER_COLUMNS = ("id", "profile", "structures", "classes", "functions")
+FUNCTIONS = ("ADML", "SUPER_ADMIN")  # the ENT's local administrator and super administrator functions
+LIST_SEPARATOR = "|"
 
 
 @dataclass
 class Snapshot:
     structures: dict[str, dict[str, str]]  # id → {uai, name}
     classes: dict[str, dict[str, str]]  # id → {structure_id, name}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """One account of `users.csv`: what the access rules (pipeline/access.py) look at."""
+
+    id: str
+    profile: str  # Teacher, Student, Relative, Personnel or Guest (SPEC 2.3)
+    structures: frozenset[str] = frozenset()
+    classes: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()  # among FUNCTIONS
 
 
 @dataclass
@@ -59,6 +75,75 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
                     )
             rows.append(values)
     return rows
+
+
+def read_users(folder: Path) -> dict[str, User] | None:
+    """`folder/users.csv` (header `id,profile,structures,classes,functions`, lists `|`-separated), or None
+    when the snapshot has none. Every value is checked; an error names the file, the line and the fix."""
+    path = Path(folder) / USERS_FILE
+    if not path.is_file():
+        return None
+    users: dict[str, User] = {}
+    lines: dict[str, int] = {}
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in USER_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DirectoryError(
+                f"{path}, line 1: header lacks {', '.join(missing)}; it must be `{','.join(USER_COLUMNS)}`"
+            )
+        for row in reader:
+            line = reader.line_num
+            values = {c: (row.get(c) or "").strip() for c in USER_COLUMNS}
+            where = f"{path}, line {line}"
+            if not _VALID_ID(values["id"]):
+                raise DirectoryError(
+                    f"{where}: id {values['id']!r} has a character outside A-Z a-z 0-9 _ -; "
+                    "fix or remove that row"
+                )
+            if values["id"] in lines:
+                raise DirectoryError(
+                    f"{where}: user {values['id']!r} is already on line {lines[values['id']]}; "
+                    "keep one row per account"
+                )
+            if values["profile"] not in ENT_PROFILES:
+                raise DirectoryError(
+                    f"{where}: profile {values['profile']!r} is not one of {', '.join(PROFILE_CODES[1:])}; "
+                    "write the account's ENT profile"
+                )
+            structures = _id_list(values["structures"], "structures", where)
+            classes = _id_list(values["classes"], "classes", where)
+            functions = _list(values["functions"])
+            unknown = [f for f in functions if f not in FUNCTIONS]
+            if unknown:
+                raise DirectoryError(
+                    f"{where}: function {unknown[0]!r} is unknown; functions holds "
+                    f"{' and/or '.join(FUNCTIONS)}, separated by {LIST_SEPARATOR!r}, or nothing"
+                )
+            lines[values["id"]] = line
+            users[values["id"]] = User(
+                values["id"],
+                values["profile"],
+                frozenset(structures),
+                frozenset(classes),
+                frozenset(functions),
+            )
+    return users
+
+
+def _list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(LIST_SEPARATOR)] if text else []
+
+
+def _id_list(text: str, column: str, where: str) -> list[str]:
+    items = _list(text)
+    for item in items:
+        if not _VALID_ID(item):
+            raise DirectoryError(
+                f"{where}: {column} item {item!r} has a character outside A-Z a-z 0-9 _ -; write ids "
+                f"separated by {LIST_SEPARATOR!r} (e.g. `s1{LIST_SEPARATOR}s2`), or nothing"
+            )
+    return items
 
 
 def entity_set(snapshot: Snapshot, structures_seen: set[str], classes_seen: set[str]) -> EntitySet:

@@ -17,3 +17,19 @@ class DirectoryError(StatistiquesError):
 
 class LakeError(StatistiquesError):
     """The lake is missing or in a state this version cannot read."""
+
+
+class LakeBusyError(StatistiquesError):
+    """Another run holds the lake's lock."""
+
+
+class SiteFolderError(StatistiquesError):
+    """`--out` names something that is not a site this program published (it would not be replaced)."""
+
+
+class RetentionError(StatistiquesError):
+    """A retention setting that would delete events the indicators still need."""
+
+
+class RejectRateError(StatistiquesError):
+    """A run rejected more of its lines than `--max-reject-rate` allows (raised once all is written)."""

@@ -26,19 +26,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
-from .exceptions import InputFileError
-from .parse import Event, Reject, parse_line
+from .exceptions import InputFileError, RejectRateError
+from .lock import holding_lock
+from .parse import TRUNCATED_GZIP, Event, Reject, parse_line
 from .progress import progress
 
 log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 EPOCH = date(1970, 1, 1)
-TRUNCATED_GZIP = "truncated_gzip"
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_LINES = 50_000
 MAX_WORKERS = 2
 PARALLEL_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
+DEFAULT_MAX_REJECT_RATE = 1.0  # percent of the lines read: `--max-reject-rate`
+REJECT_EXAMPLES = 5  # rejected lines named in the message of a RejectRateError
 
 
 @dataclass
@@ -52,6 +54,8 @@ class IngestReport:
     rejects_known: int = 0  # rejects that an earlier run already kept
     days_touched: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reject_examples: list[tuple[str, int, str]] = field(default_factory=list)  # first (file, line, reason)
+    rejects_file: str | None = None  # where this run's new rejects are, in the lake
 
     def as_dict(self) -> dict:
         return {
@@ -142,6 +146,10 @@ def parse_all(files: Sequence[Path], now_ms: int, workers: int) -> Iterator[Iter
         yield pool.imap(work, chunks(files), chunksize=1)
 
 
+@holding_lock(  # adds `wait=`: see pipeline.lock
+    lambda files, lake, *_a, **_k: lake,
+    before=lambda files, *_a, **_k: check_inputs([Path(f) for f in files]),
+)
 def run(
     files: Sequence[Path], lake: Path, now_ms: int | None = None, workers: int | None = None
 ) -> IngestReport:
@@ -170,7 +178,9 @@ def run(
             report.events_new.update(_value_counts(kept.column("event_type")))
             report.days_touched.append(day.isoformat())
     if new_rejects:
-        staged.parquet(_rejects_table(new_rejects, report.run_id), lake_io.rejects_dir(lake) / _part(report))
+        rejects_file = lake_io.rejects_dir(lake) / _part(report)
+        staged.parquet(_rejects_table(new_rejects, report.run_id), rejects_file)
+        report.rejects_file = str(rejects_file)
     staged.commit()
     report.seconds = time.perf_counter() - started
     log.info(
@@ -181,6 +191,30 @@ def run(
         report.seconds,
     )
     return report
+
+
+def check_reject_rate(report: IngestReport, max_rate: float) -> None:
+    """Raise RejectRateError when the run's new rejects exceed `max_rate` percent of the lines it read.
+
+    Called once everything is written: the error changes only the exit code and says where the rejects are.
+    """
+    rejected = sum(report.rejects_new.values())
+    if not report.lines or rejected * 100 <= max_rate * report.lines:
+        return
+    allowed = int(max_rate * report.lines // 100)
+    reasons = ", ".join(f"{reason} {count}" for reason, count in report.rejects_new.most_common())
+    examples = "; ".join(f"{file} line {line}: {reason}" for file, line, reason in report.reject_examples)
+    where = report.rejects_file or "LAKE/rejects/"
+    raise RejectRateError(
+        f"{rejected} of the {report.lines} lines read were rejected ({100 * rejected / report.lines:.2f}%), "
+        f"over --max-reject-rate {max_rate:g}% (at most {allowed} lines): {reasons}.\n"
+        f"The run went to its end: what was valid is in the lake, and so are the rejected lines.\n"
+        f"First rejected: {examples}.\n"
+        f"Every rejected line of this run (file, line, reason, raw text) is in {where}; list them with\n"
+        f"  python -c \"import pyarrow.parquet as pq; print(pq.read_table('{where}')"
+        f".select(['file', 'line', 'reason', 'raw']).to_pandas().to_string())\"\n"
+        "Fix the export at those lines, or raise --max-reject-rate (a percentage) if they are expected."
+    )
 
 
 def _collect(
@@ -209,6 +243,8 @@ def _collect(
             known_rejects.add((name, number, digest))
             report.rejects_new[reason] += 1
             new_rejects.append((chunk.path, name, number, reason, raw, digest))
+            if len(report.reject_examples) < REJECT_EXAMPLES:
+                report.reject_examples.append((chunk.path, number, reason))
     table = pa.concat_tables(tables) if tables else lake_io.EVENT_SCHEMA.empty_table()
     return table, new_rejects
 

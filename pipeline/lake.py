@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -47,6 +48,7 @@ REJECT_SCHEMA = pa.schema(
     ]
 )
 PART_GLOB = "part-*.parquet"
+TEMPORARY_PREFIX = ".tmp-"  # every file is written under this prefix, then renamed
 
 
 def new_run_id() -> str:
@@ -102,7 +104,24 @@ def read_rejects(lake: Path, columns: list[str] | None = None) -> pa.Table:
 def temporary_beside(path: Path) -> Path:
     """A hidden name in `path`'s folder (created), to write to before the rename that publishes it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    return path.with_name(f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{path.name}")
+
+
+def remove_temporaries(lake: Path) -> list[Path]:
+    """Delete the temporary files (and folders being deleted) that a killed run left; call it holding the
+    lake's lock (pipeline.lock), when no other run can be writing one. Readers never see them: every glob
+    of the lake matches `part-*`, `day=*`, `month=*` or a fixed name, never the hidden prefix."""
+    removed = []
+    for folder, dirs, files in os.walk(lake):
+        for name in [d for d in dirs if d.startswith(TEMPORARY_PREFIX)]:
+            dirs.remove(name)
+            shutil.rmtree(Path(folder) / name, ignore_errors=True)
+            removed.append(Path(folder) / name)
+        for name in files:
+            if name.startswith(TEMPORARY_PREFIX):
+                (Path(folder) / name).unlink(missing_ok=True)
+                removed.append(Path(folder) / name)
+    return removed
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:

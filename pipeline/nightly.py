@@ -1,13 +1,15 @@
-"""The nightly job: ingest the night's exports, then build the site, with one report of both."""
+"""The nightly job: ingest the night's exports, apply the retention, then build the site, with one report of
+all three, holding the lake's lock throughout (pipeline.lock)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import ingest
-from .site import SiteOptions, build
+from . import ingest, retention
+from .lock import lake_lock
+from .site import SiteOptions, build, check_timezone, default_as_of
 
 
 @dataclass
@@ -17,13 +19,25 @@ class NightlyReport:
     seconds: float
 
 
-def run(files: list[Path], options: SiteOptions) -> NightlyReport:
+def run(
+    files: list[Path],
+    options: SiteOptions,
+    wait: bool = False,
+    retain_months: int = retention.DEFAULT_RETAIN_MONTHS,
+) -> NightlyReport:
     started = time.perf_counter()
-    ingested = ingest.run(files, options.lake) if files else ingest.IngestReport(run_id="none")
-    rate = round(ingested.lines / ingested.seconds) if ingested.seconds else None
-    report = build(
-        options,
-        ingest_report={**ingested.as_dict(), "lines_per_second": rate},
-        earlier_seconds={"ingest": ingested.seconds},
-    )
+    retention.check_months(retain_months)
+    check_timezone(options.timezone)
+    options = replace(options, as_of=options.as_of or default_as_of(options.timezone))  # one D for all
+    with lake_lock(options.lake, wait=wait, create=bool(files)):
+        ingested = ingest.run(files, options.lake) if files else ingest.IngestReport(run_id="none")
+        rate = round(ingested.lines / ingested.seconds) if ingested.seconds else None
+        clock = time.perf_counter()
+        deleted = retention.apply(options.lake, retain_months, options.as_of, options.timezone)
+        report = build(
+            options,
+            ingest_report={**ingested.as_dict(), "lines_per_second": rate},
+            earlier_seconds={"ingest": ingested.seconds, "retention": time.perf_counter() - clock},
+            retention=deleted,
+        )
     return NightlyReport(ingested, report, time.perf_counter() - started)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import datetime
 from typing import NamedTuple
 
@@ -37,15 +38,16 @@ MISSING_MODULE = "missing_module"
 BAD_STRUCTURES = "bad_structures"
 BAD_CLASSES = "bad_classes"
 BAD_ID = "bad_id"
+TRUNCATED_GZIP = "truncated_gzip"  # given by ingest.read_lines, never by parse_line
 
 REJECT_REASONS = {
-    NOT_JSON: "the line is not a JSON object",
-    INVALID_UTF8: "the line is not valid UTF-8",
+    NOT_JSON: "the line is not a JSON object (an array, a bare value, broken JSON, nested over 1,000 deep)",
+    INVALID_UTF8: "the line is not valid UTF-8 (bytes that are not, or a \\u escape of a lone surrogate)",
     MISSING_ID: "no `_id`",
     BAD_EVENT_ID: '`_id` is neither a string nor {"$oid": …}',
     MISSING_EVENT_TYPE: "no `event-type` (or not a string)",
     MISSING_DATE: "no `date`",
-    BAD_DATE: "`date` is not one of the forms of SPEC 1.1",
+    BAD_DATE: "`date` is not one of the forms of SPEC 1.1 (or is past the 64-bit range of BSON dates)",
     DATE_BEFORE_2000: "`date` is before 2000-01-01",
     DATE_IN_FUTURE: "`date` is more than one day in the future",
     MISSING_USER_ID: "no `userId` on a LOGIN, ACCESS or ACTIVATION",
@@ -55,7 +57,12 @@ REJECT_REASONS = {
     BAD_STRUCTURES: "`structures` is not an array of strings",
     BAD_CLASSES: "`classes` is not an array of strings",
     BAD_ID: "a structure or class id has a character outside A-Z a-z 0-9 _ -",
+    TRUNCATED_GZIP: "the compressed file ends early or is corrupt: lines before the break are kept",
 }
+_INT64 = 1 << 63  # BSON dates are signed 64-bit milliseconds
+_INT_DIGITS = 4300  # Python's default limit for int(str); past it the standard parser gives +/-Infinity
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]").search
+_ORJSON_MAX_DEPTH = 1024
 
 
 class Event(NamedTuple):
@@ -77,7 +84,7 @@ class Reject(NamedTuple):
 def parse_date(value: object) -> int | None:
     """Epoch milliseconds UTC from any `date` form of SPEC 1.1, or None."""
     if type(value) is int:
-        return value
+        return value if -_INT64 <= value < _INT64 else None
     if type(value) is not dict or len(value) != 1:
         return None
     if "$numberLong" in value:
@@ -93,7 +100,10 @@ def parse_date(value: object) -> int | None:
 
 def _integer(text: str) -> int | None:
     digits = text[1:] if text[:1] == "-" else text
-    return int(text) if digits.isascii() and digits.isdigit() else None
+    if not (len(digits) <= 19 and digits.isascii() and digits.isdigit()):
+        return None
+    value = int(text)
+    return value if -_INT64 <= value < _INT64 else None
 
 
 def _iso_to_ms(text: str) -> int | None:
@@ -148,7 +158,60 @@ def strip_private(document: dict) -> dict:
 
 
 def _reject(reason: str, document: dict) -> Reject:
-    return Reject(reason, json.dumps(strip_private(document), ensure_ascii=False, separators=(",", ":")))
+    return Reject(reason, _dumps(strip_private(document)))
+
+
+def _dumps(document: dict) -> str:
+    """The document as compact JSON text that UTF-8 can hold (lone surrogates stay \\u escapes)."""
+    text = _compact(document, ascii_only=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _compact(document, ascii_only=True)
+    return text
+
+
+def _compact(document: dict, ascii_only: bool) -> str:
+    try:
+        return json.dumps(document, ensure_ascii=ascii_only, separators=(",", ":"))
+    except RecursionError:
+        # orjson reads up to 1,024 levels, past the standard encoder's default recursion limit
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + 2 * _ORJSON_MAX_DEPTH)
+        try:
+            return json.dumps(document, ensure_ascii=ascii_only, separators=(",", ":"))
+        finally:
+            sys.setrecursionlimit(limit)
+
+
+def _load_slowly(text: str) -> object:
+    """The standard parser, which takes what orjson refuses: integers past 64 bits, NaN, Infinity."""
+    return json.loads(text, parse_int=_bounded_int)
+
+
+def _bounded_int(digits: str) -> int | float:
+    if len(digits) <= _INT_DIGITS:
+        return int(digits)
+    return float("-inf") if digits[0] == "-" else float("inf")
+
+
+def _has_lone_surrogate(document: object) -> bool:
+    """Whether a string of the document (a key or a value, at any depth) holds a lone UTF-16 surrogate."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            stack.extend(value)
+            stack.extend(value.values())
+        elif type(value) is list:
+            stack.extend(value)
+        elif type(value) is str and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def parse_line(line: bytes | str, now_ms: int) -> Event | Reject:
@@ -163,20 +226,32 @@ def parse_line(line: bytes | str, now_ms: int) -> Event | Reject:
 
 
 def _parse_slowly(line: bytes | str, now_ms: int) -> Event | Reject:
-    """What orjson refused: invalid UTF-8, not JSON, or JSON it does not take (integers past 64 bits)."""
+    """What orjson refused: invalid UTF-8, not JSON, or JSON it does not take (integers past 64 bits,
+    NaN, Infinity, a byte order mark, a lone surrogate)."""
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
         except UnicodeDecodeError:
-            return Reject(INVALID_UTF8, line.decode("utf-8", errors="replace"))
+            return _not_utf8(line.decode("utf-8", errors="replace").rstrip("\r\n"))
     text = line.rstrip("\r\n")
     try:
-        document = json.loads(text)
+        document = _load_slowly(text.removeprefix("\ufeff"))  # a BOM: at the start of a file, or of a copy
     except (ValueError, RecursionError):
         return Reject(NOT_JSON, text)
     if type(document) is not dict:
         return Reject(NOT_JSON, text)
+    if (_SURROGATE_ESCAPE(text) or not text.isascii()) and _has_lone_surrogate(document):
+        return _reject(INVALID_UTF8, document)  # no UTF-8 text, so no lake column, can hold it
     return validate(document, now_ms)
+
+
+def _not_utf8(text: str) -> Reject:
+    """An INVALID_UTF8 reject: its raw line is less `ip` and `ua` when, bad bytes replaced, it is JSON."""
+    try:
+        document = _load_slowly(text.removeprefix("\ufeff"))
+    except (ValueError, RecursionError):
+        return Reject(INVALID_UTF8, text)
+    return _reject(INVALID_UTF8, document) if type(document) is dict else Reject(INVALID_UTF8, text)
 
 
 def validate(document: dict, now_ms: int) -> Event | Reject:

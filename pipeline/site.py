@@ -20,11 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import aggregate, indicators, render
 from . import lake as lake_io
+from .access import ACCESS_FILE, access_json
 from .constants import DEFAULT_TIMEZONE
 from .csv_export import entity_csvs
 from .directory import read_snapshot
-from .exceptions import LakeError, StatistiquesError
+from .exceptions import LakeError, SiteFolderError, StatistiquesError
 from .indicators import IndicatorTables
+from .lock import claim_folder, folder_in_use, holding_lock, release_folder
 from .model import CLASS, STRUCTURE
 from .periods import period_spans
 
@@ -73,8 +75,12 @@ def check_timezone(timezone: str) -> None:
         ) from error
 
 
+@holding_lock(lambda options, *_args, **_kwargs: options.lake, create=False)  # adds `wait=`: pipeline.lock
 def build(
-    options: SiteOptions, ingest_report: dict | None = None, earlier_seconds: dict[str, float] | None = None
+    options: SiteOptions,
+    ingest_report: dict | None = None,
+    earlier_seconds: dict[str, float] | None = None,
+    retention: dict | None = None,
 ) -> dict:
     """Build the whole site; returns the build report (also written as SITE/build.json)."""
     check_timezone(options.timezone)
@@ -126,6 +132,7 @@ def build(
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "ingest": ingest_report,
+        "retention": retention,  # what nightly's --retain-months deleted (pipeline.retention); None: `site`
     }
     lake_io.write_json(report, staging / "build.json")
     _publish(staging, options.out)
@@ -140,6 +147,7 @@ def rejects_by_reason(lake: Path) -> dict[str, int]:
 def write_site(site: Path, tables: IndicatorTables, entities, workers: int | None = None) -> Written:
     """Every entity's CSVs, summary.json and pages, over `workers` forked processes (default: the cores)."""
     written = Written()
+    written.write(site / ACCESS_FILE, access_json(entities.entities), "json")  # who may read each folder
     pages = render.SiteRenderer(site, entities.entities, written)
     clock = time.perf_counter()
     workers = workers or min(os.cpu_count() or 1, MAX_WRITERS)
@@ -189,18 +197,78 @@ def _write_entities(site: Path, tables: IndicatorTables, indexes: range, pages: 
 
 
 def _staging_folder(out: Path) -> Path:
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.building-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
+    """A new, empty build folder in `.<out>.builds/` beside `out`, once `out` is known to be replaceable.
+
+    `out` itself is a symbolic link to the build it serves (see `_publish`).
+    """
+    out = Path(os.path.abspath(out))  # not resolve(): `out` is the link, not the build it points to
+    _check_replaceable(out)
+    builds = _builds_folder(out)
+    builds.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%S%fZ")
+    staging = builds / f"{stamp}-{os.getpid()}"
     staging.mkdir()
+    claim_folder(staging)  # until published: another build into `out` leaves it alone
     return staging
 
 
 def _publish(staging: Path, out: Path) -> None:
-    out = out.resolve()
-    retired = out.with_name(f".{out.name}.previous-{os.getpid()}")
-    if out.exists():
-        os.replace(out, retired)
-    os.replace(staging, out)
-    shutil.rmtree(retired, ignore_errors=True)
+    """Serve `staging` at `out` in one atomic step: a new symbolic link renamed over the old one, so that a
+    reader finds the previous site or the new one, whole, never a mix; then delete the builds no longer
+    served (the one just replaced, those of killed builds).
+
+    A real folder at `out` (a site written by a version before the links) is moved into the builds folder
+    first: that first switch leaves a moment without a site at `out`; every later one is atomic.
+    """
+    out = Path(os.path.abspath(out))
+    builds = staging.parent
+    if out.is_dir() and not out.is_symlink():
+        _check_replaceable(out)
+        if any(out.iterdir()):
+            os.replace(out, builds / f"legacy-{staging.name}")
+        else:
+            out.rmdir()
+    link = builds / f".link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(staging, out.parent), link)  # relative: the parent folder can move
+    os.replace(link, out)
+    release_folder(staging)
+    _remove_unserved_builds(out, builds)
+
+
+def _builds_folder(out: Path) -> Path:
+    return out.with_name(f".{out.name}.builds")
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse an `out` that this program did not publish rather than delete what it holds."""
+    if out.is_symlink():
+        target = Path(os.path.normpath(out.parent / os.readlink(out)))
+        if target.parent != _builds_folder(out):
+            raise SiteFolderError(
+                f"{out} is a symbolic link to {target}, not a site published by this program; "
+                "remove the link, or give another --out"
+            )
+    elif out.is_dir():
+        if any(out.iterdir()) and not (out / "build.json").is_file():
+            raise SiteFolderError(
+                f"{out} is a folder that holds no site (no build.json), and --out is replaced whole; "
+                "empty it or give another --out"
+            )
+    elif out.exists():
+        raise SiteFolderError(f"{out} is a file; --out must name a folder to publish the site at")
+
+
+def _remove_unserved_builds(out: Path, builds: Path) -> None:
+    served = Path(os.readlink(out)).name
+    leftovers = [p for p in builds.iterdir() if p.name != served]
+    # folders of the versions that built beside `out` before the links (a killed one left them)
+    leftovers += [*out.parent.glob(f".{out.name}.building-*"), *out.parent.glob(f".{out.name}.previous-*")]
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            if folder_in_use(path):
+                continue  # a build in progress into the same --out (from another lake)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+

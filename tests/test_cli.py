@@ -24,7 +24,8 @@ def test_every_command_has_help(command):
 
 def test_ingest_prints_counts_per_type_and_reason(tmp_path):
     export = write_lines(tmp_path / "e.json", [event(), event("ACCESS"), event(profil="Director"), "{"])
-    result = CliRunner().invoke(build.cli, ["ingest", str(export), "--lake", str(tmp_path / "lake")])
+    args = ["ingest", str(export), "--lake", str(tmp_path / "lake"), "--max-reject-rate", "50"]
+    result = CliRunner().invoke(build.cli, args)  # 2 rejects of 4 lines: 50 %, not over
     assert result.exit_code == 0, result.output
     assert "LOGIN: 1" in result.output and "ACCESS: 1" in result.output
     assert "unknown_profile: 1" in result.output and "not_json: 1" in result.output

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline import demo_data
 from pipeline.constants import ENT_PROFILES, ID_ALPHABET_PATTERN
+from pipeline.directory import read_users
 
 PARIS = ZoneInfo("Europe/Paris")
 ID_RE = re.compile(ID_ALPHABET_PATTERN)
@@ -261,7 +262,44 @@ def test_write_demo_inputs(tmp_path: Path) -> None:
     assert isinstance(inputs, demo_data.DemoInputs)
     assert inputs.directory == tmp_path / "directory"
     assert (inputs.directory / "structures.csv").exists() and (inputs.directory / "classes.csv").exists()
+    assert (inputs.directory / "users.csv").exists()
     assert [p.name for p in inputs.event_files] == ["events-2025-11.json.gz", "events-2025-12.json.gz"]
     assert all(p.parent == tmp_path / "exports" for p in inputs.event_files)
     with pytest.raises(ValueError):
         demo_data.write_events(tmp_path, date(2025, 12, 2), date(2025, 12, 1))
+
+
+def test_users_csv_lists_this_school_years_accounts(tmp_path: Path, november: dict[str, list]) -> None:
+    demo_data.write_directory(tmp_path)
+    users = read_users(tmp_path)  # valid: read_users raises on any malformed row
+    assert users is not None and len(users) == sum(demo_data._expected_accounts().values()) - 5  # dual: once
+    with open(tmp_path / "users.csv", encoding="utf-8", newline="") as f:
+        assert next(csv.reader(f)) == ["id", "profile", "structures", "classes", "functions"]
+    with open(tmp_path / "structures.csv", encoding="utf-8", newline="") as f:
+        structure_ids = {row["id"] for row in csv.DictReader(f)}
+    with open(tmp_path / "classes.csv", encoding="utf-8", newline="") as f:
+        class_of = {row["id"]: row["structure_id"] for row in csv.DictReader(f)}
+    # the users.csv of the demo's day holds the userIds of November 2025's events (the same school year)
+    profiles = {(e["userId"], e["profil"]) for e in november["valid"] if "userId" in e}
+    assert {uid for uid, _ in profiles} <= set(users)
+    assert sum(users[uid].profile != profile for uid, profile in profiles) <= 5  # teachers who are parents
+    # functions: an ADML Personnel in every structure, the director of every école too; one super admin
+    adml = [u for u in users.values() if "ADML" in u.functions]
+    assert {s for u in adml if u.profile == "Personnel" for s in u.structures} == structure_ids
+    assert sorted(s for u in adml if u.profile == "Teacher" for s in u.structures) == sorted(
+        s for s in structure_ids if s.startswith("s-ecole-")
+    )
+    assert [u.profile for u in users.values() if "SUPER_ADMIN" in u.functions] == ["Personnel"]
+    for u in users.values():
+        if u.profile == "Teacher" and demo_data.UNKNOWN_STRUCTURE_ID not in u.structures:
+            assert u.classes and {class_of[c] for c in u.classes} <= u.structures, u
+        if u.profile in ("Personnel", "Guest"):
+            assert len(u.structures) == 1 and not u.classes, u
+        if u.profile == "Student":
+            assert len(u.structures) == 1 and len(u.classes) == 1, u
+    # seeded: the same file again; a later school year renews some accounts
+    demo_data.write_directory(tmp_path / "again")
+    assert (tmp_path / "again" / "users.csv").read_bytes() == (tmp_path / "users.csv").read_bytes()
+    demo_data.write_directory(tmp_path / "next", as_of=date(2026, 9, 30))
+    later = read_users(tmp_path / "next")
+    assert len(later) == len(users) and 0 < len(set(later) - set(users)) < len(users) // 2

@@ -90,4 +90,6 @@ def test_a_failed_write_leaves_the_previous_site_and_no_staging_folder(tmp_path,
     with pytest.raises(OSError, match="disk full"):
         build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31)))
     assert golden_files(tmp_path / "site") == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "dir", "lake", "site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.builds", "a.json", "dir", "lake", "site"]
+    # no staging folder: the builds folder holds the published build alone, the one `site` links to
+    assert list((tmp_path / ".site.builds").iterdir()) == [(tmp_path / "site").resolve()]

@@ -1,0 +1,228 @@
+"""Two small HTTP servers over the access rules of `pipeline.access` (SITE/access.json):
+
+- the preview (`build.py serve SITE --directory DIR --user ID`): serves SITE as the ENT's proxy would for
+  one user of the directory snapshot's `users.csv`, 403 for what that user may not read;
+- the session-check stand-in (`python -m pipeline.serve session-check …`): what nginx's `auth_request`
+  asks in the tests and in a local trial of `deploy/nginx/statistiques.conf`. It answers 204 when the
+  session's user may read `X-Original-URI`, 401 without a known session, 403 otherwise. Its "session" is
+  the cookie `oneSessionId` holding a user id, so it is for loopback tests only: in production the ENT's own
+  session check plays this role (README "Access").
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from functools import partial
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote
+
+from .access import ADML, SUPER_ADMIN, Access, may_read, site_path
+from .directory import USERS_FILE, User, read_users
+from .exceptions import StatistiquesError
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "oneSessionId"  # the ENT's session cookie; the stand-in reads a user id in it
+URI_HEADER = "X-Original-URI"  # set by nginx (deploy/nginx/statistiques.conf) on the auth subrequest
+KINDS = ("SUPER_ADMIN", "ADML", "Personnel", "Teacher", "Relative", "Student", "Guest")
+
+
+def kind_of(user: User) -> str:
+    """SUPER_ADMIN, ADML or the profile: how the rules see the user, for listings and messages."""
+    if SUPER_ADMIN in user.functions:
+        return SUPER_ADMIN
+    if ADML in user.functions:
+        return ADML
+    return user.profile
+
+
+def load_users(directory: Path | None) -> dict[str, User]:
+    if directory is None:
+        raise StatistiquesError(
+            f"no users to preview as: give --directory DIR, the snapshot folder holding {USERS_FILE}"
+        )
+    users = read_users(directory)
+    if users is None:
+        raise StatistiquesError(
+            f"{Path(directory) / USERS_FILE}: missing; the preview needs the accounts "
+            '(header id,profile,structures,classes,functions; README "Access")'
+        )
+    return users
+
+
+def sample_users(users: dict[str, User], per_kind: int = 3) -> str:
+    """A few users of each kind, as lines to print: id, kind, structures, classes."""
+    lines = ["Users of the directory, a few of each kind (preview as one with --user ID):"]
+    for kind in KINDS:
+        chosen = [u for u in users.values() if kind_of(u) == kind][:per_kind]
+        for user in chosen:
+            where = " ".join(sorted(user.structures)) or "-"
+            classes = " ".join(sorted(user.classes)[:4]) + (" …" if len(user.classes) > 4 else "")
+            lines.append(
+                f"  {user.id:<20} {kind:<11} structures: {where}"
+                + (f"; classes: {classes}" if classes else "")
+            )
+    return "\n".join(lines)
+
+
+# The preview ------------------------------------------------------------------------------------------
+class PreviewServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], site: Path, access: Access, user: User):
+        self.site = Path(site)
+        self.access = access
+        self.user = user
+        super().__init__(address, partial(_PreviewHandler, directory=str(self.site)))
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+
+class _PreviewHandler(SimpleHTTPRequestHandler):
+    server: PreviewServer
+
+    def send_head(self):
+        user = self.server.user
+        path = site_path(self.path)
+        if path is None or not may_read(user, self.path, self.server.access):
+            self.send_error(
+                HTTPStatus.FORBIDDEN,
+                "Accès refusé",
+                f"{user.id} ({kind_of(user)}) may not read this path under the ENT's rules (access.json).",
+            )
+            return None
+        self.path = "/" + quote(path)
+        return super().send_head()  # serves exactly the path that was decided
+
+    def list_directory(self, path):
+        self.send_error(HTTPStatus.NOT_FOUND, "No index.html here")
+        return None
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+
+def preview_server(
+    site: Path, directory: Path | None, user_id: str, host: str = "127.0.0.1", port: int = 8000
+) -> PreviewServer:
+    """A preview of `site` for `user_id` of `directory/users.csv`, bound (not yet serving)."""
+    access = Access.load(site)
+    users = load_users(directory)
+    user = users.get(user_id)
+    if user is None:
+        raise StatistiquesError(
+            f"{Path(directory) / USERS_FILE}: no user {user_id!r}; run `build.py serve {site} --directory "
+            f"{directory}` without --user to list some"
+        )
+    if not _is_loopback(host):
+        log.warning("serving on %s: anyone who reaches this port reads the site as %s", host, user_id)
+    try:
+        return PreviewServer((host, port), site, access, user)
+    except OSError as error:
+        raise StatistiquesError(
+            f"cannot listen on {host}:{port} ({error.strerror}); choose another --port"
+        ) from error
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+# The session-check stand-in ---------------------------------------------------------------------------
+class SessionCheckServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], access: Access, users: dict[str, User]):
+        self.access = access
+        self.users = users
+        super().__init__(address, _SessionCheckHandler)
+
+
+class _SessionCheckHandler(BaseHTTPRequestHandler):
+    server: SessionCheckServer
+
+    def do_GET(self) -> None:
+        user = self.server.users.get(_session_user(self.headers.get("Cookie", "")) or "")
+        uri = self.headers.get(URI_HEADER)
+        if user is None:
+            status = HTTPStatus.UNAUTHORIZED
+        elif uri is None or not may_read(user, uri, self.server.access):
+            status = HTTPStatus.FORBIDDEN
+        else:
+            status = HTTPStatus.NO_CONTENT
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+
+    do_HEAD = do_GET
+
+    def log_message(self, format: str, *args) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+
+def _session_user(cookie_header: str) -> str | None:
+    try:
+        morsel = SimpleCookie(cookie_header).get(SESSION_COOKIE)
+    except CookieError:
+        return None
+    return morsel.value if morsel else None
+
+
+def session_check_server(
+    site: Path, directory: Path, host: str = "127.0.0.1", port: int = 8090
+) -> SessionCheckServer:
+    access = Access.load(site)
+    users = load_users(directory)
+    try:
+        return SessionCheckServer((host, port), access, users)
+    except OSError as error:
+        raise StatistiquesError(
+            f"cannot listen on {host}:{port} ({error.strerror}); choose another --port"
+        ) from error
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pipeline.serve session-check --site SITE --directory DIR [--host H] [--port P]`."""
+    parser = argparse.ArgumentParser(prog="python -m pipeline.serve", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("session-check", help="the stand-in of the ENT's session check, for nginx")
+    check.add_argument("--site", type=Path, required=True, help="the built site (its access.json)")
+    check.add_argument("--directory", type=Path, required=True, help=f"the snapshot folder with {USERS_FILE}")
+    check.add_argument("--host", default="127.0.0.1")
+    check.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    try:
+        server = session_check_server(args.site, args.directory, args.host, args.port)
+    except StatistiquesError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    print(f"Session check (stand-in) on http://{args.host}:{server.server_address[1]}/", file=sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
