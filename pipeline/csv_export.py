@@ -35,6 +35,7 @@ def cell(value: object) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+@lru_cache(maxsize=1 << 16, typed=True)  # typed: 0 and 0.0 are different cells; most cells repeat
 def number_cell(value: float | int | None) -> str:
     """`cell` for a count or a ratio, without the text checks a number never needs."""
     if value is None:
@@ -59,22 +60,23 @@ def entity_csvs(figures: EntityFigures) -> dict[str, str]:
     """File name → text, for every CSV of one entity. Cells that repeat (names, labels) are quoted once."""
     entity = figures.entity
     head = ";".join(cell(v) for v in (entity.structure_name, entity.uai, entity.class_name))
-    profiles = [(code, cell(PROFILE_LABELS[code])) for code in PROFILE_CODES]
+    profiles = [(code, cell(PROFILE_LABELS[code]) + ";") for code in PROFILE_CODES]
     files = {}
     for indicator in INDICATORS:
         header = (*CSV_HEAD, *CSV_TAIL_BY_KIND[indicator.kind], indicator.value_label)
         if indicator.kind == "series":
             for grouping, buckets in figures.series[indicator.id].items():
                 lines = [
-                    f"{head};{_date_cell(label)};{profile};{number_cell(values[code])}"
+                    start + profile + number_cell(values[code])
                     for label, values in buckets
+                    for start in (f"{head};{_date_cell(label)};",)
                     for code, profile in profiles
                 ]
                 files[f"{indicator.id}-by-{grouping}.csv"] = _join(header, lines)
             continue
         for period in PERIODS:
             lines = [
-                f"{head};{profile};{cell(name)};{cell(count)}"
+                f"{head};{profile}{cell(name)};{cell(count)}"
                 for code, profile in profiles
                 for name, count in _pairs(figures, indicator.kind, period, code)
             ]
