@@ -39,6 +39,7 @@ class Config:
     timeout_s: float
     memory_limit_mib: float
     seed: int = 7
+    drop_render_site: bool = False  # delete the render step's site once measured (a regional one is ~64 GB)
     duckdb_threads: int = 2
     timezone: str = TIMEZONE
 
@@ -194,7 +195,8 @@ def compare(bench: Run) -> dict:
 def run_render(bench: Run) -> None:
     config, work = bench.config, bench.config.work
     bench.step("render", "render", site_args(config, work / "lake", work / "site", config.as_of))
-    remove_site(work / "site")  # a regional site is tens of GB: the nightly steps need the disk
+    if config.drop_render_site:
+        remove_site(work / "site")
 
 
 def run_nightly(bench: Run, n: int, export: str) -> None:
