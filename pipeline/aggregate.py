@@ -168,13 +168,26 @@ def events_by_type(events: pa.Table) -> dict[str, int]:
     return {str(row["values"]): row["counts"] for row in counts}
 
 
-def month_presence(daily: Iterable[tuple[date, pa.Table]]) -> pa.Table:
+def month_presence(
+    daily: Iterable[tuple[date, pa.Table]], previous: pa.Table | None = None, replaced: Iterable[date] = ()
+) -> pa.Table:
     """Union of the daily presences of one month, with bit d-1 of `days` set when seen on day d.
 
+    With `previous` (this month's table as last written), the `replaced` days' bits are cleared from it and
+    `daily` brings those days anew: a nightly merges the days that changed, not the whole month again.
     Rows are integer keys (entity, profile, user codes) merged one day at a time into a sorted union, so
     memory holds the month's distinct rows and one day, never the month's days at once."""
     entities, users = Vocabulary(), Vocabulary()
     keys, days = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if previous is not None and len(previous):
+        cell = entities.codes(previous.column("entity")) * N_PROFILES
+        cell += positions(previous.column("profile"), PROFILE_VALUES)
+        keys = cell_user_keys(cell, users.codes(previous.column("user_id")))
+        cleared = sum(1 << (d.day - 1) for d in set(replaced))
+        days = previous.column("days").to_numpy() & ~cleared
+        order = np.argsort(keys, kind="stable")
+        keys, days = keys[order], days[order]
+        keys, days = keys[days != 0], days[days != 0]
     for day, table in daily:
         cell = entities.codes(table.column("entity")) * N_PROFILES
         cell += positions(table.column("profile"), PROFILE_VALUES)
@@ -350,17 +363,28 @@ def _refresh_months(lake: Path, timezone: str, days: list[date]) -> list[date]:
             for d in all_days
         }
         folder = monthly_dir(lake, timezone, month)
-        if (lake_io.read_json(folder / "source.json") or {}).get("days") == sources:
+        written = (lake_io.read_json(folder / "source.json") or {}).get("days")
+        changed = [
+            d for d in all_days if written is None or written.get(d.isoformat()) != sources[d.isoformat()]
+        ]
+        if not changed:
             continue
+        path = month_presence_path(lake, timezone, month)
+        previous = _read_presence(path) if written is not None and path.exists() else None
+        merged = all_days if previous is None else changed
         daily = (  # read one day at a time, as month_presence merges them
-            (d, lake_io.pq.read_table(path, read_dictionary=["entity", "profile", "user_id"]))
-            for d in all_days
-            if (path := daily_dir(lake, timezone, d) / "presence.parquet").exists()
+            (d, _read_presence(day_path))
+            for d in merged
+            if (day_path := daily_dir(lake, timezone, d) / "presence.parquet").exists()
         )
-        lake_io.write_parquet(month_presence(daily), month_presence_path(lake, timezone, month))
+        lake_io.write_parquet(month_presence(daily, previous, replaced=merged), path)
         lake_io.write_json({"days": sources}, folder / "source.json")
         rebuilt.append(month)
     return rebuilt
+
+
+def _read_presence(path: Path) -> pa.Table:
+    return lake_io.pq.read_table(path, read_dictionary=["entity", "profile", "user_id"])
 
 
 def _month_days(month: date) -> list[date]:

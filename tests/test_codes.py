@@ -99,3 +99,24 @@ def test_ranked_apps_most_first_then_by_name_per_entity_and_profile():
     )
     assert ranked.of(1)["all"] == [("mid", 9), ("alpha", 4), ("zeta", 4)]
     assert ranked.of(0)["Student"] == [("mid", 1)] and ranked.of(0)["all"] == []
+
+
+def test_month_presence_replaces_changed_days_as_a_full_merge_would():
+    day = lambda rows: pa.table(  # noqa: E731
+        {k: pa.array(v, pa.string()) for k, v in zip(("entity", "profile", "user_id"), zip(*rows))}
+    )
+    first = (date(2025, 3, 1), day([("platform", "Teacher", "u1"), ("platform", "all", "u1")]))
+    second_old = (date(2025, 3, 2), day([("platform", "Student", "u2"), ("class:C", "Student", "u3")]))
+    second_new = (date(2025, 3, 2), day([("platform", "Student", "u2"), ("platform", "Teacher", "u1")]))
+    third = (date(2025, 3, 3), day([("class:C", "Student", "u3")]))
+    previous = aggregate.month_presence([first, second_old])
+
+    def rows(table: pa.Table) -> dict:
+        return {(r["entity"], r["profile"], r["user_id"]): r["days"] for r in table.to_pylist()}
+
+    incremental = aggregate.month_presence([second_new, third], previous, replaced=[second_new[0], third[0]])
+    assert rows(incremental) == rows(aggregate.month_presence([first, second_new, third]))
+    assert ("class:C", "Student", "u3") in rows(incremental)  # seen again on day 3 only: mask 0b100
+    assert rows(incremental)[("class:C", "Student", "u3")] == 0b100
+    dropped = aggregate.month_presence([], previous, replaced=[second_old[0]])
+    assert rows(dropped) == rows(aggregate.month_presence([first]))
