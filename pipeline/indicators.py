@@ -37,7 +37,7 @@ __all__ = ["IndicatorTables", "ratio_hundredths", "run", "visits_per_visitor", "
 
 log = logging.getLogger(__name__)
 N_PROFILES = len(PROFILE_CODES)
-PROFILE_VALUES = presence.PROFILE_VALUES
+PROFILE_VALUES = aggregate.PROFILE_VALUES
 MEASURES = (
     aggregate.MEASURE_LOGIN,
     aggregate.MEASURE_ACCESS,
@@ -45,7 +45,7 @@ MEASURES = (
     aggregate.MEASURE_VISITORS,
 )
 MEASURE_VALUES = pa.array(MEASURES)
-HOUR_KEYS = pa.array([f"{h:02d}" for h in range(24)])
+HOUR_KEYS = aggregate.HOUR_KEYS
 
 
 # -------------------------------------------------------------------------------------- pure arithmetic

@@ -22,7 +22,7 @@ from .codes import Vocabulary, cell_user_keys, merge_unique, positions, split_ke
 from .constants import PROFILE_CODES
 from .periods import Span, month_masks
 
-PROFILE_VALUES = pa.array(PROFILE_CODES)
+PROFILE_VALUES = aggregate.PROFILE_VALUES
 
 
 @dataclass
