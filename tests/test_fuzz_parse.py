@@ -120,7 +120,9 @@ def test_any_json_value(value, ascii_only):
     line = as_line(value, ascii_only)
     result = check(parse_line(line, NOW))
     if not isinstance(value, dict):
-        assert result.reason == parse.NOT_JSON
+        # a lone surrogate (escaped or raw) is found before the shape is looked at
+        surrogate = any(0xD800 <= ord(c) <= 0xDFFF for c in json.dumps(value, ensure_ascii=False))
+        assert result.reason in ((parse.NOT_JSON, parse.INVALID_UTF8) if surrogate else (parse.NOT_JSON,))
     check_paths_agree(line)
 
 
