@@ -236,12 +236,7 @@ def serve_command(site: Path, directory: Path | None, user_id: str | None, port:
         raise click.ClickException("choose whom to preview as: --user ID (one of the ids above)")
     server = serve.preview_server(site, directory, user_id, host, port)
     click.echo(f"Previewing {site} as {user_id} ({serve.kind_of(server.user)}): {server.url} (Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve.serve_until_interrupted(server)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,17 @@ def read_snapshot(folder: Path) -> Snapshot:
 def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     if not path.is_file():
         raise DirectoryError(f"{path}: missing; the directory snapshot needs {' and '.join(FILES)}")
+    rows = []
+    for line, values in _csv_rows(path, columns):
+        for id_column in ("id", "structure_id"):
+            if id_column in values:
+                _check_id(f"{path}, line {line}", id_column, values[id_column])
+        rows.append(values)
+    return rows
+
+
+def _csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, stripped values of `columns`) of each row, once the header is known to have them."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in columns if c not in (reader.fieldnames or [])]
@@ -63,18 +75,15 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
             raise DirectoryError(
                 f"{path}, line 1: header lacks {', '.join(missing)}; it must be `{','.join(columns)}`"
             )
-        rows = []
         for row in reader:
-            line = reader.line_num
-            values = {c: (row.get(c) or "").strip() for c in columns}
-            for id_column in ("id", "structure_id"):
-                if id_column in values and not _VALID_ID(values[id_column]):
-                    raise DirectoryError(
-                        f"{path}, line {line}: {id_column} {values[id_column]!r} has a character outside "
-                        "A-Z a-z 0-9 _ -; fix or remove that row"
-                    )
-            rows.append(values)
-    return rows
+            yield reader.line_num, {c: (row.get(c) or "").strip() for c in columns}
+
+
+def _check_id(where: str, column: str, value: str) -> None:
+    if not _VALID_ID(value):
+        raise DirectoryError(
+            f"{where}: {column} {value!r} has a character outside A-Z a-z 0-9 _ -; fix or remove that row"
+        )
 
 
 def read_users(folder: Path) -> dict[str, User] | None:
@@ -85,49 +94,36 @@ def read_users(folder: Path) -> dict[str, User] | None:
         return None
     users: dict[str, User] = {}
     lines: dict[str, int] = {}
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in USER_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
+    for line, values in _csv_rows(path, USER_COLUMNS):
+        where = f"{path}, line {line}"
+        _check_id(where, "id", values["id"])
+        if values["id"] in lines:
             raise DirectoryError(
-                f"{path}, line 1: header lacks {', '.join(missing)}; it must be `{','.join(USER_COLUMNS)}`"
+                f"{where}: user {values['id']!r} is already on line {lines[values['id']]}; "
+                "keep one row per account"
             )
-        for row in reader:
-            line = reader.line_num
-            values = {c: (row.get(c) or "").strip() for c in USER_COLUMNS}
-            where = f"{path}, line {line}"
-            if not _VALID_ID(values["id"]):
-                raise DirectoryError(
-                    f"{where}: id {values['id']!r} has a character outside A-Z a-z 0-9 _ -; "
-                    "fix or remove that row"
-                )
-            if values["id"] in lines:
-                raise DirectoryError(
-                    f"{where}: user {values['id']!r} is already on line {lines[values['id']]}; "
-                    "keep one row per account"
-                )
-            if values["profile"] not in ENT_PROFILES:
-                raise DirectoryError(
-                    f"{where}: profile {values['profile']!r} is not one of {', '.join(PROFILE_CODES[1:])}; "
-                    "write the account's ENT profile"
-                )
-            structures = _id_list(values["structures"], "structures", where)
-            classes = _id_list(values["classes"], "classes", where)
-            functions = _list(values["functions"])
-            unknown = [f for f in functions if f not in FUNCTIONS]
-            if unknown:
-                raise DirectoryError(
-                    f"{where}: function {unknown[0]!r} is unknown; functions holds "
-                    f"{' and/or '.join(FUNCTIONS)}, separated by {LIST_SEPARATOR!r}, or nothing"
-                )
-            lines[values["id"]] = line
-            users[values["id"]] = User(
-                values["id"],
-                values["profile"],
-                frozenset(structures),
-                frozenset(classes),
-                frozenset(functions),
+        if values["profile"] not in ENT_PROFILES:
+            raise DirectoryError(
+                f"{where}: profile {values['profile']!r} is not one of {', '.join(PROFILE_CODES[1:])}; "
+                "write the account's ENT profile"
             )
+        structures = _id_list(values["structures"], "structures", where)
+        classes = _id_list(values["classes"], "classes", where)
+        functions = _list(values["functions"])
+        unknown = [f for f in functions if f not in FUNCTIONS]
+        if unknown:
+            raise DirectoryError(
+                f"{where}: function {unknown[0]!r} is unknown; functions holds "
+                f"{' and/or '.join(FUNCTIONS)}, separated by {LIST_SEPARATOR!r}, or nothing"
+            )
+        lines[values["id"]] = line
+        users[values["id"]] = User(
+            values["id"],
+            values["profile"],
+            frozenset(structures),
+            frozenset(classes),
+            frozenset(functions),
+        )
     return users
 
 

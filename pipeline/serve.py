@@ -215,13 +215,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     print(f"Session check (stand-in) on http://{args.host}:{server.server_address[1]}/", file=sys.stderr)
+    serve_until_interrupted(server)
+    return 0
+
+
+def serve_until_interrupted(server: ThreadingHTTPServer) -> None:
+    """Serve until Ctrl-C, then close the socket."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-    return 0
 
 
 if __name__ == "__main__":
