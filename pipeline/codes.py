@@ -16,17 +16,36 @@ def encode(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     return codes, encoded.dictionary
 
 
+def dictionary_chunks(column: pa.ChunkedArray | pa.Array) -> list[pa.DictionaryArray]:
+    """The column's chunks as dictionary arrays (plain string chunks are encoded)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return [c if pa.types.is_dictionary(c.type) else c.dictionary_encode() for c in chunks]
+
+
+def _per_row(column: pa.ChunkedArray | pa.Array, lookup) -> np.ndarray:
+    """`lookup(dictionary)` (one int64 per dictionary entry) of each chunk, spread to the chunk's rows."""
+    parts = [
+        lookup(chunk.dictionary)[chunk.indices.to_numpy(zero_copy_only=False)]
+        for chunk in dictionary_chunks(column)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def distinct_values(column: pa.ChunkedArray | pa.Array) -> set[str]:
+    """The values the rows use (a chunk's dictionary may hold more)."""
+    used = [chunk.dictionary.take(pc.unique(chunk.indices)) for chunk in dictionary_chunks(column)]
+    return {value for values in used for value in values.to_pylist()}
+
+
 def positions(column: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
     """For each row of a (dictionary or plain) string column, its position in `values`, -1 when absent.
     Only each chunk's dictionary is looked up, never every row's string."""
-    parts = []
-    for chunk in column.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = chunk.dictionary_encode()
-        lookup = pc.index_in(chunk.dictionary, value_set=values).fill_null(-1)
-        lookup = lookup.to_numpy(zero_copy_only=False).astype(np.int64)
-        parts.append(lookup[chunk.indices.to_numpy(zero_copy_only=False)])
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def lookup(dictionary: pa.Array) -> np.ndarray:
+        found = pc.index_in(dictionary, value_set=values).fill_null(-1)
+        return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    return _per_row(column, lookup)
 
 
 class Vocabulary:
@@ -39,19 +58,17 @@ class Vocabulary:
         return len(self.values)
 
     def codes(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        parts = []
-        for chunk in chunks:
-            if not pa.types.is_dictionary(chunk.type):
-                chunk = chunk.dictionary_encode()
-            dictionary = chunk.dictionary.cast(pa.string())
-            lookup = pc.index_in(dictionary, value_set=self.values)
-            new = pc.is_null(lookup).to_numpy(zero_copy_only=False)
-            codes = lookup.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-            codes[new] = len(self.values) + np.arange(int(new.sum()))
-            self.values = pa.concat_arrays([self.values, dictionary.filter(pa.array(new))])
-            parts.append(codes[chunk.indices.to_numpy(zero_copy_only=False)])
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return _per_row(column, self._dictionary_codes)
+
+    def _dictionary_codes(self, dictionary: pa.Array) -> np.ndarray:
+        """Codes of a dictionary's entries, new ones appended to the vocabulary."""
+        dictionary = dictionary.cast(pa.string())
+        lookup = pc.index_in(dictionary, value_set=self.values)
+        new = pc.is_null(lookup).to_numpy(zero_copy_only=False)
+        codes = lookup.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes[new] = len(self.values) + np.arange(int(new.sum()))
+        self.values = pa.concat_arrays([self.values, dictionary.filter(pa.array(new))])
+        return codes
 
     def decode(self, codes: np.ndarray) -> pa.Array:
         return self.values.take(pa.array(codes, pa.int64()))

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import aggregate, presence
-from .codes import positions
+from .codes import distinct_values, positions
 from .constants import GROUPINGS, PERIOD_12MONTHS, PERIODS, PROFILE_CODES
 from .directory import EntitySet, Snapshot, entity_set
 from .indicator_tables import (
@@ -94,10 +94,7 @@ def seen_keys(lake: Path, timezone: str, days: list[date], months: list[date]) -
     """The entity keys that the window's aggregates mention."""
     keys = presence.entity_keys_of(lake, timezone, months)
     for day in days:
-        for chunk in read_counts(lake, timezone, day, ["entity"]).column("entity").chunks:
-            if not pa.types.is_dictionary(chunk.type):
-                chunk = chunk.dictionary_encode()
-            keys.update(chunk.dictionary.take(pc.unique(chunk.indices)).to_pylist())
+        keys.update(distinct_values(read_counts(lake, timezone, day, ["entity"]).column("entity")))
     return keys
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import aggregate
-from .codes import Vocabulary, cell_user_keys, merge_unique, positions, split_keys
+from .codes import Vocabulary, cell_user_keys, distinct_values, merge_unique, positions, split_keys
 from .constants import PROFILE_CODES
 from .periods import Span, month_masks
 
@@ -76,6 +75,5 @@ def entity_keys_of(lake: Path, timezone: str, months: list[date]) -> set[str]:
         path = aggregate.month_presence_path(lake, timezone, month)
         if path.exists():
             column = pq.read_table(path, columns=["entity"], read_dictionary=["entity"]).column("entity")
-            for chunk in column.chunks:  # the values rows use: a dictionary may hold more
-                keys.update(chunk.dictionary.take(pc.unique(chunk.indices)).to_pylist())
+            keys.update(distinct_values(column))
     return keys
