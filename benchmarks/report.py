@@ -24,7 +24,7 @@ def machine() -> dict:
         "ram_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "os": platform.platform(),
         "python": sys.version.split()[0],
-        "versions": {name: _version(name) for name in ("pyarrow", "pandas", "numpy", "duckdb")},
+        "versions": {name: _version(name) for name in ("pyarrow", "numpy", "duckdb")},
         "pipeline_commit": pipeline_commit(),
     }
 

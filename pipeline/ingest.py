@@ -211,8 +211,8 @@ def check_reject_rate(report: IngestReport, max_rate: float) -> None:
         f"The run went to its end: what was valid is in the lake, and so are the rejected lines.\n"
         f"First rejected: {examples}.\n"
         f"Every rejected line of this run (file, line, reason, raw text) is in {where}; list them with\n"
-        f"  python -c \"import pyarrow.parquet as pq; print(pq.read_table('{where}')"
-        f".select(['file', 'line', 'reason', 'raw']).to_pandas().to_string())\"\n"
+        f"  python -c \"import pyarrow.parquet as pq; [print(r) for r in pq.read_table('{where}')"
+        f".select(['file', 'line', 'reason', 'raw']).to_pylist()]\"\n"
         "Fix the export at those lines, or raise --max-reject-rate (a percentage) if they are expected."
     )
 

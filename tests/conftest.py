@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,8 @@ from pipeline import ingest
 from pipeline.site import SiteOptions, build
 
 PARIS = ZoneInfo("Europe/Paris")
+# Set by .ci/run: a skipped test (Chromium, nginx, axe-core or DuckDB missing) fails instead of skipping.
+REQUIRE_TOOLS = os.environ.get("STATISTIQUES_REQUIRE_TOOLS") == "1"
 _ids = itertools.count(1)
 
 
@@ -127,3 +130,43 @@ def make_site(tmp_path):
         return Site(out, report)
 
     return _make
+
+
+# ------------------------------------------------------------------------------------ skips under CI
+def _fail_skip(report, reason_of) -> None:
+    if REQUIRE_TOOLS and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped, and STATISTIQUES_REQUIRE_TOOLS=1 makes a skip a failure: {reason_of(report)}"
+        )
+
+
+def _reason(report) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_skip(outcome.get_result(), _reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_skip(outcome.get_result(), _reason)  # a module skipped whole (allow_module_level=True)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    stats = terminalreporter.stats
+    passed, skipped = len(stats.get("passed", [])), len(stats.get("skipped", []))
+    failed = len(stats.get("failed", [])) + len(stats.get("error", []))
+    mode = "a skip fails (STATISTIQUES_REQUIRE_TOOLS=1)" if REQUIRE_TOOLS else "skips allowed"
+    counts = f"{passed} passed, {skipped} skipped, {failed} failed"
+    terminalreporter.write_line(f"Statistiques suite: {counts}; {mode}")
+    if skipped and not REQUIRE_TOOLS:
+        terminalreporter.write_line(
+            f"{skipped} tests were skipped because a tool is missing (listed below): "
+            "CI installs Chromium, nginx, axe-core and DuckDB and runs them all (.ci/run)."
+        )
