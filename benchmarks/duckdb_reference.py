@@ -21,8 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.indicators import window_days
-from pipeline.periods import period_spans
+from pipeline.periods import period_spans, window_days
 
 ID_PATTERN = "^[A-Za-z0-9_-]+$"
 PROFILES = ("Teacher", "Student", "Relative", "Personnel", "Guest")

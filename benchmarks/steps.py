@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from pipeline import aggregate as pipeline_aggregate
-from pipeline import indicators
+from pipeline import aggregate_store, indicators, periods
 from pipeline import ingest as pipeline_ingest
 from pipeline import nightly as pipeline_nightly
 from pipeline import site as pipeline_site
@@ -82,7 +82,7 @@ def ingest(args: dict) -> dict:
 def aggregate(args: dict) -> dict:
     clock = time.perf_counter()
     work = pipeline_aggregate.run(
-        Path(args["lake"]), args["timezone"], indicators.window_days(_day(args["as_of"]))
+        Path(args["lake"]), args["timezone"], periods.window_days(_day(args["as_of"]))
     )
     return {"seconds": time.perf_counter() - clock, "aggregation": work}
 
@@ -126,7 +126,7 @@ def sample_figures(tables, entities: list) -> dict[str, float]:
 
 
 def figure_records(fig: EntityFigures) -> dict[str, float]:
-    entity = indicators.aggregate_key(fig.entity)
+    entity = aggregate_store.entity_key(fig.entity.kind, fig.entity.id)
     out: dict[str, float] = {}
 
     def put(indicator: str, profile: str, grouping: str, key: str, value) -> None:

@@ -39,7 +39,6 @@ SIGNED_IN_STAFF: tuple[dict[str, str], ...] = (
     {"profile": "Personnel"},
     {"function": ADML},
 )
-CONDITIONS = ("profile", "function", "structure", "class")
 RULES_NOTE = (
     "A request path is percent-decoded once and its dot segments resolved; it is then decided by the exact "
     "file listed in `paths` or else by the longest listed folder (a key ending in /) that contains it. "

@@ -2,56 +2,34 @@
 
 `aggregate_day` is a pure function of one local day's events (an Arrow table), so that it can run on any
 engine. A day is aggregated again only when a lake partition it reads from changed (its source fingerprint),
-a month's presence only when one of its days did.
-
-Daily counts:   entity, profile, measure, key, n       (measure: login by hour "00".."23", access by module,
-                                                         activation key "", visitors key "")
-Daily presence: entity, profile, user_id               (distinct LOGIN users; profile "all" = Tous)
-Monthly presence: entity, profile, user_id, days       (bit d-1 of `days` set when seen on day d)
-
-Entities are keyed "platform", "structure:<id>", "class:<id>" (ids cannot hold ":").
+a month's presence only when one of its days did. What the aggregates hold, and where, is
+`aggregate_store`'s: this module computes them and hands them to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import aggregate_store as store
 from . import lake as lake_io
 from .codes import Vocabulary, cell_user_keys, encode, merge_unique, positions, split_keys, unique_sorted
 from .constants import EVENT_TYPES_USED, PROFILE_CODES
+from .exceptions import LakeError
+from .model import CLASS, STRUCTURE
+from .periods import utc_days_of
 from .progress import progress
 
 log = logging.getLogger(__name__)
 
-PLATFORM_KEY = "platform"
-STRUCTURE_PREFIX = "structure:"
-CLASS_PREFIX = "class:"
-MEASURE_LOGIN = "login"
-MEASURE_ACCESS = "access"
-MEASURE_ACTIVATION = "activation"
-MEASURE_VISITORS = "visitors"  # distinct LOGIN users of the day; profile "all" is Tous, not a sum
-AGGREGATES_VERSION = "2"  # part of every day's source: a change of format recomputes every day
-
-COUNTS_SCHEMA = pa.schema(
-    [
-        ("entity", pa.string()),
-        ("profile", pa.string()),
-        ("measure", pa.string()),
-        ("key", pa.string()),
-        ("n", pa.int64()),
-    ]
-)
-PRESENCE_SCHEMA = pa.schema([("entity", pa.string()), ("profile", pa.string()), ("user_id", pa.string())])
-MONTH_PRESENCE_SCHEMA = PRESENCE_SCHEMA.append(pa.field("days", pa.int64()))
 _EVENT_COLUMNS = ["event_type", "module", "ts_ms", "user_id", "profile", "structures", "classes"]
 
 
@@ -69,14 +47,14 @@ def entity_rows(events: pa.Table) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """One row per (event, entity it counts for): the platform, each structure, each class, as
     (event index, entity code, entity keys); codes index the keys."""
     n = len(events)
-    index, codes, keys = [np.arange(n)], [np.zeros(n, dtype=np.int64)], [pa.array([PLATFORM_KEY])]
-    for column, prefix in (("structures", STRUCTURE_PREFIX), ("classes", CLASS_PREFIX)):
+    index, codes, keys = [np.arange(n)], [np.zeros(n, dtype=np.int64)], [store.platform_keys()]
+    for column, kind in (("structures", STRUCTURE), ("classes", CLASS)):
         lists = events.column(column).combine_chunks()
         ids, dictionary = encode(pc.list_flatten(lists))
         index.append(pc.list_parent_indices(lists).to_numpy().astype(np.int64))
         codes.append(ids + sum(len(k) for k in keys))
-        keys.append(pc.binary_join_element_wise(prefix, dictionary, ""))
-    return np.concatenate(index), np.concatenate(codes), pa.concat_arrays(keys).cast(pa.string())
+        keys.append(store.keys_of_ids(kind, dictionary.cast(pa.string())))
+    return np.concatenate(index), np.concatenate(codes), pa.concat_arrays(keys)
 
 
 def count_keys(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,8 +68,8 @@ def count_keys(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
 
 DENSE_COUNT_LIMIT = 1 << 25  # below this many possible keys, a bincount beats a sort
 N_PROFILES = len(PROFILE_CODES)
-PROFILE_VALUES = pa.array(PROFILE_CODES)
-HOUR_KEYS = pa.array([f"{h:02d}" for h in range(24)])
+PROFILE_VALUES = store.PROFILE_VALUES
+HOUR_KEYS = pa.array(store.HOUR_KEYS)
 
 
 def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -111,7 +89,11 @@ def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
     access = event_type == EVENT_TYPES_USED.index("ACCESS")
     event_is_access = access[: len(events)]  # the first rows are the platform's, one per event in order
     if len(events) and (profile.min() < 0 or users.min() < 0 or modules[event_is_access].min(initial=0) < 0):
-        raise ValueError("an event the ingest should have rejected reached the aggregates")
+        raise LakeError(
+            "an event without a known profile, a user id or (for ACCESS) a module is in the lake: it was "
+            "not written by `ingest`, which rejects such lines. Remove the partition's foreign files "
+            "(LAKE/events/day=…/) and ingest their exports again"
+        )
     cell = entity * N_PROFILES + profile[event_of]  # (entity, profile) of each row
     n_cells = len(entity_keys) * N_PROFILES
 
@@ -131,16 +113,16 @@ def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
     hour = events.column("hour").to_numpy().astype(np.int64)[event_of[login]]
     found, counts = count_keys(cell[login] * 24 + hour, n_cells * 24)
     cells, hours = np.divmod(found, 24)
-    tables = [decode(cells, counts, MEASURE_LOGIN, HOUR_KEYS.take(pa.array(hours)))]
+    tables = [decode(cells, counts, store.MEASURE_LOGIN, HOUR_KEYS.take(pa.array(hours)))]
 
     module = modules[event_of[access]]
     found, counts = count_keys(cell[access] * len(module_names) + module, n_cells * len(module_names))
     cells, module = np.divmod(found, max(len(module_names), 1))
-    tables.append(decode(cells, counts, MEASURE_ACCESS, module_names.take(pa.array(module))))
+    tables.append(decode(cells, counts, store.MEASURE_ACCESS, module_names.take(pa.array(module))))
 
     activation = event_type == EVENT_TYPES_USED.index("ACTIVATION")
     cells, counts = count_keys(cell[activation], n_cells)
-    tables.append(decode(cells, counts, MEASURE_ACTIVATION, pa.array([""] * len(cells), pa.string())))
+    tables.append(decode(cells, counts, store.MEASURE_ACTIVATION, _no_keys(len(cells))))
 
     by_profile = unique_sorted(cell_user_keys(cell[login], users[event_of[login]]))
     profile_cells, seen_users = split_keys(by_profile)
@@ -149,7 +131,7 @@ def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
         merge_unique([unique_sorted(cell_user_keys(tous_cells, seen_users)), by_profile])
     )
     cells, counts = count_keys(seen_cells, n_cells)
-    tables.append(decode(cells, counts, MEASURE_VISITORS, pa.array([""] * len(cells), pa.string())))
+    tables.append(decode(cells, counts, store.MEASURE_VISITORS, _no_keys(len(cells))))
 
     entities, profiles = np.divmod(seen_cells, N_PROFILES)
     presence = pa.table(
@@ -159,8 +141,12 @@ def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
             "user_id": user_ids.take(pa.array(seen_users)).cast(pa.string()),
         }
     )
-    counts_table = pa.concat_tables([t.select(COUNTS_SCHEMA.names).cast(COUNTS_SCHEMA) for t in tables])
-    return counts_table, presence.cast(PRESENCE_SCHEMA)
+    counts_table = pa.concat_tables([t.cast(store.COUNTS_SCHEMA) for t in tables])
+    return counts_table, presence.cast(store.PRESENCE_SCHEMA)
+
+
+def _no_keys(n: int) -> pa.Array:
+    return pa.array([store.NO_KEY] * n, pa.string())
 
 
 def events_by_type(events: pa.Table) -> dict[str, int]:
@@ -202,7 +188,7 @@ def month_presence(
             "user_id": users.decode(user),
             "days": pa.array(days, pa.int64()),
         }
-    ).cast(MONTH_PRESENCE_SCHEMA)
+    ).cast(store.MONTH_PRESENCE_SCHEMA)
 
 
 def _merge_days(
@@ -219,42 +205,17 @@ def _merge_days(
     return merged[starts], np.bitwise_or.reduceat(masks, starts)
 
 
-# ------------------------------------------------------------------------------------------ lake layout
-def tz_folder(timezone: str) -> str:
-    return timezone.replace("/", "__")
-
-
-def read_daily(lake: Path, timezone: str, day: date, name: str, schema: pa.Schema) -> pa.Table:
-    """One daily aggregate table (`counts` or `presence`); empty for a day without events."""
-    path = daily_dir(lake, timezone, day) / f"{name}.parquet"
-    return lake_io.pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
-
-
-def month_presence_path(lake: Path, timezone: str, month: date) -> Path:
-    return monthly_dir(lake, timezone, month) / "presence.parquet"
-
-
-def daily_dir(lake: Path, timezone: str, day: date) -> Path:
-    return lake / "daily" / tz_folder(timezone) / f"day={day.isoformat()}"
-
-
-def monthly_dir(lake: Path, timezone: str, month: date) -> Path:
-    return lake / "monthly" / tz_folder(timezone) / f"month={month:%Y-%m}"
-
-
-def utc_days_of(day: date, timezone: str) -> list[date]:
-    """The UTC days that a local day overlaps (one or two)."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(day, time(), zone).astimezone(ZoneInfo("UTC"))
-    end = (datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(milliseconds=1)).astimezone(
-        ZoneInfo("UTC")
-    )
-    return [start.date() + timedelta(days=i) for i in range((end.date() - start.date()).days + 1)]
+# ---------------------------------------------------------------------------------------- day sources
+# What a day's aggregates were computed from: the layout's version, the code that computes them, the
+# timezone and the fingerprints of the UTC partitions the local day overlaps. Any change recomputes the day.
+_PURE_PART = (to_local, entity_rows, count_keys, aggregate_day, events_by_type, month_presence, _merge_days)
+CODE_VERSION = hashlib.sha1("".join(inspect.getsource(f) for f in _PURE_PART).encode()).hexdigest()[:16]
 
 
 def _day_source(lake: Path, day: date, timezone: str) -> str:
     parts = [f"{d}:{lake_io.day_fingerprint(lake, d)}" for d in utc_days_of(day, timezone)]
-    return hashlib.sha1("|".join([AGGREGATES_VERSION, timezone, *parts]).encode()).hexdigest()
+    versions = [store.LAYOUT_VERSION, CODE_VERSION]
+    return hashlib.sha1("|".join([*versions, timezone, *parts]).encode()).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------- run
@@ -262,25 +223,15 @@ def run(lake: Path, timezone: str, days: list[date]) -> dict:
     """Bring the daily aggregates of `days` and the presence of their months up to date; report the work."""
     # Load: which days and months changed since their aggregates were written
     sources = {day: _day_source(lake, day, timezone) for day in days}
-    stale = [
-        d
-        for d in days
-        if (lake_io.read_json(daily_dir(lake, timezone, d) / "source.json") or {}).get("source") != sources[d]
-    ]
+    stale = [d for d in days if store.read_day_record(lake, timezone, d).get("source") != sources[d]]
 
     # Process + Save, a day at a time: memory holds the one or two UTC partitions that day overlaps
     partitions = LocalPartitions(lake, timezone)
     for day in progress(sorted(stale), "aggregate days"):
         one_day = partitions.events_of(day)
-        folder = daily_dir(lake, timezone, day)
-        for name in ("counts.parquet", "presence.parquet"):
-            (folder / name).unlink(missing_ok=True)
-        if one_day.num_rows:  # a day without events is its source.json alone
-            counts, presence = aggregate_day(one_day)
-            lake_io.write_parquet(counts, folder / "counts.parquet")
-            lake_io.write_parquet(presence, folder / "presence.parquet")
-        lake_io.write_json(
-            {"source": sources[day], "events": events_by_type(one_day)}, folder / "source.json"
+        tables = aggregate_day(one_day) if one_day.num_rows else None  # a day without events: its record
+        store.write_day(
+            lake, timezone, day, tables, {"source": sources[day], "events": events_by_type(one_day)}
         )
 
     months_rebuilt = _refresh_months(lake, timezone, days)
@@ -290,16 +241,6 @@ def run(lake: Path, timezone: str, days: list[date]) -> dict:
         "days_recomputed": len(stale),
         "months_recomputed": len(months_rebuilt),
     }
-
-
-def window_events(lake: Path, timezone: str, days: list[date]) -> dict[str, int]:
-    """Events per type over `days`, from the daily aggregates' records (no rescan of the lake)."""
-    totals: dict[str, int] = {}
-    for day in days:
-        record = lake_io.read_json(daily_dir(lake, timezone, day) / "source.json") or {}
-        for event_type, count in record.get("events", {}).items():
-            totals[event_type] = totals.get(event_type, 0) + count
-    return dict(sorted(totals.items()))
 
 
 class LocalPartitions:
@@ -356,35 +297,25 @@ def _refresh_months(lake: Path, timezone: str, days: list[date]) -> list[date]:
     for month_days in _by_month(days):
         month = month_days[0].replace(day=1)
         all_days = _month_days(month)
-        sources = {
-            d.isoformat(): (lake_io.read_json(daily_dir(lake, timezone, d) / "source.json") or {}).get(
-                "source"
-            )
-            for d in all_days
-        }
-        folder = monthly_dir(lake, timezone, month)
-        written = (lake_io.read_json(folder / "source.json") or {}).get("days")
+        sources = {d.isoformat(): store.read_day_record(lake, timezone, d).get("source") for d in all_days}
+        written = (store.read_month_record(lake, timezone, month) or {}).get("days")
         changed = [
             d for d in all_days if written is None or written.get(d.isoformat()) != sources[d.isoformat()]
         ]
         if not changed:
             continue
-        path = month_presence_path(lake, timezone, month)
-        previous = _read_presence(path) if written is not None and path.exists() else None
+        path = store.month_presence_path(lake, timezone, month)
+        previous = store.read_presence(path) if written is not None and path.exists() else None
         merged = all_days if previous is None else changed
         daily = (  # read one day at a time, as month_presence merges them
-            (d, _read_presence(day_path))
+            (d, store.read_presence(day_path))
             for d in merged
-            if (day_path := daily_dir(lake, timezone, d) / "presence.parquet").exists()
+            if (day_path := store.day_presence_path(lake, timezone, d)).exists()
         )
-        lake_io.write_parquet(month_presence(daily, previous, replaced=merged), path)
-        lake_io.write_json({"days": sources}, folder / "source.json")
+        presence = month_presence(daily, previous, replaced=merged)
+        store.write_month(lake, timezone, month, presence, {"days": sources})
         rebuilt.append(month)
     return rebuilt
-
-
-def _read_presence(path: Path) -> pa.Table:
-    return lake_io.pq.read_table(path, read_dictionary=["entity", "profile", "user_id"])
 
 
 def _month_days(month: date) -> list[date]:

@@ -19,6 +19,10 @@ class LakeError(StatistiquesError):
     """The lake is missing or in a state this version cannot read."""
 
 
+class CapacityError(StatistiquesError):
+    """The data goes past a limit of this version's arrays (the message names the limit)."""
+
+
 class LakeBusyError(StatistiquesError):
     """Another run holds the lake's lock."""
 

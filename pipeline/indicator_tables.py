@@ -1,4 +1,5 @@
-"""The indicator stage's result: compact arrays over every entity, and one entity's EntityFigures on demand.
+"""The indicator stage's result, handed to the writers: compact arrays over every entity, from which one
+entity's EntityFigures are read when its files are written.
 
 Only what must be computed across entities is held whole (the day columns, distinct visitors of each
 bucket and period, hours, weekdays, ranked apps); an entity's weeks, months and ratios are derived from its
@@ -22,38 +23,12 @@ from .constants import (
     PROFILE_CODES,
     WEEKDAYS,
 )
+from .indicator_math import app_order, rebucket, top_label, visits_per_visitor
 from .model import Entity, EntityFigures
 from .periods import Span
 
 
-# ------------------------------------------------------------------------------------------ pure part
-def ratio_hundredths(connections: np.ndarray, visitors: np.ndarray) -> np.ndarray:
-    """connections ÷ visitors in hundredths, rounded half up exactly (integers only); -1 where no visitor."""
-    c = connections.astype(np.int64)
-    v = visitors.astype(np.int64)
-    out = np.full(c.shape, -1, dtype=np.int64)
-    has = v > 0
-    out[has] = (200 * c[has] + v[has]) // (2 * v[has])
-    return out
-
-
-def visits_per_visitor(connections: np.ndarray, visitors: np.ndarray) -> np.ndarray:
-    """The ratio as floats of two decimals (exactly k/100), NaN where no visitor."""
-    hundredths = ratio_hundredths(connections, visitors)
-    return np.where(hundredths < 0, np.nan, hundredths / 100)
-
-
-def rebucket(by_day: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Sum consecutive day rows [day, …] into buckets starting at the day offsets `starts` (which tile
-    the days in order, the first at 0)."""
-    return np.add.reduceat(by_day, starts, axis=0)
-
-
-def top_label(counts: np.ndarray, labels: tuple[str, ...]) -> str | None:
-    """The label of the largest count, the earliest on ties; None when all are zero."""
-    return labels[int(np.argmax(counts))] if counts.sum() > 0 else None
-
-
+# ----------------------------------------------------------------------------------------- containers
 class DayColumns:
     """Counts [entity, day, profile] of the window, in two tiers: the entities before `split` (platform,
     structures) as int32, the classes after it as uint16 (half the memory) until a count needs more."""
@@ -92,8 +67,7 @@ class RankedApps:
 
     @classmethod
     def rank(cls, entity, profile, module, count, names: list[str], n_entities: int) -> RankedApps:
-        by_name = np.argsort(np.argsort(np.array(names, dtype=object))) if names else np.zeros(0, int)
-        order = np.lexsort((by_name[module] if len(module) else module, -count, profile, entity))
+        order = app_order(entity, profile, module, count, names)
         ranked = cls(entity[order], profile[order], module[order], count[order], names)
         ranked._bounds = np.searchsorted(ranked.entity, np.arange(n_entities + 1))
         return ranked

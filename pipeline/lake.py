@@ -2,8 +2,7 @@
 
     LAKE/events/day=YYYY-MM-DD/part-<run>-<n>.parquet   validated events, partitioned by their UTC day
     LAKE/rejects/part-<run>.parquet                     rejected lines (file, line, reason, raw line)
-    LAKE/daily/<tz>/day=YYYY-MM-DD/{counts,presence}.parquet + source.json   daily aggregates (local days)
-    LAKE/monthly/<tz>/month=YYYY-MM/presence.parquet + source.json           monthly presence (local months)
+    LAKE/daily/, LAKE/monthly/                          the aggregate layer: see aggregate_store
 
 A file is written under a temporary name and renamed into place, so a reader never sees half of one.
 """

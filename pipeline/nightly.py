@@ -9,7 +9,8 @@ from pathlib import Path
 
 from . import ingest, retention
 from .lock import lake_lock
-from .site import SiteOptions, build, check_timezone, default_as_of
+from .periods import check_timezone, default_as_of
+from .site import SiteOptions, build
 
 
 @dataclass

@@ -1,11 +1,13 @@
-"""Calendar arithmetic of SPEC 2.1: periods, buckets and day masks. Pure, local dates only."""
+"""Calendar arithmetic of SPEC 2.1: the reference day, the timezone, periods, buckets and day masks."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .constants import PERIOD_12MONTHS, PERIOD_MONTH
+from .exceptions import StatistiquesError
 
 
 class Span(NamedTuple):
@@ -14,6 +16,30 @@ class Span(NamedTuple):
     label: date
     first: date
     last: date
+
+
+def check_timezone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise StatistiquesError(
+            f"unknown timezone {timezone!r}; give an IANA name such as Europe/Paris"
+        ) from error
+
+
+def default_as_of(timezone: str) -> date:
+    """Yesterday, in the platform's timezone."""
+    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+def utc_days_of(day: date, timezone: str) -> list[date]:
+    """The UTC days that a local day overlaps (one or two)."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(), zone).astimezone(ZoneInfo("UTC"))
+    end = (datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(milliseconds=1)).astimezone(
+        ZoneInfo("UTC")
+    )
+    return [start.date() + timedelta(days=i) for i in range((end.date() - start.date()).days + 1)]
 
 
 def add_months(month_start: date, months: int) -> date:
@@ -31,6 +57,12 @@ def period_spans(as_of: date) -> dict[str, Span]:
     }
 
 
+def window_days(as_of: date) -> list[date]:
+    """Every day of the longest period (`12months`): what a build reads."""
+    year = period_spans(as_of)[PERIOD_12MONTHS]
+    return days_between(year.first, year.last)
+
+
 def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
@@ -42,12 +74,12 @@ def bucket_spans(period: Span, grouping: str) -> list[Span]:
     spans = []
     if grouping == "week":
         label = period.first - timedelta(days=period.first.weekday())
-        step = lambda d: d + timedelta(days=7)  # noqa: E731
+        step = lambda d: d + timedelta(days=7)
     elif grouping == "month":
         label = period.first.replace(day=1)
-        step = lambda d: add_months(d, 1)  # noqa: E731
+        step = lambda d: add_months(d, 1)
     else:
-        raise ValueError(f"unknown grouping {grouping!r}")
+        raise AssertionError(f"unknown grouping {grouping!r}")
     while label <= period.last:
         following = step(label)
         spans.append(Span(label, max(label, period.first), min(following - timedelta(days=1), period.last)))

@@ -1,4 +1,4 @@
-"""Monthly presence (aggregate.py) as sorted integer keys, and exact distinct visitors over any span.
+"""Monthly presence (aggregate_store) as sorted integer keys, and exact distinct visitors over any span.
 
 A presence row (entity, profile, user) becomes one int64 key `cell << 32 | user`, where `cell` is
 `entity index × profiles + profile` and `user` a code common to all months. Each month keeps its keys sorted,
@@ -14,14 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from . import aggregate
-from .codes import Vocabulary, cell_user_keys, distinct_values, merge_unique, positions, split_keys
+from . import aggregate_store as store
+from .codes import Vocabulary, cell_user_keys, merge_unique, positions, split_keys
 from .constants import PROFILE_CODES
 from .periods import Span, month_masks
-
-PROFILE_VALUES = aggregate.PROFILE_VALUES
 
 
 @dataclass
@@ -45,19 +42,18 @@ def distinct_in_span(months: dict[date, MonthKeys], span: Span, n_cells: int) ->
 
 # ------------------------------------------------------------------------------------------------- load
 def load_months(
-    lake: Path, timezone: str, months: list[date], entity_keys: list[str]
+    lake: Path, timezone: str, months: list[date], entity_keys: pa.Array
 ) -> dict[date, MonthKeys]:
-    """The months' presence as MonthKeys over the entities `entity_keys` (others' rows dropped)."""
-    key_values = pa.array(entity_keys, pa.string())
+    """The months' presence as MonthKeys over the entities of `entity_keys` (others' rows dropped)."""
     users = Vocabulary()
     loaded = {}
     for month in months:
-        path = aggregate.month_presence_path(lake, timezone, month)
+        path = store.month_presence_path(lake, timezone, month)
         if not path.exists():
             continue
-        table = pq.read_table(path, read_dictionary=["entity", "profile", "user_id"])
-        entity = positions(table.column("entity"), key_values)
-        profile = positions(table.column("profile"), PROFILE_VALUES)
+        table = store.read_presence(path)
+        entity = positions(table.column("entity"), entity_keys)
+        profile = positions(table.column("profile"), store.PROFILE_VALUES)
         user = users.codes(table.column("user_id"))
         days = table.column("days").to_numpy()
         del table
@@ -66,14 +62,3 @@ def load_months(
         order = np.argsort(keys, kind="stable")
         loaded[month] = MonthKeys(keys[order], days[keep][order])
     return loaded
-
-
-def entity_keys_of(lake: Path, timezone: str, months: list[date]) -> set[str]:
-    """The entity keys the months' presence mentions (their dictionaries only)."""
-    keys: set[str] = set()
-    for month in months:
-        path = aggregate.month_presence_path(lake, timezone, month)
-        if path.exists():
-            column = pq.read_table(path, columns=["entity"], read_dictionary=["entity"]).column("entity")
-            keys.update(distinct_values(column))
-    return keys

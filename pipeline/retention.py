@@ -27,9 +27,10 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from . import aggregate
+from . import aggregate_store as store
 from . import lake as lake_io
 from .exceptions import RetentionError
+from .periods import utc_days_of
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def apply(lake: Path, months: int, as_of: date, timezone: str) -> dict:
     """Delete what is older than the retention allows; return what was deleted (for build.json)."""
     check_months(months)
     first_day = cutoff(as_of, months)
-    first_utc_day = aggregate.utc_days_of(first_day, timezone)[0]
+    first_utc_day = utc_days_of(first_day, timezone)[0]
     deleted = Deleted()
 
     events = lake_io.events_dir(lake)
@@ -65,12 +66,9 @@ def apply(lake: Path, months: int, as_of: date, timezone: str) -> dict:
             deleted.folder(partition)
             deleted.event_days.append(partition.name[4:])
 
-    for kind, prefix, limit in (("daily", "day=", first_day), ("monthly", "month=", first_day)):
-        root = lake / kind
-        for folder in sorted(root.glob(f"*/{prefix}*")) if root.is_dir() else []:
-            if _older(folder.name, prefix, limit):
-                deleted.folder(folder)
-                deleted.aggregates[kind] += 1
+    for kind, folder in list(store.folders_before(lake, first_day)):
+        deleted.folder(folder)
+        deleted.aggregates[kind] += 1
 
     rejects = lake_io.rejects_dir(lake)
     for part in sorted(rejects.glob(lake_io.PART_GLOB)) if rejects.is_dir() else []:
@@ -84,8 +82,8 @@ def apply(lake: Path, months: int, as_of: date, timezone: str) -> dict:
         "first_day_kept": first_day.isoformat(),
         "first_utc_partition_kept": first_utc_day.isoformat(),
         "event_days_deleted": deleted.event_days,
-        "daily_aggregates_deleted": deleted.aggregates["daily"],
-        "monthly_aggregates_deleted": deleted.aggregates["monthly"],
+        "daily_aggregates_deleted": deleted.aggregates[store.DAILY],
+        "monthly_aggregates_deleted": deleted.aggregates[store.MONTHLY],
         "reject_files_deleted": deleted.reject_files,
         "files_deleted": deleted.files,
         "bytes_deleted": deleted.bytes,
@@ -104,7 +102,7 @@ def apply(lake: Path, months: int, as_of: date, timezone: str) -> dict:
 class Deleted:
     def __init__(self) -> None:
         self.event_days: list[str] = []
-        self.aggregates = {"daily": 0, "monthly": 0}
+        self.aggregates = {store.DAILY: 0, store.MONTHLY: 0}
         self.reject_files = 0
         self.files = 0
         self.bytes = 0

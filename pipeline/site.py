@@ -14,21 +14,22 @@ import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from . import aggregate, indicators, render
+from . import aggregate_store as store
 from . import lake as lake_io
 from .access import ACCESS_FILE, access_json
 from .constants import DEFAULT_TIMEZONE
 from .csv_export import entity_csvs
 from .directory import read_snapshot
-from .exceptions import LakeError, SiteFolderError, StatistiquesError
+from .exceptions import LakeError, SiteFolderError
 from .indicators import IndicatorTables
 from .lock import claim_folder, folder_in_use, holding_lock, release_folder
 from .model import CLASS, STRUCTURE
-from .periods import period_spans
+from .periods import check_timezone, default_as_of, period_spans, window_days
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +63,6 @@ class Written:
         self.by_kind.update(other.by_kind)
 
 
-def default_as_of(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
-
-
-def check_timezone(timezone: str) -> None:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise StatistiquesError(
-            f"unknown timezone {timezone!r}; give an IANA name such as Europe/Paris"
-        ) from error
-
-
 @holding_lock(lambda options, *_args, **_kwargs: options.lake, create=False)  # adds `wait=`: pipeline.lock
 def build(
     options: SiteOptions,
@@ -91,7 +79,7 @@ def build(
 
     clock = time.perf_counter()
     snapshot = read_snapshot(options.directory)
-    days = indicators.window_days(as_of)
+    days = window_days(as_of)
     aggregation = aggregate.run(options.lake, options.timezone, days)
     seconds["aggregate"] = time.perf_counter() - clock
 
@@ -116,7 +104,7 @@ def build(
             p: {"first": s.first.isoformat(), "last": s.last.isoformat()}
             for p, s in period_spans(as_of).items()
         },
-        "events_by_type": aggregate.window_events(options.lake, options.timezone, days),
+        "events_by_type": store.window_events(options.lake, options.timezone, days),
         "rejects_by_reason": rejects_by_reason(options.lake),
         "entities": {
             "platform": 1,

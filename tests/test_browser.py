@@ -36,7 +36,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is miss
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

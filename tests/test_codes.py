@@ -15,7 +15,8 @@ from pipeline.codes import (
     split_keys,
     unique_sorted,
 )
-from pipeline.indicator_tables import DayColumns, RankedApps, rebucket
+from pipeline.indicator_math import rebucket
+from pipeline.indicator_tables import DayColumns, RankedApps
 
 
 def test_vocabulary_keeps_codes_across_tables_and_decodes():
@@ -55,7 +56,7 @@ def test_count_keys_dense_and_sorted_paths_agree(space):
 
 
 def test_month_presence_ors_the_days_a_user_was_seen():
-    day = lambda rows: pa.table(  # noqa: E731
+    day = lambda rows: pa.table(
         {k: pa.array(v, pa.string()) for k, v in zip(("entity", "profile", "user_id"), zip(*rows))}
     )
     daily = [
@@ -102,7 +103,7 @@ def test_ranked_apps_most_first_then_by_name_per_entity_and_profile():
 
 
 def test_month_presence_replaces_changed_days_as_a_full_merge_would():
-    day = lambda rows: pa.table(  # noqa: E731
+    day = lambda rows: pa.table(
         {k: pa.array(v, pa.string()) for k, v in zip(("entity", "profile", "user_id"), zip(*rows))}
     )
     first = (date(2025, 3, 1), day([("platform", "Teacher", "u1"), ("platform", "all", "u1")]))

@@ -23,7 +23,7 @@ import pytest
 from conftest import event, write_directory, write_lines
 from golden import golden_files
 
-from pipeline import indicators, ingest, lake
+from pipeline import ingest, lake, periods
 from pipeline.exceptions import SiteFolderError
 from pipeline.lock import lake_lock
 from pipeline.site import SiteOptions, build
@@ -305,7 +305,7 @@ def test_site_killed_while_aggregating_publishes_nothing_and_a_rerun_equals_a_cl
     run.kill_when(lambda: daily.is_dir() and sum(1 for _ in daily.glob("*/source.json")) >= 40)
     assert not os.path.lexists(out)  # nothing published
     written = sum(1 for _ in daily.glob("*/source.json"))
-    window = len(indicators.window_days(date(2026, 4, 30)))
+    window = len(periods.window_days(date(2026, 4, 30)))
     assert 40 <= written < window, written
 
     report = build(SiteOptions(root, directory, out, date(2026, 4, 30)))

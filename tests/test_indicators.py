@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from conftest import event
 
-from pipeline.indicators import ratio_hundredths
+from pipeline.indicator_math import ratio_hundredths
 
 S1 = "structures/s1"
 

@@ -15,7 +15,7 @@ from conftest import event, ms, write_directory, write_lines
 from golden import golden_files
 
 import build as cli
-from pipeline import aggregate, indicators, ingest, lake, nightly, retention
+from pipeline import aggregate, ingest, lake, nightly, periods, retention
 from pipeline.exceptions import RetentionError
 from pipeline.site import SiteOptions, build
 
@@ -49,7 +49,7 @@ def _lake_with_history(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
     monkeypatch.setattr(lake, "new_run_id", lambda: "20240115T020000-0ldrun00")
     ingest.run([write_lines(tmp_path / "old.json", old)], root)
     monkeypatch.undo()
-    aggregate.run(root, "Europe/Paris", indicators.window_days(date(2024, 3, 31)))  # as a site of then
+    aggregate.run(root, "Europe/Paris", periods.window_days(date(2024, 3, 31)))  # as a site of then
     recent = [event(when="2026-03-10 10:00"), event(when="2026-03-11 10:00", user="u2"), "{recent bad line"]
     ingest.run([write_lines(tmp_path / "recent.json", recent)], root)
     return root, directory
@@ -182,4 +182,4 @@ def test_west_of_utc_the_utc_day_before_the_cutoff_goes(tmp_path):
     report = retention.apply(tmp_path / "lake", 25, date(2026, 3, 31), "America/New_York")
     assert report["first_utc_partition_kept"] == "2024-03-01"
     assert report["event_days_deleted"] == ["2024-02-29"]
-    assert aggregate.utc_days_of(date(2024, 3, 1), "America/New_York")[0] == date(2024, 3, 1)
+    assert periods.utc_days_of(date(2024, 3, 1), "America/New_York")[0] == date(2024, 3, 1)

@@ -1,0 +1,56 @@
+"""The aggregate layer's owner: entity keys, the layout's version, and what a change of either does."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+from conftest import event, write_lines
+
+from pipeline import aggregate, ingest, periods
+from pipeline import aggregate_store as store
+from pipeline.model import CLASS, PLATFORM, STRUCTURE, Entity
+
+
+def test_entity_keys_round_trip_by_kind():
+    entities = [
+        Entity(PLATFORM, "", "Plateforme", "platform"),
+        Entity(STRUCTURE, "s-1", "Un", "structures/s-1"),
+        Entity(CLASS, "s-1", "Même id qu'une structure", "structures/s-1/classes/s-1", "s-1"),
+        Entity(CLASS, "c_2", "Deux", "structures/s-1/classes/c_2", "s-1"),
+    ]
+    keys = store.entity_keys(entities).to_pylist()
+    assert len(set(keys)) == 4  # a class and a structure of the same id stay apart
+    assert store.ids_by_kind(keys) == {STRUCTURE: {"s-1"}, CLASS: {"s-1", "c_2"}}
+    ids = pa.array(["a", "b-2"])
+    expected = [store.entity_key(CLASS, "a"), store.entity_key(CLASS, "b-2")]
+    assert store.keys_of_ids(CLASS, ids).to_pylist() == expected
+    assert store.platform_keys(2).to_pylist() == [store.entity_key(PLATFORM)] * 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda layout: layout["schemas"].update(counts="entity: string, n: int32"),
+        lambda layout: layout.update(measures=[*layout["measures"], "share"]),
+        lambda layout: layout.update(entity_keys=["platform", {"structure": "s/", "class": "c/"}]),
+        lambda layout: layout["folders"].update(daily="date="),
+    ],
+)
+def test_the_version_follows_the_layout(change):
+    layout = store._layout()
+    assert store.layout_version(layout) == store.LAYOUT_VERSION
+    change(layout)
+    assert store.layout_version(layout) != store.LAYOUT_VERSION
+
+
+def test_a_new_layout_version_recomputes_every_day(tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
+    days = periods.days_between(date(2026, 3, 1), date(2026, 3, 31))
+    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == len(days)
+    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 0  # up to date
+    monkeypatch.setattr(store, "LAYOUT_VERSION", "another layout")
+    again = aggregate.run(lake, "Europe/Paris", days)
+    assert again["days_recomputed"] == len(days) and again["months_recomputed"] == 1
