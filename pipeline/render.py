@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -166,6 +167,17 @@ def chart_config() -> dict[str, Any]:
     }
 
 
+def profile_css() -> str:
+    """The profiles' swatches (`.swatch-Teacher`), appended to style.css from PROFILES: the pages have no
+    style attribute (the Content-Security-Policy allows no inline style); the colours stay defined once."""
+    rules = ["\n/* Profile swatches: written by pipeline/render.py from pipeline/constants.py PROFILES */\n"]
+    for p in PROFILES:
+        if not re.fullmatch(r"[A-Za-z][\w-]*", p.code) or not re.fullmatch(r"#[0-9a-fA-F]{6}", p.colour):
+            raise ValueError(f"profile {p.code!r}: not a CSS class name or not a #rrggbb colour")
+        rules.append(f".swatch-{p.code} {{ background: {p.colour}; }}\n")
+    return "".join(rules)
+
+
 def hashed_name(stem: str, suffix: str, text: str) -> str:
     return f"{stem}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}{suffix}"
 
@@ -185,6 +197,7 @@ def write_assets(site: Path, entities: list[Entity], written: Sink) -> dict[str,
         for source in sorted(SITE_SRC.iterdir())
         if source.is_file()
     }
+    texts["style.css"] += profile_css()
     texts["vega.js"] = vega_runtime()
     texts["charts.js"] = "window.STATS_CONFIG=" + js_json(chart_config()) + ";\n"
     texts["nav.js"] = navigation_script(entities)

@@ -460,7 +460,9 @@
     var previous = this.view;
     window.vegaEmbed(chart, this.spec(model), {
       actions: false, renderer: "svg", formatLocale: this.config.numberLocale,
-      timeFormatLocale: this.config.timeLocale, tooltip: { theme: "light" }
+      timeFormatLocale: this.config.timeLocale,
+      /* no <style> injected (the Content-Security-Policy forbids inline styles): style.css has their rules */
+      defaultStyle: false, tooltip: { theme: "light", disableDefaultStyle: true }
     }).then(function (result) {
       if (previous) { previous.finalize(); }
       if (self.token !== token) { result.finalize(); return; }

@@ -4,29 +4,23 @@
 from __future__ import annotations
 
 import csv
-import http.client
 import json
 import re
-import socket
 import subprocess
-import threading
-import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 from conftest import event, write_directory, write_lines
+from nginx_helpers import NGINX, SHIPPED_CONF, fetch, running_nginx
 
 from pipeline import ingest
 from pipeline.access import ACCESS_FILE, Access, access_document, may_read, site_path
 from pipeline.directory import FUNCTIONS, Snapshot, User, entity_set, read_users
 from pipeline.exceptions import DirectoryError
-from pipeline.serve import SESSION_COOKIE, session_check_server
 from pipeline.site import SiteOptions, build
 
-ROOT = Path(__file__).resolve().parent.parent
-NGINX = Path("/usr/sbin/nginx")
-SHIPPED_CONF = ROOT / "deploy" / "nginx" / "statistiques.conf"
+ASSET_CACHE = "private, max-age=31536000, immutable"  # content-hashed, no figures: kept by the browser
 
 STRUCTURES = [("s1", "0750001A", "Lycée Un"), ("s2", "0750002B", "Collège Deux")]
 CLASSES = [("c1", "s1", "2nde A"), ("c2", "s1", "2nde B"), ("c3", "s2", "6e A")]
@@ -320,76 +314,11 @@ def test_every_file_of_the_site_under_the_rules(access_site: tuple[Path, Path]) 
 
 
 # nginx, for real --------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def shipped_config(site: Path, port: int, check_url: str) -> str:
-    """deploy/nginx/statistiques.conf with its documented values set: listen, root, proxy_pass."""
-    text = SHIPPED_CONF.read_text(encoding="utf-8")
-    for directive, value in (("listen", f"127.0.0.1:{port}"), ("root", str(site)), ("proxy_pass", check_url)):
-        text, count = re.subn(rf"(?m)^(\s*){directive}\s+[^;]+;", rf"\g<1>{directive} {value};", text)
-        assert count == 1, f"{SHIPPED_CONF}: expected one `{directive}` line to set"
-    return text
-
-
 @pytest.fixture(scope="module")
 def nginx(access_site: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
-    if not NGINX.is_file():
-        pytest.skip(f"{NGINX} is absent: apt-get install nginx-light (.ci/run does)")
     site, directory = access_site
-    check = session_check_server(site, directory, "127.0.0.1", 0)
-    threading.Thread(target=check.serve_forever, daemon=True).start()
-    prefix = tmp_path_factory.mktemp("nginx")
-    port = free_port()
-    (prefix / "statistiques.conf").write_text(
-        shipped_config(site, port, f"http://127.0.0.1:{check.server_address[1]}/statistiques/session-check"),
-        encoding="utf-8",
-    )
-    temp = " ".join(
-        f"{k}_temp_path {prefix}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    mime = "include /etc/nginx/mime.types;" if Path("/etc/nginx/mime.types").is_file() else ""
-    (prefix / "nginx.conf").write_text(
-        f"error_log {prefix}/error.log;\npid {prefix}/nginx.pid;\nevents {{}}\n"
-        f"http {{\n access_log {prefix}/access.log;\n {temp}\n {mime}\n"
-        f" include {prefix}/statistiques.conf;\n}}\n",
-        encoding="utf-8",
-    )
-    command = [str(NGINX), "-p", str(prefix), "-e", f"{prefix}/error.log", "-c", str(prefix / "nginx.conf")]
-    subprocess.run([*command, "-t"], check=True, capture_output=True)
-    # one process, no worker switching to `nobody` (which could not read the test's temporary site)
-    process = subprocess.Popen([*command, "-g", "daemon off; master_process off;"], stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"nginx exited: {process.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("nginx did not listen within 10 s")
-                time.sleep(0.05)
+    with running_nginx(site, directory, tmp_path_factory.mktemp("nginx")) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        check.shutdown()
-        check.server_close()
-
-
-def fetch(port: int, uri: str, uid: str | None = None, method: str = "GET") -> http.client.HTTPResponse:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Cookie": f"lang=fr; {SESSION_COOKIE}={uid}"} if uid else {}
-    connection.request(method, uri, headers=headers)  # sent as written: no client-side normalisation
-    response = connection.getresponse()
-    response.body = response.read()
-    connection.close()
-    return response
 
 
 def test_nginx_applies_access_json_for_each_kind_of_user(nginx: int, access_site: tuple[Path, Path]) -> None:
@@ -403,8 +332,8 @@ def test_nginx_applies_access_json_for_each_kind_of_user(nginx: int, access_site
             expected = 200 if uid in readers else 403
             if response.status != expected:
                 failures.append((uid, uri, response.status, expected))
-            if response.status == 200:
-                assert response.getheader("Cache-Control") == "private, no-cache"
+            cache = ASSET_CACHE if response.status == 200 and uri.startswith("/assets/") else "no-store"
+            assert response.getheader("Cache-Control") == cache, (uid, uri, response.status)
         for uid in (None, "nobody-known"):
             status = fetch(nginx, uri, uid).status
             if status != 401:

@@ -1,0 +1,292 @@
+"""The shipped nginx configuration's headers and Content-Security-Policy, and pages that comply with it.
+
+The tiny site of tests/test_pages.py is served by Debian's /usr/sbin/nginx with deploy/nginx/statistiques.conf
+(tests/nginx_helpers.py) and read by Debian's headless Chromium, driven by Playwright, as a super
+administrator: no page may trigger a CSP violation, and every chart must draw.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nginx_helpers import fetch, running_nginx
+from test_pages import Page, build_tiny_site
+
+from pipeline.constants import INDICATORS, PROFILES
+from pipeline.serve import SESSION_COOKIE
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN = "admin"
+STRUCTURE = "structures/s-lycee"
+CLASS = f"{STRUCTURE}/classes/c-2nde-a"
+READY = "body[data-chart-ready='true'] #chart svg .role-mark"
+ASSET_CACHE = "private, max-age=31536000, immutable"
+# Collects CSP violations from the start of every document (run before the page's own scripts).
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " +
+    (e.sourceFile || "?") + ":" + e.lineNumber + " " + (e.sample || ""));
+}, true);
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = build_tiny_site(tmp_path_factory.mktemp("csp"))
+    (site.parent / "directory" / "users.csv").write_text(
+        "id,profile,structures,classes,functions\n"
+        f"{ADMIN},Personnel,s-lycee,,SUPER_ADMIN\n"
+        "parent,Relative,s-lycee,c-2nde-a,\n",
+        encoding="utf-8",
+    )
+    return site
+
+
+@pytest.fixture(scope="module")
+def nginx(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    with running_nginx(site, site.parent / "directory", tmp_path_factory.mktemp("nginx")) as port:
+        yield port
+
+
+def directives(policy: str | None) -> dict[str, list[str]]:
+    assert policy, "no Content-Security-Policy header"
+    parsed = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        parsed[name.lower()] = values
+    return parsed
+
+
+def assert_security_headers(response, what: str) -> None:
+    policy = directives(response.getheader("Content-Security-Policy"))
+    assert policy["default-src"] == ["'self'"], what
+    assert "'unsafe-inline'" not in response.getheader("Content-Security-Policy"), what
+    assert set(policy["script-src"]) <= {"'self'", "'unsafe-eval'"}, what  # eval for Vega: see the config
+    assert policy["style-src"] == ["'self'"], what
+    for name in ("object-src", "base-uri", "frame-ancestors"):
+        assert policy[name] == ["'none'"], (what, name)
+    assert policy["form-action"] in (["'none'"], ["'self'"]), what
+    assert response.getheader("X-Content-Type-Options") == "nosniff", what
+    assert response.getheader("Referrer-Policy") in ("same-origin", "no-referrer", "strict-origin"), what
+
+
+# Headers, through nginx -------------------------------------------------------------------------------
+def test_pages_data_and_exports_are_never_stored(nginx: int) -> None:
+    types = {
+        "/": "text/html; charset=utf-8",
+        "/index.html": "text/html; charset=utf-8",
+        "/platform/index.html": "text/html; charset=utf-8",
+        f"/{STRUCTURE}/": "text/html; charset=utf-8",
+        f"/{STRUCTURE}/connections.html": "text/html; charset=utf-8",
+        f"/{CLASS}/top_apps.html": "text/html; charset=utf-8",
+        f"/{STRUCTURE}/data.js": "text/javascript; charset=utf-8",
+        f"/{STRUCTURE}/summary.json": "application/json; charset=utf-8",
+        f"/{STRUCTURE}/csv/connections-by-day.csv": "text/csv; charset=utf-8",
+        f"/{CLASS}/csv/top_apps-month.csv": "text/csv; charset=utf-8",
+        "/build.json": "application/json; charset=utf-8",
+    }
+    for uri, content_type in types.items():
+        response = fetch(nginx, uri, ADMIN)
+        assert response.status == 200, uri
+        assert response.getheader("Cache-Control") == "no-store", uri
+        assert response.getheader("Content-Type") == content_type, uri
+        assert_security_headers(response, uri)
+
+
+def test_only_the_hashed_assets_may_be_cached(nginx: int, site: Path) -> None:
+    names = sorted(p.name for p in (site / "assets").iterdir())
+    assert names and all(re.fullmatch(r"[a-z]+-[0-9a-f]{12}\.(js|css)", n) for n in names), names
+    for name in names:
+        response = fetch(nginx, f"/assets/{name}", ADMIN)
+        assert response.status == 200, name
+        assert response.getheader("Cache-Control") == ASSET_CACHE, name
+        expected = "text/css" if name.endswith(".css") else "text/javascript"
+        assert response.getheader("Content-Type") == f"{expected}; charset=utf-8", name
+        assert_security_headers(response, name)
+    # a refusal is not kept: the reader may sign in a minute later
+    for uid, status in ((None, 401), ("parent", 403)):
+        refused = fetch(nginx, f"/assets/{names[0]}", uid)
+        assert refused.status == status
+        assert refused.getheader("Cache-Control") == "no-store"
+
+
+def test_errors_carry_the_headers_too(nginx: int) -> None:
+    for uri, uid, status in (
+        (f"/{STRUCTURE}/index.html", None, 401),
+        (f"/{STRUCTURE}/index.html", "parent", 403),
+        (f"/{STRUCTURE}/nothing.html", ADMIN, 404),
+        (f"/{STRUCTURE}/", "nobody-known", 401),
+    ):
+        response = fetch(nginx, uri, uid)
+        assert response.status == status, (uri, uid)
+        assert response.getheader("Cache-Control") == "no-store", (uri, uid)
+        assert_security_headers(response, f"{status} {uri}")
+
+
+def test_a_folder_without_its_slash_redirects_relatively(nginx: int) -> None:
+    for folder in ("platform", STRUCTURE, CLASS):
+        response = fetch(nginx, f"/{folder}", ADMIN)
+        assert response.status == 301, folder
+        # no scheme, host or port: the browser keeps the https:// and host of the proxy in front
+        assert response.getheader("Location") == f"/{folder}/", folder
+        assert response.getheader("Cache-Control") == "no-store", folder
+        assert_security_headers(response, folder)
+
+
+# The pages comply, without a browser ------------------------------------------------------------------
+INLINE_EVENT = re.compile(r"on[a-z]+")
+
+
+def test_no_page_has_inline_script_style_or_event_handler(site: Path) -> None:
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 20
+    for path in pages:
+        page = Page(path.read_text(encoding="utf-8"))
+        for tag, attrs in page.tags:
+            assert tag != "style", path
+            assert "style" not in attrs, (path, tag, attrs)
+            assert not [a for a in attrs if INLINE_EVENT.fullmatch(a)], (path, tag, attrs)
+            if tag == "script":
+                assert attrs.get("src"), (path, "inline script")
+            assert not str(attrs.get("href") or "").lower().startswith("javascript:"), path
+
+
+def test_swatch_colours_come_from_profiles(site: Path) -> None:
+    css = next((site / "assets").glob("style-*.css")).read_text(encoding="utf-8")
+    for profile in PROFILES:
+        rules = re.findall(rf"\.swatch-{re.escape(profile.code)}\s*\{{([^}}]*)\}}", css)
+        assert rules == [f" background: {profile.colour}; "], profile.code
+    used = set()
+    for path in site.rglob("*.html"):
+        used |= set(re.findall(r"\bswatch-([A-Za-z0-9_-]+)", path.read_text(encoding="utf-8")))
+    assert used == {p.code for p in PROFILES}
+
+
+# The pages in Chromium, through nginx -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    missing = "Playwright is missing (pip install playwright)"
+    sync_api = pytest.importorskip("playwright.sync_api", reason=missing)
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Reader:
+    """A super administrator's browser tab on nginx that records CSP violations, CSP console messages and
+    uncaught errors."""
+
+    def __init__(self, browser, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}/"
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+        self.context.add_cookies([{"name": SESSION_COOKIE, "value": ADMIN, "url": self.base}])
+        self.context.add_init_script(WATCH_CSP)
+        self.page = self.context.new_page()
+        self.console: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _console(self, message) -> None:
+        if re.search(r"Content[ -]Security[ -]Policy", message.text, re.I):
+            self.console.append(message.text)
+
+    def violations(self) -> list[str]:
+        return self.page.evaluate("window.__csp") + self.console
+
+    def open(self, path: str, chart: bool) -> object:
+        response = self.page.goto(self.base + path)
+        assert response.status == 200, path
+        assert "default-src 'self'" in response.headers["content-security-policy"], path
+        if chart:
+            try:
+                self.page.wait_for_selector(READY, state="attached", timeout=20_000)
+            except Exception as error:
+                raise AssertionError(f"{path}: no chart; {self.violations()} {self.errors}") from error
+            assert self.page.locator("#chart svg").count() == 1, path
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def reader(browser, nginx: int) -> Iterator[Reader]:
+    session = Reader(browser, nginx)
+    yield session
+    session.close()
+
+
+def test_every_kind_of_page_renders_without_a_csp_violation(reader: Reader) -> None:
+    pages = [("index.html", False), ("platform/index.html", False), ("platform/connections.html", True)]
+    pages += [(f"{STRUCTURE}/index.html", False)]
+    pages += [(f"{STRUCTURE}/{i.id}.html", True) for i in INDICATORS]  # every kind of detail page
+    pages += [(f"{CLASS}/index.html", False), (f"{CLASS}/activations.html", True)]
+    pages += [("structures/s-hostile/top_apps.html", True)]  # names and app names written like scripts
+    for path, chart in pages:
+        page = reader.open(path, chart)
+        assert reader.violations() == [], path
+        assert page.locator("style").count() == 0, path  # nothing injected a <style>
+    assert reader.errors == []
+
+
+def test_tooltips_legend_and_switcher_work_under_the_policy(reader: Reader) -> None:
+    page = reader.open("platform/connections.html", chart=True)
+    tooltip = page.locator("#vg-tooltip-element")
+    box = page.locator("#chart svg .mark-symbol path").nth(3).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip.wait_for(state="visible")
+    assert " connexions, dont " in tooltip.inner_text()
+    # style.css styles it in place of vega-tooltip's injected <style>
+    assert tooltip.evaluate("t => getComputedStyle(t).position") == "fixed"
+    page.mouse.move(2, 2)
+    tooltip.wait_for(state="hidden")
+    # the swatches take their colours from the generated classes
+    teacher = next(p for p in PROFILES if p.code == "Teacher").colour
+    rgb = "rgb({}, {}, {})".format(*(int(teacher[i : i + 2], 16) for i in (1, 3, 5)))
+    swatch = page.locator(".legend-item[data-profile='Teacher'] .swatch")
+    assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == rgb
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.locator(".legend-item[data-profile='Teacher']").click()
+    page.wait_for_function(
+        "b => { const c = document.getElementById('chart'); return c.dataset.rendered !== b"
+        " && c.querySelector('svg .role-mark'); }",
+        arg=before,
+    )
+    page.locator("#switcher-toggle").click()  # loads nav.js by a script element
+    page.locator("#switcher-panel a", has_text="Victor Hugo").wait_for()
+    assert reader.violations() == []
+    assert reader.errors == []
+
+
+def test_the_watch_does_see_a_violation(reader: Reader) -> None:
+    """The harness itself: an inline style and an inline script are refused and reported."""
+    page = reader.open("index.html", chart=False)
+    page.evaluate("""() => {
+        const style = document.createElement("style");
+        style.textContent = "body { color: red; }";
+        document.head.appendChild(style);
+        const script = document.createElement("script");
+        script.textContent = "window.__ran = true;";
+        document.head.appendChild(script);
+    }""")
+    page.wait_for_function("window.__csp.length >= 2")
+    assert page.evaluate("window.__ran === undefined")
+    found = reader.violations()
+    assert any(v.startswith("style-src") for v in found), found
+    assert any(v.startswith("script-src") for v in found), found
