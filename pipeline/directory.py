@@ -58,10 +58,17 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     if not path.is_file():
         raise DirectoryError(f"{path}: missing; the directory snapshot needs {' and '.join(FILES)}")
     rows = []
+    first_line: dict[str, int] = {}
     for line, values in _csv_rows(path, columns):
         for id_column in ("id", "structure_id"):
             if id_column in values:
                 _check_id(f"{path}, line {line}", id_column, values[id_column])
+        if values["id"] in first_line:
+            raise DirectoryError(
+                f"{path}, line {line}: id {values['id']!r} is already on line {first_line[values['id']]}; "
+                "keep one row per id"
+            )
+        first_line[values["id"]] = line
         rows.append(values)
     return rows
 
@@ -183,6 +190,7 @@ def entity_set(snapshot: Snapshot, structures_seen: set[str], classes_seen: set[
     )
     return EntitySet(
         [platform, *ordered_structures, *ordered_classes],
-        structures_not_in_snapshot=sorted(structures_seen - set(snapshot.structures)),
+        # with pages but not in structures.csv: seen in events, or the structure of a class of classes.csv
+        structures_not_in_snapshot=sorted(structure_ids - set(snapshot.structures)),
         classes_not_in_snapshot=sorted(classes_seen - set(snapshot.classes)),
     )

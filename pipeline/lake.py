@@ -1,6 +1,6 @@
 """The Parquet lake: its layout, its schemas and its atomic writes. Every stage reaches files through here.
 
-    LAKE/events/day=YYYY-MM-DD/part-<run>-<n>.parquet   validated events, partitioned by their UTC day
+    LAKE/events/day=YYYY-MM-DD/part-<run>.parquet       validated events, partitioned by their UTC day
     LAKE/rejects/part-<run>.parquet                     rejected lines (file, line, reason, raw line)
     LAKE/daily/, LAKE/monthly/                          the aggregate layer: see aggregate_store
 
