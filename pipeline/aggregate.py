@@ -69,7 +69,6 @@ def count_keys(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
 DENSE_COUNT_LIMIT = 1 << 25  # below this many possible keys, a bincount beats a sort
 N_PROFILES = len(PROFILE_CODES)
 PROFILE_VALUES = store.PROFILE_VALUES
-HOUR_KEYS = pa.array(store.HOUR_KEYS)
 
 
 def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -113,7 +112,7 @@ def aggregate_day(events: pa.Table) -> tuple[pa.Table, pa.Table]:
     hour = events.column("hour").to_numpy().astype(np.int64)[event_of[login]]
     found, counts = count_keys(cell[login] * 24 + hour, n_cells * 24)
     cells, hours = np.divmod(found, 24)
-    tables = [decode(cells, counts, store.MEASURE_LOGIN, HOUR_KEYS.take(pa.array(hours)))]
+    tables = [decode(cells, counts, store.MEASURE_LOGIN, store.HOUR_VALUES.take(pa.array(hours)))]
 
     module = modules[event_of[access]]
     found, counts = count_keys(cell[access] * len(module_names) + module, n_cells * len(module_names))

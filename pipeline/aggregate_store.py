@@ -49,7 +49,10 @@ MEASURE_VISITORS = "visitors"  # distinct LOGIN users of the day; profile "all" 
 MEASURES = (MEASURE_LOGIN, MEASURE_ACCESS, MEASURE_ACTIVATION, MEASURE_VISITORS)
 HOUR_KEYS = tuple(f"{h:02d}" for h in range(24))
 NO_KEY = ""
-PROFILE_VALUES = pa.array(PROFILE_CODES)  # the `profile` column's values, in PROFILE_CODES order
+# The columns' values as Arrow arrays, for lookups (a value's position is its code)
+PROFILE_VALUES = pa.array(PROFILE_CODES)
+MEASURE_VALUES = pa.array(MEASURES)
+HOUR_VALUES = pa.array(HOUR_KEYS)
 
 DAILY, MONTHLY = "daily", "monthly"
 _FOLDER_PREFIX = {DAILY: "day=", MONTHLY: "month="}

@@ -34,8 +34,6 @@ from .periods import Span, bucket_spans, months_of, period_spans, window_days
 log = logging.getLogger(__name__)
 N_PROFILES = len(PROFILE_CODES)
 MEASURES = store.MEASURES
-MEASURE_VALUES = pa.array(MEASURES)
-HOUR_KEYS = pa.array(store.HOUR_KEYS)
 
 
 def run(lake: Path, timezone: str, as_of: date, snapshot: Snapshot) -> tuple[IndicatorTables, EntitySet]:
@@ -117,13 +115,13 @@ class DailySums:
         table = table.filter(pa.array(known))
         e = e[known]
         p = positions(table.column("profile"), store.PROFILE_VALUES)
-        m = positions(table.column("measure"), MEASURE_VALUES)
+        m = positions(table.column("measure"), store.MEASURE_VALUES)
         n = table.column("n").to_numpy()
         inside = [name for name, span in periods.items() if span.first <= day <= span.last]
         n_entities = len(self.logins)
 
         rows = m == MEASURES.index(store.MEASURE_LOGIN)
-        hour = positions(table.column("key").filter(pa.array(rows)), HOUR_KEYS)
+        hour = positions(table.column("key").filter(pa.array(rows)), store.HOUR_VALUES)
         day_hours = with_tous(sum_into((n_entities, N_PROFILES, 24), [e[rows], p[rows], hour], n[rows]))
         day_logins = day_hours.sum(axis=2)
         self.logins.put_day(offset, day_logins)
