@@ -50,12 +50,6 @@ def _date_cell(day: date) -> str:
     return f'"{day.isoformat()}"'
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    lines = [";".join(cell(v) for v in header)]
-    lines.extend(";".join(cell(v) for v in row) for row in rows)
-    return BOM + "\r\n".join(lines) + "\r\n"
-
-
 def entity_csvs(figures: EntityFigures) -> dict[str, str]:
     """File name → text, for every CSV of one entity. Cells that repeat (names, labels) are quoted once."""
     entity = figures.entity

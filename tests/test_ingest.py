@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import event, write_lines
@@ -91,13 +92,74 @@ def test_late_events_are_folded_into_their_day(tmp_path):
     assert lake.read_days(root, [date(2026, 3, 10)]).num_rows == 2
 
 
+IP = "203.0.113.9"
+UA = "Mozilla/5.0 (X11; Linux x86_64) Test-UA/7f3e"
+
+
+def _field_names(fields) -> list[str]:
+    """Every field name of a schema, nested ones (list items, struct members) included."""
+    names = []
+    for f in fields:
+        names.append(f.name)
+        kind = f.type
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+            names += _field_names([kind.value_field])
+        elif pa.types.is_struct(kind):
+            names += _field_names([kind.field(i) for i in range(kind.num_fields)])
+        elif pa.types.is_map(kind):
+            names += _field_names([kind.key_field, kind.item_field])
+    return names
+
+
+def _texts(value):
+    """Every string in a decoded Parquet value (lists, structs and maps walked; bytes decoded)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bytes):
+        yield value.decode("utf-8", errors="replace")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+
+
 def test_no_ip_or_ua_in_the_lake(tmp_path):
-    export = write_lines(tmp_path / "e.json", [event(ip="203.0.113.9", ua="Mozilla", referer="r")])
-    ingest.run([export], tmp_path / "lake")
-    for part in (tmp_path / "lake").rglob("*.parquet"):
-        names = pq.read_schema(part).names
-        assert "ip" not in names and "ua" not in names
-        assert b"203.0.113.9" not in part.read_bytes()
+    private = {"ip": IP, "ua": UA}
+    export = tmp_path / "e.json"
+    lines = [
+        json.dumps(event(_id="kept-login", referer="https://ent.example/r", **private)),
+        json.dumps(event("ACCESS", _id="kept-access", module="Blog", **private)),
+        json.dumps(event("GET_RESOURCE", _id="kept-other", **private)),
+        json.dumps(event(_id="rejected", profil="Director", referer="https://ent.example/r", **private)),
+        json.dumps({**event(_id="rejected-too"), "structures": "s1", **private}),
+    ]
+    # a JSON object with a byte that is not UTF-8: rejected as invalid_utf8, still without ip/ua (README)
+    bad_bytes = json.dumps(event(_id="not-utf8", **private)).encode().replace(b'"u1"', b'"u\xff1"')
+    export.write_bytes("".join(line + "\n" for line in lines).encode() + bad_bytes + b"\n")
+    report = ingest.run([export], tmp_path / "lake")
+    assert sum(report.events_new.values()) == 3
+    assert report.rejects_new == {"unknown_profile": 1, "bad_structures": 1, "invalid_utf8": 1}
+
+    parts = sorted((tmp_path / "lake").rglob("*.parquet"))
+    assert any("events" in p.parts for p in parts) and any("rejects" in p.parts for p in parts)
+    seen: list[str] = []
+    for part in parts:
+        table = pq.read_table(part)  # decoded columns, not the compressed bytes
+        names = _field_names(table.schema)
+        assert "ip" not in names and "ua" not in names, (part, names)
+        for row in table.to_pylist():
+            for text in _texts(row):
+                assert IP not in text and UA not in text, (part, text)
+                assert "203.0.113" not in text and "Test-UA" not in text, (part, text)
+                seen.append(text)
+    # the walk did read the values: event ids, and the rejects' raw lines with what they keep
+    assert {"kept-login", "kept-access", "kept-other"} <= set(seen)
+    raws = [t for t in seen if t.startswith("{")]
+    assert len(raws) == 3 and all('"referer"' in r or '"_id"' in r for r in raws)
+    assert any("Director" in r and "https://ent.example/r" in r for r in raws)
 
 
 def test_missing_input_file_stops_with_its_name(tmp_path):

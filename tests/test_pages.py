@@ -7,15 +7,18 @@ with tests/test_browser.py.
 from __future__ import annotations
 
 import csv
+import gzip
 import html
 import json
 import random
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import event
 
 from pipeline import charts, ingest, render
 from pipeline.constants import INDICATORS, PERIOD_WORDS, PROFILES
@@ -182,15 +185,128 @@ def test_links_and_scripts_stay_inside_the_site(site: Path) -> None:
             assert resolved.is_relative_to(site.resolve()) and resolved.exists(), (path, target)
 
 
-def test_figures_live_only_in_the_entity_folder(site: Path) -> None:
-    for path in site.rglob("*"):
-        if path.is_file() and path.name == "data.js":
-            assert (path.parent / "summary.json").exists()
-    for page in (site / "platform").glob("*.html"):
-        scripts = [s.get("src") for s in parse(page).all("script")]
-        assert "data.js" in scripts
-        assert all(s == "data.js" or s.startswith("../assets/") for s in scripts)
-    for asset in (site / "assets").iterdir():
+# A site made for the next test: each entity's users open a module nobody else opens and log in at hours
+# and on days of their own, so that each entity's figures (its top app, its arrays of counts) are its alone.
+# Accesses are weighted so that each entity's own module is its top app (a tile value).
+LEAK_STRUCTURES = [("s1", "0750001A", "Lycée Un"), ("s2", "0750002B", "Collège Deux")]
+LEAK_CLASSES = [("c1", "s1", "2nde A"), ("c3", "s1", "1ère C"), ("c2", "s2", "3e B")]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Users who belong to one entity only (and to its ancestors): what they do is that entity's own."""
+
+    users: tuple[str, ...]
+    profile: str
+    structure: str
+    klass: str | None
+    hour: str
+    days: tuple[str, ...]
+    module: str  # opened by this group alone
+    accesses: int  # per login
+
+
+LEAK_GROUPS = {  # entity folder → its own group
+    "structures/s1/classes/c1": Group(("k1", "k2", "k3"), "Student", "s1", "c1", "08:15",
+                                      ("2026-03-02", "2026-03-09", "2025-11-04"), "Cahier-C1", 2),
+    "structures/s1/classes/c3": Group(("m1",), "Student", "s1", "c3", "11:05",
+                                      ("2026-03-02", "2025-12-01"), "Atelier-C3", 1),
+    "structures/s1": Group(("t1", "t2"), "Teacher", "s1", None, "09:20",
+                           ("2026-03-02", "2026-03-09", "2025-10-06"), "Forum-S1", 5),
+    "structures/s2/classes/c2": Group(("p1",), "Student", "s2", "c2", "14:10",
+                                      ("2026-03-03", "2026-01-13"), "Labo-C2", 1),
+    "structures/s2": Group(("q1",), "Personnel", "s2", None, "16:40",
+                           ("2026-03-03", "2026-03-10"), "Agenda-S2", 3),
+}
+
+
+def _leak_events() -> list[dict]:
+    events = []
+    for group in LEAK_GROUPS.values():
+        for user in group.users:
+            who = {"user": user, "profile": group.profile, "structures": [group.structure],
+                   "classes": [group.klass] if group.klass else []}
+            for day in group.days:
+                events.append(event(when=f"{day} {group.hour}", **who))
+                events += [event("ACCESS", when=f"{day} {group.hour}", module=group.module, **who)
+                           for _ in range(group.accesses)]
+            events.append(event("ACTIVATION", when=f"{group.days[-1]} {group.hour}", **who))
+    return events
+
+
+def _site_texts(site: Path) -> dict[str, str]:
+    """Every file of the site as text, by site-relative path: .gz decompressed, HTML unescaped."""
+    texts = {}
+    for path in sorted(site.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+            text = data.decode("utf-8", errors="replace")
+            texts[path.relative_to(site).as_posix()] = html.unescape(text) if ".htm" in path.name else text
+    return texts
+
+
+def _owner(relative: str, folders: list[str]) -> str | None:
+    """The deepest entity folder holding a site-relative path (None: the root's own files, assets/)."""
+    holders = [f for f in folders if relative.startswith(f + "/")]
+    return max(holders, key=len) if holders else None
+
+
+def test_figures_live_only_in_the_entity_folder(make_site) -> None:
+    """SPEC 3.1: no file outside an entity's folder holds its figures; a class's may also stand in its
+    structure's folder; the platform's folder (super administrators only; 3.5 lists every structure's
+    tiles there) may hold anything. So a structure's figures must not be in its classes' folders, a class's
+    not in a sibling class's folder nor in another structure's, and nobody's in index.html, assets/,
+    access.json or build.json.
+
+    Each entity's figures are recognised by needles taken from its own data.js and summary.json: its own
+    module (also its top app: a tile value, in whatever form a tile is written), its arrays of counts (by
+    day, by week, by hour: compared with every file's text with whitespace removed, so compact, spaced or
+    indented JSON alike), its tiles as summary.json writes them, and the head of its CSV rows.
+    A writer that copied an entity's data.js into assets/ or beside another entity's, listed a structure's
+    tiles in the root index or in its classes' pages, or wrote a class's figures under the wrong structure,
+    would put one of these where the entity's readers are not the only readers, and fail here.
+    """
+    site = make_site(_leak_events(), as_of="2026-03-31", structures=LEAK_STRUCTURES, classes=LEAK_CLASSES)
+    texts = _site_texts(site.root)
+    squeezed = {name: re.sub(r"\s+", "", text) for name, text in texts.items()}
+    folders = sorted(p.parent.relative_to(site.root).as_posix() for p in site.root.rglob("summary.json"))
+    assert set(folders) == {"platform", *LEAK_GROUPS}
+    structures = {s: (name, uai) for s, uai, name in LEAK_STRUCTURES}
+    class_names = {c: name for c, _s, name in LEAK_CLASSES}
+    for folder, group in LEAK_GROUPS.items():
+        data = json.loads(texts[f"{folder}/data.js"].removeprefix("window.STATS_DATA=").rstrip(";\n"))
+        summary = json.loads(texts[f"{folder}/summary.json"])
+        assert summary["tiles"]["top_apps"]["value"] == group.module
+        arrays = [
+            data["series"]["connections"]["day"]["v"]["all"],
+            data["series"]["unique_visitors"]["week"]["v"]["all"],
+            data["hours"]["12months"]["all"],
+        ]
+        figures = [json.dumps(a, separators=(",", ":")) for a in arrays]
+        figures.append(json.dumps(summary["tiles"], separators=(",", ":"), ensure_ascii=False))
+        head = (*structures[group.structure], class_names.get(group.klass, ""))
+        row_head = ";".join(f'"{v}"' for v in head) + ';"'  # a CSV row of this entity, up to its Date
+        own_csv = "".join(text for name, text in texts.items() if name.startswith(f"{folder}/csv/"))
+        assert group.module in own_csv and own_csv.count(row_head) > 100, folder
+        assert all(n in squeezed[f"{folder}/data.js"] + squeezed[f"{folder}/summary.json"] for n in figures)
+
+        allowed = {folder, "platform"} | {f for f in folders if folder.startswith(f + "/")}
+        for name, text in texts.items():
+            if _owner(name, folders) in allowed:
+                continue
+            found = [group.module] if group.module in text else []
+            found += [n for n in figures if n in squeezed[name]]
+            found += [row_head] if row_head in text else []
+            assert not found, f"{folder}'s figures in {name}: {[n[:60] for n in found]}"
+    # pages load figures from their own folder only (data.js beside them), and code from assets/
+    assets = (site.root / "assets").resolve()
+    for path in site.root.rglob("*.html"):
+        for script in (s.get("src") for s in parse(path).all("script")):
+            target = (path.parent / script).resolve()
+            assert target == (path.parent / "data.js").resolve() or target.parent == assets, (path, script)
+    for asset in assets.iterdir():
         assert "STATS_DATA" not in asset.read_text(encoding="utf-8") or asset.name.startswith("app-")
 
 
@@ -225,9 +341,8 @@ def test_chart_specs_take_their_data_by_name() -> None:
 
 def test_build_report_has_render_speed(site: Path) -> None:
     report = json.loads((site / "build.json").read_text(encoding="utf-8"))
-    stats = report.get("render") or {k: report[k] for k in ("pages_per_second", "html_bytes_per_entity")
-                                      if k in report}
-    if not stats:
-        pytest.skip("build() does not copy written.render (pages_per_second, html_bytes_per_entity) yet")
+    stats = report["render"]
+    assert stats["pages_written"] == sum(1 for _ in site.rglob("*.html"))
     assert stats["pages_per_second"] > 0
     assert stats["html_bytes_per_entity"] > 0
+    assert isinstance(stats["setup_seconds"], int | float) and stats["setup_seconds"] >= 0

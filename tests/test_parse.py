@@ -52,7 +52,6 @@ def test_every_date_form_gives_epoch_ms(value, expected):
         "1774857600000",
         1774857600000.0,
         True,
-        None,
         {"$date": "2026-03-30T08:00:00"},
         {"$date": "2026-03-30"},
         {"$date": "yesterday"},
@@ -67,9 +66,16 @@ def test_every_date_form_gives_epoch_ms(value, expected):
     ],
 )
 def test_other_date_forms_are_rejected(value):
+    # README "Reject reasons": a `date` present but not one of the forms of SPEC 1.1 is `bad_date`
     result = parse_line(line(date=value), NOW)
     assert isinstance(result, Reject)
-    assert result.reason in (parse.BAD_DATE, parse.MISSING_DATE)
+    assert result.reason == parse.BAD_DATE
+
+
+def test_null_date_is_missing():
+    # `null` is read as absent (as the README says of `structures`/`classes`): `missing_date`, "no `date`"
+    assert parse_line(line(date=None), NOW).reason == parse.MISSING_DATE
+    assert parse_line(line(date=...), NOW).reason == parse.MISSING_DATE
 
 
 def test_date_bounds():
@@ -154,7 +160,14 @@ def test_odd_json_values_are_rejects_or_events_never_crashes():
     assert parse_line(line(**{"event-type": ["LOGIN"]}), NOW).reason == parse.MISSING_EVENT_TYPE
     huge = line(sessionId=10**40)  # past what orjson takes: the standard parser reads it
     assert isinstance(parse_line(huge, NOW), Event)
-    assert parse_line(line(date=10**40), NOW).reason in (parse.DATE_IN_FUTURE, parse.BAD_DATE)
+    # README: an integer outside the 64-bit range of BSON dates is `bad_date` (not `date_in_future`)
+    assert parse_line(line(date=10**40), NOW).reason == parse.BAD_DATE
+    assert parse_line(line(date=2**63), NOW).reason == parse.BAD_DATE
+    assert parse_line(line(date=-(2**63) - 1), NOW).reason == parse.BAD_DATE
+    assert parse_line(line(date=2**63 - 1), NOW).reason == parse.DATE_IN_FUTURE  # inside the range
+    assert parse_line(line(date={"$numberLong": str(10**40)}), NOW).reason == parse.BAD_DATE
+    minus_zero = line().replace('"date": 1774857600000', '"date": -0')  # json.dumps(-0) would write 0
+    assert '"date": -0,' in minus_zero and parse_line(minus_zero, NOW).reason == parse.DATE_BEFORE_2000
     deep = '{"_id": "x", "a": ' + "[" * 100_000 + "]" * 100_000 + "}"
     assert parse_line(deep, NOW).reason == parse.NOT_JSON
     assert parse_line('{"_id": "x", "event-type": "LOGIN", "date": NaN}', NOW).reason == parse.BAD_DATE
