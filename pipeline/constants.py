@@ -64,6 +64,10 @@ MONTH_NAMES = (
 
 
 # SPEC 2.4 -------------------------------------------------------------------------------------------
+DEFAULT_GROUPING = "month"  # what a detail page shows first
+DEFAULT_PERIOD = PERIOD_12MONTHS
+
+
 @dataclass(frozen=True)
 class Indicator:
     id: str
@@ -71,6 +75,22 @@ class Indicator:
     tile_period: str
     kind: str  # "series" (by day/week/month), "apps", "hours", "weekdays"
     value_label: str  # the CSV's last column
+    one_profile: bool = False  # the detail page shows one profile at a time, chosen by radio buttons
+    ratio: bool = False  # values are ratios of two decimals, not counts
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """What the detail page's choice switches between: groupings for a series, else periods."""
+        return GROUPINGS if self.kind == "series" else PERIODS
+
+    @property
+    def default_choice(self) -> str:
+        return DEFAULT_GROUPING if self.kind == "series" else DEFAULT_PERIOD
+
+    def csv_name(self, choice: str) -> str:
+        """SPEC 3.2's file name (in csv/) of a grouping of a series, or of a period of the others."""
+        assert choice in self.choices, (self.id, choice)
+        return f"{self.id}-by-{choice}.csv" if self.kind == "series" else f"{self.id}-{choice}.csv"
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -82,11 +102,14 @@ INDICATORS: tuple[Indicator, ...] = (
         PERIOD_MONTH,
         "series",
         "Visites par visiteur unique",
+        ratio=True,
     ),
-    Indicator("top_apps", "Appli la plus utilisée", PERIOD_12MONTHS, "apps", "Accès"),
+    Indicator("top_apps", "Appli la plus utilisée", PERIOD_12MONTHS, "apps", "Accès", one_profile=True),
     Indicator("hourly_peak", "Pic de connexion journalier", PERIOD_12MONTHS, "hours", "Connexions"),
     Indicator("weekly_peak", "Pic de connexion hebdomadaire", PERIOD_12MONTHS, "weekdays", "Connexions"),
-    Indicator("activations", "Comptes activés", PERIOD_12MONTHS, "series", "Comptes activés"),
+    Indicator(
+        "activations", "Comptes activés", PERIOD_12MONTHS, "series", "Comptes activés", one_profile=True
+    ),
 )
 INDICATORS_BY_ID: dict[str, Indicator] = {i.id: i for i in INDICATORS}
 SERIES_INDICATORS = tuple(i.id for i in INDICATORS if i.kind == "series")

@@ -66,7 +66,7 @@ def entity_csvs(figures: EntityFigures) -> dict[str, str]:
                     for start in (f"{head};{_date_cell(label)};",)
                     for code, profile in profiles
                 ]
-                files[f"{indicator.id}-by-{grouping}.csv"] = _join(header, lines)
+                files[indicator.csv_name(grouping)] = _join(header, lines)
             continue
         for period in PERIODS:
             lines = [
@@ -74,7 +74,7 @@ def entity_csvs(figures: EntityFigures) -> dict[str, str]:
                 for code, profile in profiles
                 for name, count in _pairs(figures, indicator.kind, period, code)
             ]
-            files[f"{indicator.id}-{period}.csv"] = _join(header, lines)
+            files[indicator.csv_name(period)] = _join(header, lines)
     return files
 
 

@@ -25,12 +25,13 @@ from markupsafe import Markup
 
 from . import charts
 from .constants import (
+    DEFAULT_GROUPING,
+    DEFAULT_PERIOD,
     GROUPING_LABELS,
     GROUPINGS,
     HOUR_SLOTS,
     INDICATORS,
     MONTH_NAMES,
-    PERIOD_12MONTHS,
     PERIOD_WORDS,
     PERIODS,
     PLATFORM_NAME,
@@ -44,9 +45,6 @@ from .model import CLASS, PLATFORM, STRUCTURE, Entity, EntityFigures
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 SITE_SRC = ROOT / "site_src"
-DEFAULT_GROUPING = "month"
-DEFAULT_PERIOD = PERIOD_12MONTHS
-SINGLE_PROFILE_INDICATORS = ("top_apps", "activations")  # radio buttons choose the profile
 KIND_WORDS = {PLATFORM: "Plateforme", STRUCTURE: "Établissement", CLASS: "Classe"}
 LOCALE = "fr-FR"
 _JS_ESCAPES = (
@@ -152,9 +150,13 @@ def chart_config() -> dict[str, Any]:
                 "kind": i.kind,
                 "unit": i.value_label.lower(),
                 "period": i.tile_period,
+                "oneProfile": i.one_profile,
+                "ratio": i.ratio,
+                "exports": {choice: i.csv_name(choice) for choice in i.choices},
             }
             for i in INDICATORS
         ],
+        "defaults": {"grouping": DEFAULT_GROUPING, "period": DEFAULT_PERIOD, "profile": PROFILES[0].code},
         "weekdays": list(WEEKDAYS),
         "hourSlots": list(HOUR_SLOTS),
         "months": list(MONTH_NAMES),
@@ -250,16 +252,9 @@ def data_script(figures: EntityFigures, classes: list[list[str]]) -> str:
 
 
 # Pages -----------------------------------------------------------------------------------------------
-def export_name(indicator: Indicator, grouping: str = DEFAULT_GROUPING, period: str = DEFAULT_PERIOD) -> str:
-    """The CSV (in csv/) that matches what a detail page shows."""
-    if indicator.kind == "series":
-        return f"{indicator.id}-by-{grouping}.csv"
-    return f"{indicator.id}-{period}.csv"
-
-
 def indicator_panel(indicator: Indicator) -> Markup:
     """What of a detail page depends only on the indicator: controls, chart, legend, table, export."""
-    single = indicator.id in SINGLE_PROFILE_INDICATORS
+    single = indicator.one_profile
     return Markup(
         _env.get_template("panel.html").render(
             indicator=indicator,
@@ -271,7 +266,7 @@ def indicator_panel(indicator: Indicator) -> Markup:
             default_period=DEFAULT_PERIOD,
             profiles=PROFILES if single else [],
             legend=[] if single else (PROFILES if indicator.kind == "series" else PROFILES[1:]),
-            export=export_name(indicator),
+            export=indicator.csv_name(indicator.default_choice),
         )
     )
 

@@ -195,7 +195,8 @@
     this.labels = {};
     var labels = this.labels;
     this.profiles.forEach(function (p) { labels[p.code] = p.label; });
-    this.state = { grouping: "month", period: "12months", profile: "all", hidden: [] };
+    var defaults = config.defaults;
+    this.state = { grouping: defaults.grouping, period: defaults.period, profile: defaults.profile, hidden: [] };
     this.view = null;
   }
 
@@ -214,7 +215,7 @@
 
   Detail.prototype.number = function (value) {
     if (value === null || value === undefined) { return "—"; }
-    return this.indicator.id === "visits_per_visitor" ? ratioFormat.format(value) : intFormat.format(value);
+    return this.indicator.ratio ? ratioFormat.format(value) : intFormat.format(value);
   };
 
   /* "octobre 2025 — 115 connexions, dont 65 Enseignants, 30 Élèves, …" */
@@ -223,7 +224,7 @@
     var rest = this.profiles.slice(1).map(function (p) {
       return self.number(byProfile[p.code]) + " " + p.label;
     });
-    if (this.indicator.id === "visits_per_visitor") {
+    if (this.indicator.ratio) {
       return title + " — " + this.number(byProfile.all) + " " + unit + " (Tous) ; " + this.profiles.slice(1)
         .map(function (p) { return p.label + " : " + self.number(byProfile[p.code]); }).join(", ");
     }
@@ -259,7 +260,7 @@
     var self = this;
     var g = this.state.grouping;
     var figures = this.seriesFigures();
-    var single = this.indicator.id === "activations";
+    var single = this.indicator.oneProfile;
     var shown = single ? this.profiles.filter(function (p) { return p.code === self.state.profile; })
       : this.profiles;
     var rows = [];
@@ -352,77 +353,95 @@
     return this.slotsChart();
   };
 
-  /* The table under the chart: the same figures -------------------------------------------------- */
-  Detail.prototype.table = function (model) {
+  /* The table under the chart: the same figures, one builder per kind of indicator ---------------- */
+  function tableCell(tag, text, attrs) { return el(tag, attrs, text); }
+
+  Detail.prototype.profileColumns = function (head) {
+    this.profiles.forEach(function (p) { head.appendChild(tableCell("th", p.label, { scope: "col", "class": "num" })); });
+  };
+
+  Detail.prototype.seriesTable = function (caption, head, tbody) {
     var self = this;
-    var kind = this.indicator.kind;
+    var grouping = this.state.grouping;
+    var figures = this.seriesFigures();
+    caption.textContent = this.indicator.label + " par " + this.config.groupings[grouping].toLowerCase() + ", " +
+      this.periodWords("12months");
+    head.appendChild(tableCell("th", this.config.groupings[grouping], { scope: "col" }));
+    this.profileColumns(head);
+    figures.buckets.forEach(function (iso, i) {
+      var tr = el("tr");
+      tr.appendChild(tableCell("th", self.bucketWords(iso, grouping), { scope: "row" }));
+      self.profiles.forEach(function (p) {
+        tr.appendChild(tableCell("td", self.number(figures.values[p.code][i]), { "class": "num" }));
+      });
+      tbody.appendChild(tr);
+    });
+  };
+
+  Detail.prototype.appsTable = function (caption, head, tbody, model) {
+    var self = this;
+    caption.textContent = "Accès par application, profil " + this.labels[this.state.profile] + ", " +
+      this.periodWords(this.state.period);
+    ["Rang", "Application", "Accès"].forEach(function (name, i) {
+      head.appendChild(tableCell("th", name, { scope: "col", "class": i === 1 ? "" : "num" }));
+    });
+    model.rows.forEach(function (row) {
+      var tr = el("tr");
+      tr.appendChild(tableCell("td", String(row.r + 1), { "class": "num" }));
+      tr.appendChild(tableCell("th", row.a, { scope: "row" }));
+      tr.appendChild(tableCell("td", self.number(row.v), { "class": "num" }));
+      tbody.appendChild(tr);
+    });
+    if (!model.rows.length) {
+      var empty = el("tr");
+      empty.appendChild(tableCell("td", "Aucun accès sur la période.", { colspan: "3" }));
+      tbody.appendChild(empty);
+    }
+  };
+
+  Detail.prototype.slotsTable = function (caption, head, tbody, model) {
+    var self = this;
+    var hours = this.indicator.kind === "hours";
+    var slots = this.slotFigures();
+    caption.textContent = "Connexions " + (hours ? "par créneau horaire" : "par jour de la semaine") + ", " +
+      this.periodWords(this.state.period);
+    head.appendChild(tableCell("th", hours ? "Créneau" : "Jour", { scope: "col" }));
+    this.profileColumns(head);
+    this.slotNames().forEach(function (name, i) {
+      var tr = el("tr");
+      var th = tableCell("th", name, { scope: "row" });
+      if (name === model.peak) {
+        tr.className = "peak";
+        th.appendChild(el("strong", { "class": "peak-tag" }, " (pic)"));
+      }
+      tr.appendChild(th);
+      self.profiles.forEach(function (p) {
+        tr.appendChild(tableCell("td", self.number(slots[p.code][i]), { "class": "num" }));
+      });
+      tbody.appendChild(tr);
+    });
+  };
+
+  Detail.prototype.table = function (model) {
     var table = el("table", { "class": "data-table" });
     var caption = el("caption", { id: "table-caption" });
-    table.appendChild(caption);
     var head = el("tr");
     var tbody = el("tbody");
-    function cell(tag, text, attrs) { var c = el(tag, attrs, text); return c; }
-    if (kind === "series") {
-      var figures = this.seriesFigures();
-      caption.textContent = this.indicator.label + " par " + this.config.groupings[this.state.grouping]
-        .toLowerCase() + ", " + this.periodWords("12months");
-      head.appendChild(cell("th", this.config.groupings[this.state.grouping], { scope: "col" }));
-      this.profiles.forEach(function (p) { head.appendChild(cell("th", p.label, { scope: "col", "class": "num" })); });
-      figures.buckets.forEach(function (iso, i) {
-        var tr = el("tr");
-        tr.appendChild(cell("th", self.bucketWords(iso, self.state.grouping), { scope: "row" }));
-        self.profiles.forEach(function (p) {
-          tr.appendChild(cell("td", self.number(figures.values[p.code][i]), { "class": "num" }));
-        });
-        tbody.appendChild(tr);
-      });
-    } else if (kind === "apps") {
-      caption.textContent = "Accès par application, profil " + this.labels[this.state.profile] + ", " +
-        this.periodWords(this.state.period);
-      ["Rang", "Application", "Accès"].forEach(function (name, i) {
-        head.appendChild(cell("th", name, { scope: "col", "class": i === 1 ? "" : "num" }));
-      });
-      model.rows.forEach(function (row) {
-        var tr = el("tr");
-        tr.appendChild(cell("td", String(row.r + 1), { "class": "num" }));
-        tr.appendChild(cell("th", row.a, { scope: "row" }));
-        tr.appendChild(cell("td", self.number(row.v), { "class": "num" }));
-        tbody.appendChild(tr);
-      });
-      if (!model.rows.length) {
-        var empty = el("tr");
-        empty.appendChild(cell("td", "Aucun accès sur la période.", { colspan: "3" }));
-        tbody.appendChild(empty);
-      }
-    } else {
-      var names = this.slotNames();
-      var slots = this.slotFigures();
-      caption.textContent = "Connexions " + (kind === "hours" ? "par créneau horaire" : "par jour de la semaine") +
-        ", " + this.periodWords(this.state.period);
-      head.appendChild(cell("th", kind === "hours" ? "Créneau" : "Jour", { scope: "col" }));
-      this.profiles.forEach(function (p) { head.appendChild(cell("th", p.label, { scope: "col", "class": "num" })); });
-      names.forEach(function (name, i) {
-        var tr = el("tr");
-        var th = cell("th", name, { scope: "row" });
-        if (name === model.peak) {
-          tr.className = "peak";
-          th.appendChild(el("strong", { "class": "peak-tag" }, " (pic)"));
-        }
-        tr.appendChild(th);
-        self.profiles.forEach(function (p) { tr.appendChild(cell("td", self.number(slots[p.code][i]), { "class": "num" })); });
-        tbody.appendChild(tr);
-      });
-    }
+    var kind = this.indicator.kind;
+    var fill = kind === "series" ? this.seriesTable : kind === "apps" ? this.appsTable : this.slotsTable;
+    fill.call(this, caption, head, tbody, model);
     var thead = el("thead");
     thead.appendChild(head);
+    table.appendChild(caption);
     table.appendChild(thead);
     table.appendChild(tbody);
     return table;
   };
 
+  /* The export link: its file names come from Python (STATS_CONFIG), as the CSV writer names them */
   Detail.prototype.exportName = function () {
-    if (this.indicator.kind === "series") { return this.indicator.id + "-by-" + this.state.grouping + ".csv"; }
-    return this.indicator.id + "-" + this.state.period + ".csv";
+    var choice = this.indicator.kind === "series" ? this.state.grouping : this.state.period;
+    return this.indicator.exports[choice];
   };
 
   Detail.prototype.spec = function (model) {

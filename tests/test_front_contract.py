@@ -1,0 +1,59 @@
+"""The page script takes its contract from Python: every export it may link to is a file the CSV writer
+wrote, named once (`Indicator.csv_name`), and the per-indicator flags are the constants'."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_pages import build_tiny_site
+
+from pipeline.constants import INDICATORS
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_site(tmp_path_factory.mktemp("contract"))
+
+
+def stats_config(site: Path) -> dict:
+    text = next((site / "assets").glob("charts-*.js")).read_text(encoding="utf-8")
+    prefix = "window.STATS_CONFIG="
+    assert text.startswith(prefix)
+    return json.loads(text[len(prefix) :].rstrip().rstrip(";"))
+
+
+def test_every_export_the_script_may_link_is_written_in_every_entity(site: Path) -> None:
+    config = stats_config(site)
+    exports = {name for i in config["indicators"] for name in i["exports"].values()}
+    assert len(exports) == 18  # SPEC 3.2: 4 series × 3 groupings, 3 others × 2 periods
+    folders = [p.parent for p in site.rglob("summary.json")]
+    assert len(folders) == 5  # the platform, two structures, two classes
+    for folder in folders:
+        assert {p.name for p in (folder / "csv").iterdir()} == exports, folder
+
+
+def test_flags_and_defaults_come_from_the_constants(site: Path) -> None:
+    config = stats_config(site)
+    by_id = {i["id"]: i for i in config["indicators"]}
+    assert list(by_id) == [i.id for i in INDICATORS]
+    assert {i for i, c in by_id.items() if c["oneProfile"]} == {"top_apps", "activations"}
+    assert {i for i, c in by_id.items() if c["ratio"]} == {"visits_per_visitor"}
+    assert by_id["connections"]["exports"] == {
+        "day": "connections-by-day.csv",
+        "week": "connections-by-week.csv",
+        "month": "connections-by-month.csv",
+    }
+    assert by_id["weekly_peak"]["exports"] == {
+        "month": "weekly_peak-month.csv",
+        "12months": "weekly_peak-12months.csv",
+    }
+    assert config["defaults"] == {"grouping": "month", "period": "12months", "profile": "all"}
+
+
+def test_the_script_names_no_indicator_and_no_csv_file() -> None:
+    script = (Path(__file__).resolve().parent.parent / "site_src" / "app.js").read_text(encoding="utf-8")
+    for indicator in INDICATORS:
+        assert f'"{indicator.id}"' not in script, indicator.id
+    assert ".csv" not in script
