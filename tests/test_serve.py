@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_access import MATRIX, USERS, an_asset, build_access_site, free_port
+from nginx_helpers import free_port
+from test_access import MATRIX, USERS, an_asset, build_access_site
 
 import build
 from pipeline.serve import SESSION_COOKIE, URI_HEADER, preview_server, session_check_server
