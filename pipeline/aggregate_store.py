@@ -96,9 +96,9 @@ def ids_by_kind(keys: Iterable[str]) -> dict[str, set[str]]:
 
 
 # ----------------------------------------------------------------------------------------------- version
-def _layout() -> dict:
-    """Everything a reader relies on; the version below changes whenever any of it does."""
-    return {
+_SCHEMAS = {"counts": COUNTS_SCHEMA, "presence": PRESENCE_SCHEMA, "month_presence": MONTH_PRESENCE_SCHEMA}
+_LAYOUT = json.dumps(  # everything a reader relies on: the version changes whenever any of it does
+    {
         "schemas": {name: str(schema) for name, schema in _SCHEMAS.items()},
         "measures": MEASURES,
         "hour_keys": HOUR_KEYS,
@@ -107,14 +107,20 @@ def _layout() -> dict:
         "entity_keys": [_PLATFORM_KEY, _PREFIX],
         "folders": _FOLDER_PREFIX,
         "files": [COUNTS_FILE, PRESENCE_FILE, RECORD_FILE],
-    }
+    },
+    sort_keys=True,
+)
+
+
+def _layout() -> dict:
+    """The layout, as a fresh copy (a caller may change it without changing the layer)."""
+    return json.loads(_LAYOUT)
 
 
 def layout_version(layout: dict) -> str:
     return hashlib.sha1(json.dumps(layout, sort_keys=True).encode()).hexdigest()[:16]
 
 
-_SCHEMAS = {"counts": COUNTS_SCHEMA, "presence": PRESENCE_SCHEMA, "month_presence": MONTH_PRESENCE_SCHEMA}
 LAYOUT_VERSION = layout_version(_layout())  # part of every day's source: a new layout recomputes every day
 
 
