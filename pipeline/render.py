@@ -174,8 +174,8 @@ def profile_css() -> str:
     style attribute (the Content-Security-Policy allows no inline style); the colours stay defined once."""
     rules = ["\n/* Profile swatches: written by pipeline/render.py from pipeline/constants.py PROFILES */\n"]
     for p in PROFILES:
-        if not re.fullmatch(r"[A-Za-z][\w-]*", p.code) or not re.fullmatch(r"#[0-9a-fA-F]{6}", p.colour):
-            raise ValueError(f"profile {p.code!r}: not a CSS class name or not a #rrggbb colour")
+        assert re.fullmatch(r"[A-Za-z][\w-]*", p.code), f"profile {p.code!r} is not a CSS class name"
+        assert re.fullmatch(r"#[0-9a-fA-F]{6}", p.colour), f"profile {p.code!r}: {p.colour!r} is not #rrggbb"
         rules.append(f".swatch-{p.code} {{ background: {p.colour}; }}\n")
     return "".join(rules)
 
