@@ -223,19 +223,26 @@ def demo_command(out: Path, seed: int) -> None:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Directory snapshot holding users.csv: the users to preview as.",
 )
-@click.option("--user", "user_id", help="Preview as this user id of users.csv (without it: list some).")
+@click.option(
+    "--user",
+    "user_id",
+    help="Preview as this user id of users.csv (with --directory and without --user: list some).",
+)
 @click.option("--port", default=8000, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @_fail_cleanly
 def serve_command(site: Path, directory: Path | None, user_id: str | None, port: int, host: str) -> None:
-    """Preview SITE as one user sees it behind the ENT's proxy (SITE/access.json decides; 403 otherwise)."""
+    """Preview SITE over http: as one user sees it behind the ENT's proxy (SITE/access.json decides; 403
+    otherwise), or, with neither --directory nor --user, the whole site as a super administrator reads it.
+    CSV exports are served from their stored .csv.gz, as the shipped nginx does."""
     from pipeline import serve
 
-    if user_id is None:
+    if user_id is None and directory is not None:
         click.echo(serve.sample_users(serve.load_users(directory)))
         raise click.ClickException("choose whom to preview as: --user ID (one of the ids above)")
     server = serve.preview_server(site, directory, user_id, host, port)
-    click.echo(f"Previewing {site} as {user_id} ({serve.kind_of(server.user)}): {server.url} (Ctrl-C stops)")
+    who = f"{user_id} ({serve.kind_of(server.user)})" if user_id else "a super administrator (the whole site)"
+    click.echo(f"Previewing {site} as {who}: {server.url} (Ctrl-C stops)")
     serve.serve_until_interrupted(server)
 
 

@@ -116,6 +116,7 @@ SERIES_INDICATORS = tuple(i.id for i in INDICATORS if i.kind == "series")
 
 # SPEC 3.2 -------------------------------------------------------------------------------------------
 PLATFORM_NAME = "Plateforme"
+CSV_STORED_SUFFIX = ".gz"  # csv/<name>.csv is stored as csv/<name>.csv.gz only; servers decompress as needed
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEAD = ("Établissement", "UAI", "Classe")
 CSV_TAIL_BY_KIND = {

@@ -1,9 +1,9 @@
-"""Stage 4: figures → the static site's pages, their data scripts and summary.json (Jinja2, autoescaped).
+"""The texts of the static site's pages, data scripts, summary.json and assets (Jinja2, autoescaped).
 
-What is built once per build: the templates, the chart specifications (pipeline.charts), the indicator
-panels of the detail pages (they hold no figures) and the shared assets (content-hashed names). What is
-written per entity: `data.js` (its figures, once, in its own folder), `index.html` (the seven tiles) and one
-detail page per indicator; each page is a single template render.
+Pure text: `pipeline.writer` writes the files. What is built once per build: the templates, the chart
+specifications (pipeline.charts), the indicator panels of the detail pages (they hold no figures) and the
+shared assets (content-hashed names). What is rendered per entity: `data.js` (its figures, once, in its own
+folder), `index.html` (the seven tiles) and one detail page per indicator.
 """
 
 from __future__ import annotations
@@ -12,19 +12,18 @@ import hashlib
 import json
 import os
 import re
-import time
-from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from . import charts
 from .constants import (
+    CSV_STORED_SUFFIX,
     DEFAULT_GROUPING,
     DEFAULT_PERIOD,
     GROUPING_LABELS,
@@ -61,13 +60,6 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-class Sink(Protocol):
-    files: int
-    bytes: int
-
-    def write(self, path: Path, text: str, kind: str) -> None: ...
 
 
 def relative(from_folder: str, to_path: str) -> str:
@@ -157,6 +149,7 @@ def chart_config() -> dict[str, Any]:
             for i in INDICATORS
         ],
         "defaults": {"grouping": DEFAULT_GROUPING, "period": DEFAULT_PERIOD, "profile": PROFILES[0].code},
+        "exportStoredSuffix": CSV_STORED_SUFFIX,  # opened from disk, a page links the stored file itself
         "weekdays": list(WEEKDAYS),
         "hourSlots": list(HOUR_SLOTS),
         "months": list(MONTH_NAMES),
@@ -190,10 +183,8 @@ def navigation_script(entities: list[Entity]) -> str:
     return "window.STATS_NAV=" + js_json({"platform": PLATFORM_NAME, "structures": structures}) + ";\n"
 
 
-def write_assets(site: Path, entities: list[Entity], written: Sink) -> dict[str, str]:
-    """Writes SITE/assets/ (content-hashed names); returns logical name → file name."""
-    assets = site / "assets"
-    assets.mkdir(parents=True, exist_ok=True)
+def asset_texts(entities: list[Entity]) -> dict[str, str]:
+    """SITE/assets/'s files by logical name (`app.js`): site_src/, the Vega runtime, the config, the nav."""
     texts = {
         source.name: source.read_text(encoding="utf-8")
         for source in sorted(SITE_SRC.iterdir())
@@ -203,12 +194,21 @@ def write_assets(site: Path, entities: list[Entity], written: Sink) -> dict[str,
     texts["vega.js"] = vega_runtime()
     texts["charts.js"] = "window.STATS_CONFIG=" + js_json(chart_config()) + ";\n"
     texts["nav.js"] = navigation_script(entities)
-    names = {}
-    for logical, text in texts.items():
-        stem, dot, suffix = logical.rpartition(".")
-        names[logical] = hashed_name(stem, dot + suffix, text)
-        written.write(assets / names[logical], text, suffix)
-    return names
+    return texts
+
+
+def asset_name(logical: str, text: str) -> str:
+    """`app.js` → `app-<12 hex of its content's hash>.js`."""
+    stem, dot, suffix = logical.rpartition(".")
+    return hashed_name(stem, dot + suffix, text)
+
+
+def root_index(entities: list[Entity], assets: dict[str, str]) -> str:
+    """SITE/index.html: the platform and the structures, names and links only (no figures)."""
+    return _env.get_template("root_index.html").render(
+        structures=[e for e in entities if e.kind == STRUCTURE],
+        assets={k: "assets/" + v for k, v in assets.items()},
+    )
 
 
 # Per-entity data -------------------------------------------------------------------------------------
@@ -271,73 +271,29 @@ def indicator_panel(indicator: Indicator) -> Markup:
     )
 
 
-@dataclass
-class RenderStats:
-    """What build.json reports of the pages: how fast they were written and how big they are."""
+class Pages:
+    """An entity's pages, from what every page of the build shares: templates, panels, asset names, the
+    classes of each structure (for the switcher)."""
 
-    pages: int = 0
-    html_bytes: int = 0
-    entities: int = 0
-    seconds: float = 0.0  # writing pages and data scripts
-    setup_seconds: float = 0.0  # once per build: assets, chart specs, templates
-
-    def merge(self, other: RenderStats) -> None:
-        self.pages += other.pages
-        self.html_bytes += other.html_bytes
-        self.entities += other.entities
-
-    def report(self) -> dict[str, float | int]:
-        return {
-            "pages_written": self.pages,
-            "pages_per_second": round(self.pages / self.seconds, 1) if self.seconds else 0.0,
-            "html_bytes_per_entity": round(self.html_bytes / self.entities) if self.entities else 0,
-            "setup_seconds": round(self.setup_seconds, 3),
-        }
-
-
-@dataclass
-class SiteRenderer:
-    """Writes the shared assets and the root index at creation, then one entity at a time."""
-
-    site: Path
-    entities: list[Entity]
-    written: Sink
-    stats: RenderStats = field(default_factory=RenderStats)
-
-    def __post_init__(self) -> None:
-        clock = time.perf_counter()
-        self.assets = write_assets(self.site, self.entities, self.written)
+    def __init__(self, entities: list[Entity], assets: dict[str, str]) -> None:
+        self.assets = assets
         self.panels = {i.id: indicator_panel(i) for i in INDICATORS}
         self.summary_page = _env.get_template("summary.html")
         self.detail_page = _env.get_template("detail.html")
         self.classes: dict[str, list[list[str]]] = {}
-        self.structure_names = {e.id: e.name for e in self.entities if e.kind == STRUCTURE}
-        for entity in self.entities:
+        self.structure_names = {e.id: e.name for e in entities if e.kind == STRUCTURE}
+        for entity in entities:
             if entity.kind == CLASS:
                 self.classes.setdefault(entity.structure_id, []).append([entity.id, entity.name])
-        self.stats.setup_seconds += time.perf_counter() - clock
-        clock = time.perf_counter()
-        self._write_page(
-            self.site / "index.html",
-            _env.get_template("root_index.html").render(
-                structures=[e for e in self.entities if e.kind == STRUCTURE],
-                assets={k: "assets/" + v for k, v in self.assets.items()},
-            ),
-        )
-        self.stats.seconds += time.perf_counter() - clock
 
-    def _write_page(self, path: Path, html: str) -> None:
-        before = self.written.bytes
-        self.written.write(path, html, "html")
-        self.stats.pages += 1
-        self.stats.html_bytes += self.written.bytes - before
-
-    def write_entity(self, folder: Path, figures: EntityFigures) -> None:
-        """data.js, index.html and the seven detail pages of one entity."""
-        clock = time.perf_counter()
+    def data_script(self, figures: EntityFigures) -> str:
         entity = figures.entity
         classes = self.classes.get(entity.structure_id, []) if entity.kind != PLATFORM else []
-        self.written.write(folder / "data.js", data_script(figures, classes), "js")
+        return data_script(figures, classes)
+
+    def of(self, figures: EntityFigures) -> list[tuple[str, str]]:
+        """(file name, html) of the entity's summary page and its seven detail pages."""
+        entity = figures.entity
         root = "../" * (entity.path.count("/") + 1)
         common = {
             "entity": entity,
@@ -348,12 +304,11 @@ class SiteRenderer:
             "as_of": date_words(figures.as_of),
             "indicators": INDICATORS,
         }
-        self._write_page(folder / "index.html", self.summary_page.render(common, tiles=self._tiles(figures)))
+        pages = [("index.html", self.summary_page.render(common, tiles=self._tiles(figures)))]
         for indicator in INDICATORS:
             html = self.detail_page.render(common, indicator=indicator, panel=self.panels[indicator.id])
-            self._write_page(folder / f"{indicator.id}.html", html)
-        self.stats.entities += 1
-        self.stats.seconds += time.perf_counter() - clock
+            pages.append((f"{indicator.id}.html", html))
+        return pages
 
     def _crumbs(self, entity: Entity, root: str) -> list[tuple[str, str]]:
         crumbs = [(PLATFORM_NAME, root + "platform/index.html")]

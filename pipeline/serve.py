@@ -1,7 +1,9 @@
 """Two small HTTP servers over the access rules of `pipeline.access` (SITE/access.json):
 
 - the preview (`build.py serve SITE --directory DIR --user ID`): serves SITE as the ENT's proxy would for
-  one user of the directory snapshot's `users.csv`, 403 for what that user may not read;
+  one user of the directory snapshot's `users.csv`, 403 for what that user may not read; `build.py serve
+  SITE` alone serves the whole site, as a super administrator would read it. CSV files are served from
+  their stored `.csv.gz` as the shipped nginx serves them;
 - the session-check stand-in (`python -m pipeline.serve session-check …`): what nginx's `auth_request`
   asks in the tests and in a local trial of `deploy/nginx/statistiques.conf`. It answers 204 when the
   session's user may read `X-Original-URI`, 401 without a known session, 403 otherwise. Its "session" is
@@ -12,6 +14,8 @@
 from __future__ import annotations
 
 import argparse
+import gzip
+import io
 import ipaddress
 import logging
 import sys
@@ -101,7 +105,26 @@ class _PreviewHandler(SimpleHTTPRequestHandler):
             )
             return None
         self.path = "/" + quote(path)
+        stored = self.server.site / (path + ".gz")
+        if path.endswith(".csv") and stored.is_file():
+            return self._send_stored_csv(stored)
         return super().send_head()  # serves exactly the path that was decided
+
+    def _send_stored_csv(self, stored: Path) -> io.BytesIO:
+        """csv/<name>.csv from its stored csv/<name>.csv.gz, as the shipped nginx does: as is to a client
+        that accepts gzip, decompressed to one that does not (SPEC 3.2)."""
+        body = stored.read_bytes()
+        accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "").lower()
+        if not accepts_gzip:
+            body = gzip.decompress(body)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/csv; charset=utf-8")
+        if accepts_gzip:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
 
     def list_directory(self, path):
         self.send_error(HTTPStatus.NOT_FOUND, "No index.html here")
@@ -115,20 +138,26 @@ class _PreviewHandler(SimpleHTTPRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
 
+WHOLE_SITE_READER = User("super-administrateur (aperçu)", "Personnel", functions=frozenset({SUPER_ADMIN}))
+
+
 def preview_server(
-    site: Path, directory: Path | None, user_id: str, host: str = "127.0.0.1", port: int = 8000
+    site: Path, directory: Path | None, user_id: str | None, host: str = "127.0.0.1", port: int = 8000
 ) -> PreviewServer:
-    """A preview of `site` for `user_id` of `directory/users.csv`, bound (not yet serving)."""
+    """A preview of `site` for `user_id` of `directory/users.csv`, or of the whole site as a super
+    administrator when `user_id` is None; bound (not yet serving)."""
     access = Access.load(site)
-    users = load_users(directory)
-    user = users.get(user_id)
-    if user is None:
-        raise StatistiquesError(
-            f"{Path(directory) / USERS_FILE}: no user {user_id!r}; run `build.py serve {site} --directory "
-            f"{directory}` without --user to list some"
-        )
+    if user_id is None:
+        user = WHOLE_SITE_READER
+    else:
+        user = load_users(directory).get(user_id)
+        if user is None:
+            raise StatistiquesError(
+                f"{Path(directory) / USERS_FILE}: no user {user_id!r}; run `build.py serve {site} "
+                f"--directory {directory}` without --user to list some"
+            )
     if not _is_loopback(host):
-        log.warning("serving on %s: anyone who reaches this port reads the site as %s", host, user_id)
+        log.warning("serving on %s: anyone who reaches this port reads the site as %s", host, user.id)
     try:
         return PreviewServer((host, port), site, access, user)
     except OSError as error:

@@ -472,7 +472,9 @@
     region.appendChild(this.table(model));
     var name = this.exportName();
     var link = document.getElementById("export");
-    link.setAttribute("href", "csv/" + name);
+    /* served, the export URL is answered from the stored (compressed) file; from disk only that file exists */
+    var stored = window.location.protocol === "file:" ? this.config.exportStoredSuffix : "";
+    link.setAttribute("href", "csv/" + name + stored);
     document.getElementById("export-format").textContent = "(CSV, " + name + ")";
     var token = {};
     this.token = token;
@@ -527,6 +529,8 @@
       return;
     }
     var detail = new Detail(window.STATS_CONFIG, window.STATS_DATA, body.getAttribute("data-indicator"));
+    /* the as-of day is in data.js, not in the page: a detail page's bytes do not change from night to night */
+    document.getElementById("as-of").textContent = "Données au " + detail.dayWords(window.STATS_DATA.as_of);
     detail.bind();
     detail.render();
   }

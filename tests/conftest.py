@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import itertools
 import json
@@ -81,8 +82,14 @@ def write_directory(
     return folder
 
 
+def csv_bytes(path: Path) -> bytes:
+    """The bytes of SITE/…/csv/<name>.csv, which the site stores as <name>.csv.gz (SPEC 3.2)."""
+    stored = path if path.suffix == ".gz" else path.with_name(path.name + ".gz")
+    return gzip.decompress(stored.read_bytes())
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
-    text = path.read_bytes().decode("utf-8-sig")
+    text = csv_bytes(path).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
 
 

@@ -5,6 +5,7 @@ python tests/golden.py        # rewrites tests/golden/expected/ from tests/golde
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import sys
 import tempfile
@@ -24,9 +25,11 @@ NOW_MS = 1_775_000_000_000  # 2026-04-01, so that the input's dates stay inside 
 
 
 def golden_files(site: Path) -> dict[str, bytes]:
-    """Every CSV and summary.json of the site, by path relative to it."""
-    files = [*site.rglob("csv/*.csv"), *site.rglob("summary.json")]
-    return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(files)}
+    """Every CSV (as served: the stored .csv.gz decompressed) and summary.json of the site, by path."""
+    files = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("summary.json")}
+    for stored in site.rglob("csv/*.csv.gz"):
+        files[stored.relative_to(site).as_posix().removesuffix(".gz")] = gzip.decompress(stored.read_bytes())
+    return dict(sorted(files.items()))
 
 
 def build_golden(workdir: Path) -> Path:

@@ -89,10 +89,12 @@ def running_nginx(site: Path, directory: Path, prefix: Path) -> Iterator[int]:
         check.server_close()
 
 
-def fetch(port: int, uri: str, uid: str | None = None, method: str = "GET") -> http.client.HTTPResponse:
+def fetch(
+    port: int, uri: str, uid: str | None = None, method: str = "GET", headers: dict[str, str] | None = None
+) -> http.client.HTTPResponse:
     """One request to nginx as user `uid` (the stand-in's session cookie), the URI sent as written."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Cookie": f"lang=fr; {SESSION_COOKIE}={uid}"} if uid else {}
+    headers = {**({"Cookie": f"lang=fr; {SESSION_COOKIE}={uid}"} if uid else {}), **(headers or {})}
     connection.request(method, uri, headers=headers)  # sent as written: no client-side normalisation
     response = connection.getresponse()
     response.body = response.read()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import re
 import subprocess
@@ -341,13 +342,26 @@ def test_nginx_applies_access_json_for_each_kind_of_user(nginx: int, access_site
     assert not failures, failures
 
 
+GZIP = {"Accept-Encoding": "gzip"}
+
+
 def test_nginx_serves_the_files_themselves(nginx: int, access_site: tuple[Path, Path]) -> None:
     site, _directory = access_site
     page = fetch(nginx, "/structures/s1/classes/c1/index.html", "teacher-c1")
     assert page.status == 200
     assert page.body == (site / "structures/s1/classes/c1/index.html").read_bytes()
-    csv_file = fetch(nginx, "/structures/s1/csv/connections-by-day.csv", "staff-s1")
-    assert csv_file.body == (site / "structures/s1/csv/connections-by-day.csv").read_bytes()
+    stored = (site / "structures/s1/csv/connections-by-day.csv.gz").read_bytes()
+    assert not (site / "structures/s1/csv/connections-by-day.csv").exists()  # stored compressed only
+    plain = fetch(nginx, "/structures/s1/csv/connections-by-day.csv", "staff-s1")  # no Accept-Encoding
+    assert plain.status == 200 and plain.body == gzip.decompress(stored)
+    assert plain.body.startswith('\ufeff"Établissement";'.encode())
+    assert plain.getheader("Content-Encoding") is None
+    assert plain.getheader("Content-Type") == "text/csv; charset=utf-8"
+    zipped = fetch(nginx, "/structures/s1/csv/connections-by-day.csv", "staff-s1", headers=GZIP)
+    assert zipped.status == 200 and zipped.body == stored and zipped.getheader("Content-Encoding") == "gzip"
+    assert zipped.getheader("Content-Type") == "text/csv; charset=utf-8"
+    assert "Accept-Encoding" in zipped.getheader("Vary", "")
+    assert fetch(nginx, "/structures/s1/csv/connections-by-day.csv", "teacher-c1", headers=GZIP).status == 403
     assert fetch(nginx, "/structures/s1", "staff-s1").status == 301  # nginx adds the folder's slash
     assert fetch(nginx, "/structures/s1/nothing.html", "staff-s1").status == 404
     assert fetch(nginx, "/structures/s2/nothing.html", "staff-s1").status == 403  # existence is not told

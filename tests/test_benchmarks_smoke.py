@@ -4,13 +4,13 @@ No timing is asserted."""
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import read_csv
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -77,8 +77,7 @@ def test_harness_comparison_agrees(bench):
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter=";"))
+    return read_csv(path)  # the stored .csv.gz, decompressed
 
 
 def _duck(bench: dict, sql: str) -> dict:

@@ -1,19 +1,19 @@
 """The pages in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
 
-The site is built by the real pipeline from the tiny seeded input of tests/test_pages.py and served by a real
-http.server on 127.0.0.1; one page is also opened from disk (file://). axe-core is read from $AXE_CORE_JS or
+The site is built by the real pipeline from the tiny seeded input of tests/test_pages.py and served by the
+preview server of `build.py serve` (the whole site) on 127.0.0.1; one page is also opened from disk
+(file://). axe-core is read from $AXE_CORE_JS or
 /opt/axe-core/node_modules/axe-core/axe.min.js (`npm install --prefix /opt/axe-core axe-core`).
 """
 
 from __future__ import annotations
 
-import functools
+import gzip
 import json
 import os
 import re
 import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from test_pages import HOSTILE, build_tiny_site
 
 from pipeline.constants import INDICATORS, PROFILES
 from pipeline.render import tile_text
+from pipeline.serve import preview_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -35,11 +36,6 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is missing (pip install playwright)")
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_site(tmp_path_factory.mktemp("browser"))
@@ -47,7 +43,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(site: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    server = preview_server(site, None, None, "127.0.0.1", 0)  # `build.py serve SITE`: the whole site
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -147,6 +143,7 @@ def test_grouping_changes_the_chart_the_table_and_the_export(watched: Watched) -
     page = watched.open("platform/unique_visitors.html", chart=True)
     export = page.get_by_role("link", name="Exporter les données")
     assert export.get_attribute("href") == "csv/unique_visitors-by-month.csv"
+    assert page.locator("#as-of").inner_text() == "Données au 31 mars 2026"  # from data.js
     points = page.locator("#chart svg .mark-symbol path")
     rows = page.locator("#table-region tbody tr")
     months = points.count(), rows.count()
@@ -158,6 +155,17 @@ def test_grouping_changes_the_chart_the_table_and_the_export(watched: Watched) -
     assert points.count() > months[0] and rows.count() > months[1]
     response = page.request.get(watched.base_url + "platform/" + export.get_attribute("href"))
     assert response.ok and response.body().startswith('\ufeff"Établissement";'.encode())
+
+
+def test_the_export_link_downloads_the_csv_bytes(watched: Watched, site: Path) -> None:
+    page = watched.open("platform/connections.html", chart=True)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Exporter les données").click()
+    download = download_info.value
+    assert download.suggested_filename == "connections-by-month.csv"
+    stored = (site / "platform/csv/connections-by-month.csv.gz").read_bytes()
+    saved = Path(download.path()).read_bytes()
+    assert saved == gzip.decompress(stored) and saved.startswith(b'\xef\xbb\xbf"\xc3\x89tablissement";')
 
 
 def test_period_and_profile_choices_switch_the_top_apps(watched: Watched) -> None:
@@ -200,6 +208,8 @@ def test_a_page_opened_from_disk_works(watched: Watched, site: Path) -> None:
     assert page.locator("#chart svg .mark-rect path").count() > 0
     assert watched.errors == []
     assert all(url.startswith("file://") for url in watched.requests)
+    export = page.locator("#export").get_attribute("href")  # from disk, the stored file itself
+    assert export == "csv/weekly_peak-12months.csv.gz" and (site / STRUCTURE / export).is_file()
 
 
 def test_hostile_names_show_as_text(watched: Watched) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import event, write_directory, write_lines
+from conftest import csv_bytes, event, write_directory, write_lines
 
 import build
 
@@ -90,9 +90,9 @@ def test_nightly_twice_gives_the_same_site(tmp_path):
         "2026-03-31",
     ]
     assert CliRunner().invoke(build.cli, args).exit_code == 0
-    first = (tmp_path / "site/platform/csv/connections-by-day.csv").read_bytes()
+    first = csv_bytes(tmp_path / "site/platform/csv/connections-by-day.csv")
     assert CliRunner().invoke(build.cli, args).exit_code == 0
-    assert (tmp_path / "site/platform/csv/connections-by-day.csv").read_bytes() == first
+    assert csv_bytes(tmp_path / "site/platform/csv/connections-by-day.csv") == first
     report = json.loads((tmp_path / "site/build.json").read_text())
     assert report["ingest"]["duplicates"] == 2 and report["events_by_type"] == {"LOGIN": 2}
     assert set(report["seconds"]) >= {"ingest", "aggregate", "indicators", "write"}

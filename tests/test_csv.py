@@ -8,7 +8,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from conftest import event
+from conftest import csv_bytes, event
 
 from pipeline.constants import GROUPINGS, PERIODS, PROFILE_CODES, SERIES_INDICATORS
 from pipeline.csv_export import cell, entity_csvs
@@ -197,7 +197,7 @@ def test_hostile_names_land_escaped(make_site):
         structures=[("s1", "0750001A", name)],
         classes=[("c1", "s1", "-2nde")],
     )
-    raw = (site.root / "structures/s1/csv/top_apps-12months.csv").read_bytes()
+    raw = csv_bytes(site.root / "structures/s1/csv/top_apps-12months.csv")
     assert raw.startswith(
         b'\xef\xbb\xbf"\xc3\x89tablissement";"UAI";"Classe";"Profil";"Application";"Acc\xc3\xa8s"\r\n'
     )

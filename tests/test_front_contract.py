@@ -31,7 +31,7 @@ def test_every_export_the_script_may_link_is_written_in_every_entity(site: Path)
     folders = [p.parent for p in site.rglob("summary.json")]
     assert len(folders) == 5  # the platform, two structures, two classes
     for folder in folders:
-        assert {p.name for p in (folder / "csv").iterdir()} == exports, folder
+        assert {p.name for p in (folder / "csv").iterdir()} == {name + ".gz" for name in exports}, folder
 
 
 def test_flags_and_defaults_come_from_the_constants(site: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from conftest import event, write_directory, write_lines
+from conftest import csv_bytes, event, write_directory, write_lines
 from golden import golden_files
 
 from pipeline import ingest
@@ -44,21 +44,21 @@ def test_changing_the_timezone_recomputes_everything(tmp_path):
     build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31)))
     report = build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31), "UTC"))
     assert report["aggregation"]["days_recomputed"] == 396
-    assert (tmp_path / "site/platform/csv/connections-by-day.csv").read_text(encoding="utf-8-sig").count(
+    assert csv_bytes(tmp_path / "site/platform/csv/connections-by-day.csv").decode("utf-8-sig").count(
         '"2026-03-09";"Tous";"1"'
     ) == 1
 
 
 def test_two_forked_writers_write_the_same_site_as_one(tmp_path, monkeypatch):
-    from pipeline import site as site_module
+    from pipeline import writer
 
     directory = write_directory(tmp_path / "dir")
     lake = tmp_path / "lake"
     ingest.run([write_lines(tmp_path / "a.json", [event(structures=["s1", "s2"], classes=["c1"])])], lake)
-    monkeypatch.setattr(site_module, "MIN_ENTITIES_PER_WRITER", 1)
+    monkeypatch.setattr(writer, "MIN_ENTITIES_PER_WRITER", 1)
     outputs = {}
     for writers in (1, 2):
-        monkeypatch.setattr(site_module, "MAX_WRITERS", writers)
+        monkeypatch.setattr(writer, "MAX_WRITERS", writers)
         report = build(SiteOptions(lake, directory, tmp_path / f"site{writers}", date(2026, 3, 31)))
         outputs[writers] = golden_files(tmp_path / f"site{writers}")
         pages = sorted(
@@ -75,7 +75,7 @@ def test_two_forked_writers_write_the_same_site_as_one(tmp_path, monkeypatch):
 def test_a_failed_write_leaves_the_previous_site_and_no_staging_folder(tmp_path, monkeypatch):
     import pytest
 
-    from pipeline import site as site_module
+    from pipeline import writer
 
     directory = write_directory(tmp_path / "dir")
     lake = tmp_path / "lake"
@@ -86,7 +86,7 @@ def test_a_failed_write_leaves_the_previous_site_and_no_staging_folder(tmp_path,
     def broken(*_args, **_kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(site_module, "entity_csvs", broken)
+    monkeypatch.setattr(writer, "entity_csvs", broken)
     with pytest.raises(OSError, match="disk full"):
         build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31)))
     assert golden_files(tmp_path / "site") == before

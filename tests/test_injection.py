@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import event, write_directory, write_lines
+from conftest import csv_bytes, event, write_directory, write_lines
 from markupsafe import escape
 
 import build as cli
@@ -177,11 +177,11 @@ def _strings(value: object):
 
 
 def csv_cells(path: Path) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline=""), delimiter=";"))
+    return list(csv.reader(io.StringIO(csv_bytes(path).decode("utf-8-sig"), newline=""), delimiter=";"))
 
 
 def test_csv_cells_that_look_like_formulas_start_with_a_quote(site: Path) -> None:
-    files = sorted(site.rglob("*.csv"))
+    files = sorted(site.rglob("*.csv.gz"))
     assert files
     cells = [cell for path in files for row in csv_cells(path) for cell in row]
     assert not [c for c in cells if c.startswith(CSV_FORMULA_PREFIXES)]

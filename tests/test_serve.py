@@ -3,6 +3,7 @@ answers as nginx's auth_request expects. Both run for real on loopback."""
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import socket
 import subprocess
@@ -201,3 +202,25 @@ def test_serve_has_help() -> None:
     result = CliRunner().invoke(build.cli, ["serve", "--help"])
     assert result.exit_code == 0
     assert all(option in result.output for option in ("--directory", "--user", "--port", "--host"))
+
+
+def test_the_preview_serves_csv_from_the_stored_gzip_and_the_whole_site_without_a_user(
+    access_site: tuple[Path, Path],
+) -> None:
+    site, _directory = access_site
+    stored = (site / "structures/s1/csv/connections-by-day.csv.gz").read_bytes()
+    server = running(preview_server(site, None, None, "127.0.0.1", 0))  # a super administrator's view
+    try:
+        port = server.server_address[1]
+        plain = get(port, "/structures/s1/csv/connections-by-day.csv")
+        assert plain.status == 200 and plain.body == gzip.decompress(stored)
+        assert plain.getheader("Content-Type") == "text/csv; charset=utf-8"
+        assert plain.getheader("Content-Encoding") is None
+        zipped = get(port, "/structures/s1/csv/connections-by-day.csv", {"Accept-Encoding": "gzip, br"})
+        assert zipped.body == stored and zipped.getheader("Content-Encoding") == "gzip"
+        for pattern in MATRIX:
+            assert get(port, pattern.format(asset=an_asset(site))).status == 200, pattern
+        assert get(port, "/structures/s1/csv/nothing.csv").status == 404
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,110 @@
+"""Publishing a build: `--out` is a symbolic link to the build it serves, switched in one atomic rename.
+
+Builds live in `.<out>.builds/<time>-<pid>/` beside `out`. A build is written into a new folder there
+(`staging_folder`), published by renaming a new link over `out` (`publish`), and the builds no longer served
+are removed afterwards (`remove_replaced`), so that removing yesterday's site never delays today's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .exceptions import SiteFolderError
+from .lock import claim_folder, folder_in_use, release_folder
+
+
+def staging_folder(out: Path) -> Path:
+    """A new, empty build folder in `.<out>.builds/` beside `out`, once `out` is known to be replaceable."""
+    out = Path(os.path.abspath(out))  # not resolve(): `out` is the link, not the build it points to
+    _check_replaceable(out)
+    builds = _builds_folder(out)
+    builds.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%S%fZ")
+    staging = builds / f"{stamp}-{os.getpid()}"
+    staging.mkdir()
+    claim_folder(staging)  # until published: another build into `out` leaves it alone
+    return staging
+
+
+def served_build(out: Path) -> Path | None:
+    """The build folder `out` serves now (a link this program published), or None."""
+    out = Path(os.path.abspath(out))
+    if not out.is_symlink():
+        return None
+    target = Path(os.path.normpath(out.parent / os.readlink(out)))
+    return target if target.parent == _builds_folder(out) and target.is_dir() else None
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Serve `staging` at `out` in one atomic step: a new symbolic link renamed over the old one, so that a
+    reader finds the previous site or the new one, whole, never a mix.
+
+    A real folder at `out` (a site written by a version before the links) is moved into the builds folder
+    first: that first switch leaves a moment without a site at `out`; every later one is atomic.
+    """
+    out = Path(os.path.abspath(out))
+    builds = staging.parent
+    if out.is_dir() and not out.is_symlink():
+        _check_replaceable(out)
+        if any(out.iterdir()):
+            os.replace(out, builds / f"legacy-{staging.name}")
+        else:
+            out.rmdir()
+    link = builds / f".link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(staging, out.parent), link)  # relative: the parent folder can move
+    os.replace(link, out)
+    release_folder(staging)
+
+
+def remove_replaced(out: Path) -> int:
+    """Delete the builds `out` no longer serves (the one just replaced, those of killed builds); returns how
+    many folders were removed. A folder another build is still writing is left alone."""
+    out = Path(os.path.abspath(out))
+    builds = _builds_folder(out)
+    served = Path(os.readlink(out)).name
+    leftovers = [p for p in builds.iterdir() if p.name != served]
+    # folders of the versions that built beside `out` before the links (a killed one left them)
+    leftovers += [*out.parent.glob(f".{out.name}.building-*"), *out.parent.glob(f".{out.name}.previous-*")]
+    removed = 0
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            if folder_in_use(path):
+                continue  # a build in progress into the same --out (from another lake)
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+        else:
+            path.unlink(missing_ok=True)
+    return removed
+
+
+def discard(staging: Path) -> None:
+    """A failed build's folder: the previous site stays as it was."""
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _builds_folder(out: Path) -> Path:
+    return out.with_name(f".{out.name}.builds")
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse an `out` that this program did not publish rather than delete what it holds."""
+    if out.is_symlink():
+        target = Path(os.path.normpath(out.parent / os.readlink(out)))
+        if target.parent != _builds_folder(out):
+            raise SiteFolderError(
+                f"{out} is a symbolic link to {target}, not a site published by this program; "
+                "remove the link, or give another --out"
+            )
+    elif out.is_dir():
+        if any(out.iterdir()) and not (out / "build.json").is_file():
+            raise SiteFolderError(
+                f"{out} is a folder that holds no site (no build.json), and --out is replaced whole; "
+                "empty it or give another --out"
+            )
+    elif out.exists():
+        raise SiteFolderError(f"{out} is a file; --out must name a folder to publish the site at")
