@@ -213,7 +213,10 @@ def demo_command(out: Path, seed: int) -> None:
         f"  first build (a year, {result.first_events} events): {result.first_seconds:.1f} s; "
         f"nightly adding {result.last_day}: {result.nightly_seconds:.1f} s"
     )
-    click.echo(f"  open it: python -m http.server -d {result.site} 8000, or the file above in a browser")
+    click.echo(
+        f"  open it: python build.py serve {result.site} (the whole site, as a super administrator; exports "
+        "work), or the file above in a browser (exports then download as .csv.gz)"
+    )
 
 
 @cli.command("serve")
