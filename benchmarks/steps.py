@@ -135,7 +135,7 @@ def figure_records(fig: EntityFigures) -> dict[str, float]:
 
     for name, by_grouping in fig.series.items():
         for grouping, buckets in by_grouping.items():
-            for label, values in buckets:
+            for label, values in buckets.rows():
                 for profile, value in values.items():
                     value = (
                         round(value * 100) if name == "visits_per_visitor" and value is not None else value

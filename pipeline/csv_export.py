@@ -1,10 +1,19 @@
-"""The CSV files of SPEC 3.2: BOM, `;`, every field quoted, CRLF, decimal comma, formula cells prefixed."""
+"""The CSV files of SPEC 3.2: BOM, `;`, every field quoted, CRLF, decimal comma, formula cells prefixed.
+
+The rows of a file are built as Arrow string columns, not cell by cell in Python: the part of a row that
+depends only on the bucket and the profile (`"2026-03-01";"Tous";`) is built once per build and shared by
+every entity; an entity adds its name cells and its numbers, cast to text by Arrow.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .constants import (
     CSV_FORMULA_PREFIXES,
@@ -19,7 +28,8 @@ from .constants import (
 )
 from .model import EntityFigures
 
-BOM = "\ufeff"
+BOM = "\ufeff".encode()
+LINE_END = "\r\n"
 
 
 def cell(value: object) -> str:
@@ -35,56 +45,116 @@ def cell(value: object) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-@lru_cache(maxsize=1 << 16, typed=True)  # typed: 0 and 0.0 are different cells; most cells repeat
-def number_cell(value: float | int | None) -> str:
-    """`cell` for a count or a ratio, without the text checks a number never needs."""
-    if value is None:
-        return '""'
-    if isinstance(value, float):
-        return '"' + f"{value:.2f}".replace(".", ",") + '"'
-    return f'"{value}"'
+def entity_csvs(figures: EntityFigures) -> dict[str, bytes]:
+    """File name → bytes, for every CSV of one entity.
 
-
-@lru_cache(maxsize=4096)
-def _date_cell(day: date) -> str:
-    return f'"{day.isoformat()}"'
-
-
-def entity_csvs(figures: EntityFigures) -> dict[str, str]:
-    """File name → text, for every CSV of one entity. Cells that repeat (names, labels) are quoted once."""
+    The numeric files (series, hours, weekdays) are built together: their rows are one Arrow string column
+    (shared prefixes + the entity's name cells + its numbers as text), cut into files at their row bounds.
+    """
     entity = figures.entity
-    head = ";".join(cell(v) for v in (entity.structure_name, entity.uai, entity.class_name))
-    profiles = [(code, cell(PROFILE_LABELS[code]) + ";") for code in PROFILE_CODES]
-    files = {}
+    head = ";".join(cell(v) for v in (entity.structure_name, entity.uai, entity.class_name)) + ";"
+    blocks: list[tuple[str, bytes, pa.Array, np.ndarray]] = []  # (file, header, row prefixes, values)
+    files: dict[str, bytes] = {}
     for indicator in INDICATORS:
-        header = (*CSV_HEAD, *CSV_TAIL_BY_KIND[indicator.kind], indicator.value_label)
+        header = _header(indicator.kind, indicator.value_label)
         if indicator.kind == "series":
-            for grouping, buckets in figures.series[indicator.id].items():
-                lines = [
-                    start + profile + number_cell(values[code])
-                    for label, values in buckets
-                    for start in (f"{head};{_date_cell(label)};",)
-                    for code, profile in profiles
-                ]
-                files[indicator.csv_name(grouping)] = _join(header, lines)
-            continue
-        for period in PERIODS:
-            lines = [
-                f"{head};{profile}{cell(name)};{cell(count)}"
-                for code, profile in profiles
-                for name, count in _pairs(figures, indicator.kind, period, code)
-            ]
-            files[indicator.csv_name(period)] = _join(header, lines)
-    return files
+            for grouping, series in figures.series[indicator.id].items():
+                prefixes = _bucket_profile_cells(tuple(series.labels))
+                blocks.append((indicator.csv_name(grouping), header, prefixes, series.values.ravel()))
+        elif indicator.kind == "apps":
+            for period in PERIODS:
+                files[indicator.csv_name(period)] = header + _apps_lines(head, figures.apps[period])
+        else:
+            table = figures.hours if indicator.kind == "hours" else figures.weekdays
+            slots = _profile_slot_cells(indicator.kind)
+            for period in PERIODS:
+                counts = np.array([table[period][code] for code in PROFILE_CODES], dtype=np.int64).ravel()
+                blocks.append((indicator.csv_name(period), header, slots, counts))
+    texts = _number_texts([values for *_, values in blocks])
+    prefixes = pa.concat_arrays([prefixes for _name, _header, prefixes, _values in blocks])
+    lines = pc.binary_join_element_wise(head, prefixes, '"', texts, _END, "")
+    data, offsets = _buffer(lines)
+    start = 0
+    for name, header, prefixes, _values in blocks:
+        end = start + len(prefixes)
+        files[name] = header + data[offsets[start] : offsets[end]]
+        start = end
+    return {indicator_file: files[indicator_file] for indicator_file in _file_order()}
 
 
-def _join(header: Sequence[str], lines: list[str]) -> str:
-    return BOM + "\r\n".join([";".join(cell(v) for v in header), *lines]) + "\r\n"
+_END = '"' + LINE_END
 
 
-def _pairs(figures: EntityFigures, kind: str, period: str, code: str) -> Iterable[tuple[str, int]]:
-    if kind == "apps":
-        return figures.apps[period][code]
-    if kind == "hours":
-        return zip(HOUR_SLOTS, figures.hours[period][code])
-    return zip(WEEKDAYS, figures.weekdays[period][code])
+@lru_cache(maxsize=1)
+def _file_order() -> tuple[str, ...]:
+    """Every file name, in the order of INDICATORS (series by grouping, the others by period)."""
+    return tuple(i.csv_name(choice) for i in INDICATORS for choice in i.choices)
+
+
+# ------------------------------------------------------------------------------------- shared per build
+@lru_cache(maxsize=16)
+def _header(kind: str, value_label: str) -> bytes:
+    names = (*CSV_HEAD, *CSV_TAIL_BY_KIND[kind], value_label)
+    return BOM + (";".join(cell(v) for v in names) + LINE_END).encode()
+
+
+_PROFILE_CELLS = [cell(PROFILE_LABELS[code]) + ";" for code in PROFILE_CODES]
+
+
+@lru_cache(maxsize=16)
+def _bucket_profile_cells(labels: tuple[date, ...]) -> pa.Array:
+    """`"<date>";"<profile>";` of every row of a time series: bucket after bucket, profiles inside."""
+    return pa.array([f'"{day.isoformat()}";{profile}' for day in labels for profile in _PROFILE_CELLS])
+
+
+@lru_cache(maxsize=4)
+def _profile_slot_cells(kind: str) -> pa.Array:
+    """`"<profile>";"<slot or weekday>";` of every row of an hours or weekdays file: profile after profile."""
+    slots = HOUR_SLOTS if kind == "hours" else WEEKDAYS
+    return pa.array([profile + cell(slot) + ";" for profile in _PROFILE_CELLS for slot in slots])
+
+
+# ------------------------------------------------------------------------------------------- one entity
+def _number_texts(blocks: list[np.ndarray]) -> pa.Array:
+    """The blocks' values as cell texts, in order: counts as integers, ratios (floats of two decimals)
+    with a decimal comma and empty where NaN. One Arrow cast per kind, not one per value."""
+    counts = [b for b in blocks if b.dtype.kind != "f"]
+    ratios = [b for b in blocks if b.dtype.kind == "f"]
+    count_texts = pc.cast(pa.array(np.concatenate(counts)), pa.string()) if counts else None
+    ratio_texts = _ratio_texts(np.concatenate(ratios)) if ratios else None
+    parts, taken = [], {"i": 0, "f": 0}
+    for block in blocks:
+        kind = "f" if block.dtype.kind == "f" else "i"
+        source = ratio_texts if kind == "f" else count_texts
+        parts.append(source.slice(taken[kind], len(block)))
+        taken[kind] += len(block)
+    return pa.concat_arrays(parts)
+
+
+def _ratio_texts(values: np.ndarray) -> pa.Array:
+    empty = np.isnan(values)
+    hundredths = pa.array(np.rint(np.where(empty, 0, values) * 100).astype(np.int64))
+    units = pc.cast(pc.divide(hundredths, 100), pa.string())
+    cents = pc.utf8_lpad(pc.cast(pc.remainder(hundredths, 100), pa.string()), 2, "0")
+    return pc.if_else(pa.array(empty), "", pc.binary_join_element_wise(units, cents, ","))
+
+
+def _buffer(lines: pa.Array) -> tuple[bytes, np.ndarray]:
+    """A string array's UTF-8 data and its value offsets (value k is data[offsets[k]:offsets[k + 1]])."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    return lines.buffers()[2].to_pybytes(), offsets
+
+
+def _apps_lines(head: str, apps: dict[str, Sequence[tuple[str, int]]]) -> bytes:
+    """Per profile, every module with its count (a few rows per entity: built in Python)."""
+    rows = [
+        f"{head}{profile}{_name_cell(name)};\"{count}\"{LINE_END}"
+        for code, profile in zip(PROFILE_CODES, _PROFILE_CELLS)
+        for name, count in apps[code]
+    ]
+    return "".join(rows).encode()
+
+
+@lru_cache(maxsize=1 << 14)
+def _name_cell(name: str) -> str:
+    return cell(name)

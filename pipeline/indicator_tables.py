@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from .constants import (
     WEEKDAYS,
 )
 from .indicator_math import app_order, rebucket, top_label, visits_per_visitor
-from .model import Entity, EntityFigures
+from .model import Entity, EntityFigures, Series
 from .periods import Span
 
 
@@ -103,6 +104,11 @@ class IndicatorTables:
     def __len__(self) -> int:
         return len(self.entities)
 
+    @cached_property
+    def labels(self) -> dict[str, list[date]]:
+        """Each grouping's bucket labels, one list shared by every entity's series."""
+        return {grouping: [span.label for span in spans] for grouping, spans in self.buckets.items()}
+
     def bucket_starts(self, grouping: str) -> np.ndarray:
         first = self.periods[PERIOD_12MONTHS].first
         return np.array([(s.first - first).days for s in self.buckets[grouping]], dtype=np.int64)
@@ -133,14 +139,8 @@ class IndicatorTables:
 
     def figures(self, i: int) -> EntityFigures:
         entity_series = {
-            name: {
-                grouping: [
-                    (span.label, dict(zip(PROFILE_CODES, row)))
-                    for span, row in zip(self.buckets[grouping], _cells(values))
-                ]
-                for grouping, values in by_grouping.items()
-            }
-            for name, by_grouping in self.series_of(i).items()
+            name: {grouping: Series(self.labels[grouping], values) for grouping, values in series.items()}
+            for name, series in self.series_of(i).items()
         }
         entity_apps = {period: self.apps[period].of(i) for period in PERIODS}
         entity_hours = {p: dict(zip(PROFILE_CODES, self.hours[p][i].tolist())) for p in PERIODS}
@@ -171,10 +171,3 @@ class IndicatorTables:
             weekdays=entity_weekdays,
             visitors=entity_visitors,
         )
-
-
-def _cells(values: np.ndarray) -> list[list]:
-    """Array rows as Python numbers; NaN (a ratio without visitor) as None."""
-    if values.dtype.kind == "f":
-        return [[None if v != v else v for v in row] for row in values.tolist()]
-    return values.tolist()

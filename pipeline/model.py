@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+
+from .constants import PROFILE_CODES
+
 PLATFORM = "platform"
 STRUCTURE = "structure"
 CLASS = "class"
@@ -25,6 +29,23 @@ class Entity:
     in_snapshot: bool = True
 
 
+@dataclass(frozen=True)
+class Series:
+    """One indicator of one entity by one grouping: bucket labels (their first calendar day) and values
+    [bucket, profile], profiles in `constants.PROFILE_CODES` order. Counts are integers; a ratio is a float
+    of two decimals (exactly k/100), NaN where there is no visitor."""
+
+    labels: list[date]
+    values: np.ndarray
+
+    def rows(self) -> list[tuple[date, dict[str, float | int | None]]]:
+        """(label, {profile: value}) per bucket, as Python numbers, None for an empty ratio."""
+        return [
+            (label, {p: (None if v != v else v) for p, v in zip(PROFILE_CODES, row)})
+            for label, row in zip(self.labels, self.values.tolist())
+        ]
+
+
 @dataclass
 class EntityFigures:
     """Every figure of one entity, ready to write: what the CSVs, summary.json and pages show.
@@ -37,8 +58,8 @@ class EntityFigures:
     period_starts: dict[str, date]  # "month" / "12months" → first day; both end at as_of
     # tiles[indicator_id] = value (int, float, str or None for no data)
     tiles: dict[str, object]
-    # series[indicator_id][grouping] = list of (bucket_start, {profile: value}); value None = empty ratio
-    series: dict[str, dict[str, list[tuple[date, dict[str, float | int | None]]]]]
+    # series[indicator_id][grouping]: the bucket labels and values [bucket, profile]
+    series: dict[str, dict[str, Series]]
     # apps[period][profile] = [(module, count), ...] most used first, then by name
     apps: dict[str, dict[str, list[tuple[str, int]]]]
     # hours[period][profile] = 24 counts; weekdays[period][profile] = 7 counts (Monday first)

@@ -14,10 +14,11 @@ import os
 import re
 from datetime import date
 from functools import lru_cache
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -34,6 +35,7 @@ from .constants import (
     PERIOD_WORDS,
     PERIODS,
     PLATFORM_NAME,
+    PROFILE_CODES,
     PROFILES,
     SERIES_INDICATORS,
     WEEKDAYS,
@@ -215,19 +217,17 @@ def root_index(entities: list[Entity], assets: dict[str, str]) -> str:
 def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, Any]:
     """The entity's figures in the compact shape the page script reads (profiles in PROFILES order)."""
     entity = figures.entity
-    shared = {g: [d for d, _ in figures.series[SERIES_INDICATORS[0]][g]] for g in GROUPINGS}
+    first = figures.series[SERIES_INDICATORS[0]]
+    buckets = {g: _iso_days(tuple(first[g].labels)) for g in GROUPINGS}
     series: dict[str, dict[str, Any]] = {}
     for indicator_id in SERIES_INDICATORS:
         series[indicator_id] = {}
-        for grouping in GROUPINGS:
-            rows = figures.series[indicator_id][grouping]
-            cells = [v for _, v in rows]
-            entry: dict[str, Any] = {"v": {p.code: list(map(itemgetter(p.code), cells)) for p in PROFILES}}
-            own = [d for d, _ in rows]
-            if own != shared[grouping]:
-                entry["b"] = [d.isoformat() for d in own]
+        for grouping, one in figures.series[indicator_id].items():
+            by_profile = np.ascontiguousarray(one.values.T)  # [profile, bucket]: each row a JSON array
+            entry: dict[str, Any] = {"v": dict(zip(PROFILE_CODES, by_profile))}
+            if one.labels != first[grouping].labels:  # the page script prefers `b` to the shared buckets
+                entry["b"] = _iso_days(tuple(one.labels))
             series[indicator_id][grouping] = entry
-    buckets = {g: [d.isoformat() for d in days] for g, days in shared.items()}
     return {
         "entity": {
             "kind": entity.kind,
@@ -247,8 +247,19 @@ def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, A
     }
 
 
-def data_script(figures: EntityFigures, classes: list[list[str]]) -> str:
-    return "window.STATS_DATA=" + js_json(entity_data(figures, classes)) + ";\n"
+@lru_cache(maxsize=16)
+def _iso_days(days: tuple[date, ...]) -> list[str]:
+    return [d.isoformat() for d in days]
+
+
+def data_script(figures: EntityFigures, classes: list[list[str]]) -> bytes:
+    """`window.STATS_DATA=…;`: the figures as JSON (NumPy arrays serialised by orjson, NaN as null), safe
+    inside a script like `js_json`."""
+    text = orjson.dumps(entity_data(figures, classes), option=orjson.OPT_SERIALIZE_NUMPY)
+    for raw, escaped in _JS_ESCAPES:
+        if raw.encode() in text:
+            text = text.replace(raw.encode(), escaped.encode())
+    return b"window.STATS_DATA=" + text + b";\n"
 
 
 # Pages -----------------------------------------------------------------------------------------------
@@ -286,7 +297,7 @@ class Pages:
             if entity.kind == CLASS:
                 self.classes.setdefault(entity.structure_id, []).append([entity.id, entity.name])
 
-    def data_script(self, figures: EntityFigures) -> str:
+    def data_script(self, figures: EntityFigures) -> bytes:
         entity = figures.entity
         classes = self.classes.get(entity.structure_id, []) if entity.kind != PLATFORM else []
         return data_script(figures, classes)

@@ -145,24 +145,33 @@ class EntityWriter:
         folder = self.site / relative
         (folder / "csv").mkdir(parents=True, exist_ok=True)
         for name, text in entity_csvs(figures).items():
-            data = gzip_bytes(text.encode("utf-8"))
-            write_file(folder / "csv" / (name + CSV_STORED_SUFFIX), data, "csv", written)
+            write_file(folder / "csv" / (name + CSV_STORED_SUFFIX), gzip_bytes(text), "csv", written)
         write_file(folder / "summary.json", render.summary_json(figures).encode("utf-8"), "json", written)
-        write_file(folder / "data.js", self.pages.data_script(figures).encode("utf-8"), "js", written)
+        write_file(folder / "data.js", self.pages.data_script(figures), "js", written)
         for name, html in self.pages.of(figures):
             self._page(f"{relative}/{name}", html.encode("utf-8"), written)
         written.entities += 1
 
     def _page(self, relative: str, data: bytes, written: Written) -> None:
         path = self.site / relative
-        if self.previous is not None and _same_bytes(self.previous / relative, data):
-            os.link(self.previous / relative, path)
+        if self.previous is not None and _same_bytes(self.previous / relative, data) and _linked(
+            self.previous / relative, path
+        ):
             written.linked += 1
             written.add(len(data), "html")
         else:
             write_file(path, data, "html", written)
         written.pages += 1
         written.html_bytes += len(data)
+
+
+def _linked(source: Path, target: Path) -> bool:
+    """A hard link, where the file system allows one (else the page is written)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:

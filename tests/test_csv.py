@@ -13,7 +13,7 @@ from conftest import csv_bytes, event
 from pipeline.constants import GROUPINGS, PERIODS, PROFILE_CODES, SERIES_INDICATORS
 from pipeline.csv_export import cell, entity_csvs
 from pipeline.indicator_math import ratio_hundredths
-from pipeline.model import CLASS, Entity, EntityFigures
+from pipeline.model import CLASS, Entity, EntityFigures, Series
 
 BOM = b"\xef\xbb\xbf"
 AS_OF = date(2026, 3, 31)
@@ -28,10 +28,6 @@ MODULES = [  # (name, count) most first, then by name; every formula-looking fir
     ("Mail;Agenda", 3),
     ("a=b", 2),
 ]
-
-
-def _profiles(values: list) -> dict:
-    return dict(zip(PROFILE_CODES, values))
 
 
 def hand_made_figures() -> EntityFigures:
@@ -51,13 +47,14 @@ def hand_made_figures() -> EntityFigures:
         "week": [date(2025, 2, 24), date(2026, 3, 30)],  # a week labelled by its Monday before the period
         "month": [date(2026, 2, 1), date(2026, 3, 1)],
     }
-    counts = [_profiles([9, 9, 0, 0, 0, 0]), _profiles([0, 0, 0, 0, 0, 0])]
-    visitors = [_profiles([2, 2, 0, 0, 0, 0]), _profiles([0, 0, 0, 0, 0, 0])]
-    ratios = [_profiles([4.5, 4.5, None, None, None, None]), _profiles([None] * 6)]
+    counts = np.array([[9, 9, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=np.int64)
+    visitors = np.array([[2, 2, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=np.int64)
+    nan = float("nan")
+    ratios = np.array([[4.5, 4.5, nan, nan, nan, nan], [nan] * 6])
     values = {"connections": counts, "unique_visitors": visitors, "visits_per_visitor": ratios,
               "activations": counts}
     series = {
-        indicator: {g: list(zip(starts[g], values[indicator])) for g in GROUPINGS}
+        indicator: {g: Series(starts[g], values[indicator]) for g in GROUPINGS}
         for indicator in SERIES_INDICATORS
     }
     apps = {p: {c: (MODULES if c in ("all", "Teacher") else []) for c in PROFILE_CODES} for p in PERIODS}
@@ -77,7 +74,7 @@ def hand_made_figures() -> EntityFigures:
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, bytes]:
-    return {name: text.encode("utf-8") for name, text in entity_csvs(hand_made_figures()).items()}
+    return entity_csvs(hand_made_figures())
 
 
 def test_every_file_of_spec_3_2():
