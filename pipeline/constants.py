@@ -76,7 +76,8 @@ class Indicator:
     kind: str  # "series" (by day/week/month), "apps", "hours", "weekdays"
     value_label: str  # the CSV's last column
     one_profile: bool = False  # the detail page shows one profile at a time, chosen by radio buttons
-    ratio: bool = False  # values are ratios of two decimals, not counts
+    ratio: bool = False  # values are ratios of two decimals, RATIO_OF[0] ÷ RATIO_OF[1], not counts
+    summed: bool = False  # counts of events: a week's or a month's value is the sum of its days'
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -94,7 +95,7 @@ class Indicator:
 
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("connections", "Connexions", PERIOD_12MONTHS, "series", "Connexions"),
+    Indicator("connections", "Connexions", PERIOD_12MONTHS, "series", "Connexions", summed=True),
     Indicator("unique_visitors", "Visiteurs uniques", PERIOD_MONTH, "series", "Visiteurs uniques"),
     Indicator(
         "visits_per_visitor",
@@ -108,10 +109,17 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("hourly_peak", "Pic de connexion journalier", PERIOD_12MONTHS, "hours", "Connexions"),
     Indicator("weekly_peak", "Pic de connexion hebdomadaire", PERIOD_12MONTHS, "weekdays", "Connexions"),
     Indicator(
-        "activations", "Comptes activés", PERIOD_12MONTHS, "series", "Comptes activés", one_profile=True
+        "activations",
+        "Comptes activés",
+        PERIOD_12MONTHS,
+        "series",
+        "Comptes activés",
+        one_profile=True,
+        summed=True,
     ),
 )
 INDICATORS_BY_ID: dict[str, Indicator] = {i.id: i for i in INDICATORS}
+RATIO_OF = ("connections", "unique_visitors")  # visits per visitor: connections ÷ unique visitors
 SERIES_INDICATORS = tuple(i.id for i in INDICATORS if i.kind == "series")
 
 # SPEC 3.2 -------------------------------------------------------------------------------------------

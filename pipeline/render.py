@@ -37,7 +37,7 @@ from .constants import (
     PLATFORM_NAME,
     PROFILE_CODES,
     PROFILES,
-    SERIES_INDICATORS,
+    RATIO_OF,
     WEEKDAYS,
     Indicator,
 )
@@ -146,12 +146,14 @@ def chart_config() -> dict[str, Any]:
                 "period": i.tile_period,
                 "oneProfile": i.one_profile,
                 "ratio": i.ratio,
+                "summed": i.summed,
                 "exports": {choice: i.csv_name(choice) for choice in i.choices},
             }
             for i in INDICATORS
         ],
         "defaults": {"grouping": DEFAULT_GROUPING, "period": DEFAULT_PERIOD, "profile": PROFILES[0].code},
-        "exportStoredSuffix": CSV_STORED_SUFFIX,  # opened from disk, a page links the stored file itself
+        "exportStoredSuffix": CSV_STORED_SUFFIX,
+        "ratioOf": list(RATIO_OF),  # opened from disk, a page links the stored file itself
         "weekdays": list(WEEKDAYS),
         "hourSlots": list(HOUR_SLOTS),
         "months": list(MONTH_NAMES),
@@ -217,17 +219,15 @@ def root_index(entities: list[Entity], assets: dict[str, str]) -> str:
 def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, Any]:
     """The entity's figures in the compact shape the page script reads (profiles in PROFILES order)."""
     entity = figures.entity
-    first = figures.series[SERIES_INDICATORS[0]]
-    buckets = {g: _iso_days(tuple(first[g].labels)) for g in GROUPINGS}
     series: dict[str, dict[str, Any]] = {}
-    for indicator_id in SERIES_INDICATORS:
-        series[indicator_id] = {}
-        for grouping, one in figures.series[indicator_id].items():
-            by_profile = np.ascontiguousarray(one.values.T)  # [profile, bucket]: each row a JSON array
-            entry: dict[str, Any] = {"v": dict(zip(PROFILE_CODES, by_profile))}
-            if one.labels != first[grouping].labels:  # the page script prefers `b` to the shared buckets
-                entry["b"] = _iso_days(tuple(one.labels))
-            series[indicator_id][grouping] = entry
+    for indicator in INDICATORS:
+        if indicator.kind != "series" or indicator.ratio:
+            continue  # the page script divides RATIO_OF itself, exactly as the CSV writer does
+        stored = ("day",) if indicator.summed else GROUPINGS  # the script sums days into weeks and months
+        series[indicator.id] = {
+            g: {"v": dict(zip(PROFILE_CODES, np.ascontiguousarray(figures.series[indicator.id][g].values.T)))}
+            for g in stored
+        }
     return {
         "entity": {
             "kind": entity.kind,
@@ -238,18 +238,12 @@ def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, A
         },
         "as_of": figures.as_of.isoformat(),
         "periods": {p: [figures.period_starts[p].isoformat(), figures.as_of.isoformat()] for p in PERIODS},
-        "buckets": buckets,
         "series": series,
         "apps": figures.apps,
         "hours": figures.hours,
         "weekdays": figures.weekdays,
         "classes": classes,
     }
-
-
-@lru_cache(maxsize=16)
-def _iso_days(days: tuple[date, ...]) -> list[str]:
-    return [d.isoformat() for d in days]
 
 
 def data_script(figures: EntityFigures, classes: list[list[str]]) -> bytes:

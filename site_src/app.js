@@ -174,6 +174,8 @@
   }
 
   /* Detail pages ------------------------------------------------------------------------------- */
+  var DAY_MS = 86400000;
+
   function utc(iso) {
     var parts = iso.split("-");
     return Date.UTC(+parts[0], +parts[1] - 1, +parts[2]);
@@ -197,6 +199,7 @@
     this.profiles.forEach(function (p) { labels[p.code] = p.label; });
     var defaults = config.defaults;
     this.state = { grouping: defaults.grouping, period: defaults.period, profile: defaults.profile, hidden: [] };
+    this.bucketCache = {};
     this.view = null;
   }
 
@@ -236,9 +239,59 @@
     return this.config.periodWords[period] + " (du " + this.dayWords(span[0]) + " au " + this.dayWords(span[1]) + ")";
   };
 
+  /* The 12 months' buckets of a grouping, labelled as the CSV files label them (a day, its week's Monday,
+     its month's 1st), and for each day of the period the position of its bucket. */
+  Detail.prototype.buckets = function (grouping) {
+    if (this.bucketCache[grouping]) { return this.bucketCache[grouping]; }
+    var span = this.data.periods[this.config.defaults.period];
+    var labels = [];
+    var dayBucket = [];
+    for (var t = utc(span[0]); t <= utc(span[1]); t += DAY_MS) {
+      var d = new Date(t);
+      var label = grouping === "day" ? t
+        : grouping === "week" ? t - ((d.getUTCDay() + 6) % 7) * DAY_MS
+        : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+      if (!labels.length || labels[labels.length - 1] !== label) { labels.push(label); }
+      dayBucket.push(labels.length - 1);
+    }
+    this.bucketCache[grouping] = {
+      labels: labels.map(function (ms) { return new Date(ms).toISOString().slice(0, 10); }),
+      dayBucket: dayBucket
+    };
+    return this.bucketCache[grouping];
+  };
+
+  /* An indicator's values by profile for a grouping, from data.js: stored as they are (distinct visitors
+     by day, week and month), summed from days (counts of events), or divided (RATIO_OF, in hundredths
+     rounded half up with integers, as the CSV writer does). */
+  Detail.prototype.seriesValues = function (id, grouping) {
+    var indicator = this.config.indicators.filter(function (i) { return i.id === id; })[0];
+    var out = {};
+    if (indicator.ratio) {
+      var counts = this.seriesValues(this.config.ratioOf[0], grouping);
+      var visitors = this.seriesValues(this.config.ratioOf[1], grouping);
+      this.profiles.forEach(function (p) {
+        out[p.code] = counts[p.code].map(function (c, i) {
+          var v = visitors[p.code][i];
+          return v > 0 ? Math.floor((200 * c + v) / (2 * v)) / 100 : null;
+        });
+      });
+      return out;
+    }
+    var stored = this.data.series[id];
+    if (stored[grouping]) { return stored[grouping].v; }
+    var buckets = this.buckets(grouping);
+    this.profiles.forEach(function (p) {
+      var sums = buckets.labels.map(function () { return 0; });
+      stored.day.v[p.code].forEach(function (n, day) { sums[buckets.dayBucket[day]] += n; });
+      out[p.code] = sums;
+    });
+    return out;
+  };
+
   Detail.prototype.seriesFigures = function () {
-    var entry = this.data.series[this.indicator.id][this.state.grouping];
-    return { buckets: entry.b || this.data.buckets[this.state.grouping], values: entry.v };
+    var grouping = this.state.grouping;
+    return { buckets: this.buckets(grouping).labels, values: this.seriesValues(this.indicator.id, grouping) };
   };
 
   Detail.prototype.slotNames = function () {

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import read_csv
 from test_pages import HOSTILE, build_tiny_site
 
 from pipeline.constants import INDICATORS, PROFILES
@@ -166,6 +167,25 @@ def test_the_export_link_downloads_the_csv_bytes(watched: Watched, site: Path) -
     stored = (site / "platform/csv/connections-by-month.csv.gz").read_bytes()
     saved = Path(download.path()).read_bytes()
     assert saved == gzip.decompress(stored) and saved.startswith(b'\xef\xbb\xbf"\xc3\x89tablissement";')
+
+
+@pytest.mark.parametrize("indicator", [i.id for i in INDICATORS if i.kind == "series"])
+def test_the_detail_table_shows_the_csv_figures_for_every_grouping(
+    watched: Watched, site: Path, indicator: str
+) -> None:
+    """The page derives weeks and months of counts, and the ratio, from data.js: the same as the CSVs."""
+    page = watched.open(f"{STRUCTURE}/{indicator}.html", chart=True)
+    for grouping, label in (("day", "Jour"), ("week", "Semaine"), ("month", "Mois")):
+        before = page.locator("#chart").get_attribute("data-rendered")
+        page.locator(f"label[for='grouping-{grouping}']").click()
+        if grouping != "month":  # month is shown first: clicking it again renders nothing new
+            rerendered(page, before)
+        cells = page.locator("#table-region tbody td").all_inner_texts()
+        shown = [re.sub(r"\s", "", c).replace("—", "") for c in cells]
+        rows = read_csv(site / STRUCTURE / "csv" / f"{indicator}-by-{grouping}.csv")
+        assert shown == [list(r.values())[-1] for r in rows], (indicator, label)
+        dates = sorted({r["Date"] for r in rows})
+        assert page.locator("#table-region tbody tr").count() == len(dates)
 
 
 def test_period_and_profile_choices_switch_the_top_apps(watched: Watched) -> None:
