@@ -170,9 +170,20 @@ def summary(bench: Run) -> dict:
         r = rendered.result
         count = r["site"]["entity_count"]
         by_kind = r["site"]["bytes_written"]
+        seconds = r["site"]["seconds"]
+        site_s = sum(v for k, v in seconds.items() if k != "remove_replaced")  # up to the site published
+        duck = get("build/duckdb")
+        duck_s = round(duck.result["seconds"], 2) if duck and duck.ok else None
+        out["site_command"] = {
+            "pipeline_s": round(site_s, 2),
+            "stages_s": {k: round(v, 2) for k, v in seconds.items()},
+            "duckdb_s": duck_s,
+            "ratio": _ratio(duck_s, site_s) if duck_s else None,
+        }
         out["render"] = {
-            "pages_per_s": round(r["pages"] / r["site"]["seconds"]["write"]),
+            "pages_per_s": round(r["pages"] / seconds["write"]),
             "cores_used_by_process": round(rendered.cores_used, 2),
+            "site_bytes_per_entity": round(sum(by_kind.values()) / count),
             "bytes_per_entity": {
                 "html": round(by_kind.get("html", 0) / count),
                 "data": round((by_kind.get("js", 0) + by_kind.get("json", 0)) / count),
@@ -293,6 +304,13 @@ def summary_lines(s: dict) -> list[str]:
             "- nightly (one day added, everything rebuilt), by days of history: "
             + ", ".join(f"{n} d: {_figure(v, 's')}" for n, v in s["nightly_s"].items())
         )
+    if "site_command" in s:
+        c = s["site_command"]
+        lines.append(
+            f"- `site` command, first build from the lake's events: pipeline {c['pipeline_s']} s ("
+            + ", ".join(f"{k} {v} s" for k, v in c["stages_s"].items())
+            + f"), DuckDB script {_figure(c['duckdb_s'], 's')}, ratio {c['ratio']} (DuckDB s ÷ pipeline s)"
+        )
     if "render" in s:
         r = s["render"]
         if "status" in r:
@@ -300,7 +318,8 @@ def summary_lines(s: dict) -> list[str]:
         else:
             lines.append(
                 f"- render: {r['pages_per_s']:,} pages/s (process used {r['cores_used_by_process']} cores); "
-                "bytes per entity: " + ", ".join(f"{k} {v:,}" for k, v in r["bytes_per_entity"].items())
+                f"site bytes per entity {r['site_bytes_per_entity']:,}: "
+                + ", ".join(f"{k} {v:,}" for k, v in r["bytes_per_entity"].items())
             )
     lines.append("- peak RSS (MiB): " + ", ".join(f"{k} {v:,}" for k, v in s["peak_rss_mib"].items()))
     lines.append(f"- pipeline vs DuckDB figures: {s['agreement']}")

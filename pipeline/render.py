@@ -56,8 +56,17 @@ _JS_ESCAPES = (
     ("\u2029", "\\u2029"),
 )
 
+class _UnindentedLoader(FileSystemLoader):
+    """The templates without their lines' indentation: fewer bytes per page (about 6 %), the same pages
+    (no <pre> or <textarea> in them, where leading spaces would show)."""
+
+    def get_source(self, environment: Environment, template: str):
+        source, filename, uptodate = super().get_source(environment, template)
+        return re.sub(r"(?m)^[ \t]+", "", source), filename, uptodate
+
+
 _env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
+    loader=_UnindentedLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,

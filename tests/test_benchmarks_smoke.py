@@ -59,7 +59,8 @@ def test_every_stage_has_its_row_in_both_files(bench):
         assert rows[step]["status"] == "ok", rows[step]
         assert f"| {step} |" in markdown
     summary = bench["doc"]["summary"]
-    assert {"ingest", "first_build", "nightly_s", "render", "peak_rss_mib"} <= set(summary)
+    assert {"ingest", "first_build", "site_command", "nightly_s", "render", "peak_rss_mib"} <= set(summary)
+    assert summary["site_command"]["ratio"] > 0 and summary["render"]["site_bytes_per_entity"] > 0
     assert summary["ingest"]["ratio"] > 0 and summary["first_build"]["ratio"] > 0
     assert bench["doc"]["machine"]["versions"]["duckdb"]
 
