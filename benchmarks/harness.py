@@ -206,15 +206,18 @@ def run_render(bench: Run) -> None:
 
 
 def run_nightly(bench: Run, n: int, export: str) -> None:
-    """A lake of n days with its aggregates up to date, then one night: ingest NIGHT's export, rebuild all."""
+    """A lake of n days with its aggregates up to date and its site published, then one night: ingest
+    NIGHT's export, rebuild and publish the whole site."""
     config, work = bench.config, bench.config.work
     lake = work / f"nightly-{n}"
     shutil.rmtree(lake, ignore_errors=True)
     if (work / "lake" / "daily").is_dir():
         link_tree(work / "lake", lake)  # the first build's aggregates: only the edges are recomputed
     link_lake(work / "synth", lake, config.as_of, n)
+    # the night before, as in production: the aggregates up to date and yesterday's site published, which
+    # the nightly replaces (its unchanged pages are linked from it; removing it is timed apart)
     prepared = bench.step(
-        f"nightly-{n}/prepare", "aggregate", site_args(config, lake, lake / "site", config.as_of)
+        f"nightly-{n}/prepare", "render", site_args(config, lake, work / f"site-nightly-{n}", config.as_of)
     )
     if prepared.ok:
         bench.step(

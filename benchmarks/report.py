@@ -119,9 +119,12 @@ def figures(step: StepResult) -> tuple[float | None, str, str]:
             f"{r['pages']:,} pages, {r['files_on_disk']:,} files",
         )
     if name.endswith("/prepare"):
-        return r["seconds"], "", "untimed set-up: aggregates of the history"
+        return None, "", "untimed set-up: the history's aggregates and the site of the night before"
     if name.startswith("nightly-"):
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in r["site"]["seconds"].items())
+        render = r["site"].get("render") or {}
+        if "pages_linked" in render:
+            parts += f"; {render['pages_linked']:,} of {render['pages_written']:,} pages linked"
         return r["seconds"], "", parts
     return None, "", ""
 

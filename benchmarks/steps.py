@@ -179,6 +179,8 @@ def _site_summary(report: dict) -> dict:
         "aggregation",
         "peak_memory_mib",
         "events_by_type",
+        "render",
+        "replaced_builds_removed",
     )
     summary = {k: report.get(k) for k in keys}
     entities = report["entities"]

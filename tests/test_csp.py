@@ -7,6 +7,7 @@ administrator: no page may trigger a CSP violation, and every chart must draw.
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -290,3 +291,16 @@ def test_the_watch_does_see_a_violation(reader: Reader) -> None:
     found = reader.violations()
     assert any(v.startswith("style-src") for v in found), found
     assert any(v.startswith("script-src") for v in found), found
+
+
+def test_an_export_downloads_as_csv_with_the_spec_bytes_through_nginx(reader: Reader, site: Path) -> None:
+    """SPEC 3.2: the link names csv/<name>.csv, nginx answers it from the stored .gz, the browser saves
+    <name>.csv holding the uncompressed bytes."""
+    page = reader.open(f"{CLASS}/activations.html", chart=True)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Exporter les données").click()
+    download = download_info.value
+    assert download.suggested_filename == "activations-by-month.csv"
+    stored = (site / CLASS / "csv" / "activations-by-month.csv.gz").read_bytes()
+    assert Path(download.path()).read_bytes() == gzip.decompress(stored)
+    assert reader.violations() == []
