@@ -172,8 +172,8 @@ def read_counts(lake: Path, timezone: str, day: date, columns: list[str] | None 
 
 def read_presence(path: Path, columns: list[str] | None = None) -> pa.Table:
     """A daily or monthly presence table (a path of `day_presence_path` or `month_presence_path`)."""
-    names = columns or pq.read_schema(path).names
-    return pq.read_table(path, columns=columns, read_dictionary=[c for c in _ENCODED if c in names])
+    encoded = [c for c in _ENCODED if c in (columns or PRESENCE_SCHEMA.names)]  # `days` is not encoded
+    return pq.read_table(path, columns=columns, read_dictionary=encoded)
 
 
 def read_day_record(lake: Path, timezone: str, day: date) -> dict:

@@ -102,7 +102,11 @@ def summary_json(figures: EntityFigures) -> str:
 # Text ------------------------------------------------------------------------------------------------
 def js_json(value: object) -> str:
     """JSON that is safe inside a <script> element or a .js file: no `<`, `>`, `&`, U+2028, U+2029."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return script_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def script_safe(text: str) -> str:
+    """JSON text with `<`, `>`, `&`, U+2028 and U+2029 escaped: it cannot end or open a tag in a script."""
     for raw, escaped in _JS_ESCAPES:
         if raw in text:
             text = text.replace(raw, escaped)
@@ -161,8 +165,8 @@ def chart_config() -> dict[str, Any]:
             for i in INDICATORS
         ],
         "defaults": {"grouping": DEFAULT_GROUPING, "period": DEFAULT_PERIOD, "profile": PROFILES[0].code},
-        "exportStoredSuffix": CSV_STORED_SUFFIX,
-        "ratioOf": list(RATIO_OF),  # opened from disk, a page links the stored file itself
+        "exportStoredSuffix": CSV_STORED_SUFFIX,  # opened from disk, a page links the stored file itself
+        "ratioOf": list(RATIO_OF),
         "weekdays": list(WEEKDAYS),
         "hourSlots": list(HOUR_SLOTS),
         "months": list(MONTH_NAMES),
@@ -258,11 +262,8 @@ def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, A
 def data_script(figures: EntityFigures, classes: list[list[str]]) -> bytes:
     """`window.STATS_DATA=…;`: the figures as JSON (NumPy arrays serialised by orjson, NaN as null), safe
     inside a script like `js_json`."""
-    text = orjson.dumps(entity_data(figures, classes), option=orjson.OPT_SERIALIZE_NUMPY)
-    for raw, escaped in _JS_ESCAPES:
-        if raw.encode() in text:
-            text = text.replace(raw.encode(), escaped.encode())
-    return b"window.STATS_DATA=" + text + b";\n"
+    text = orjson.dumps(entity_data(figures, classes), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return ("window.STATS_DATA=" + script_safe(text) + ";\n").encode()
 
 
 # Pages -----------------------------------------------------------------------------------------------

@@ -68,6 +68,17 @@ def write_file(path: Path, data: bytes, kind: str, written: Written) -> None:
     written.add(len(data), kind)
 
 
+def write_page(path: Path, data: bytes, written: Written, same_page: Path | None = None) -> None:
+    """A page, hard-linked from `same_page` (the published build's) when its bytes are the same there."""
+    if same_page is not None and _same_bytes(same_page, data) and _linked(same_page, path):
+        written.linked += 1
+        written.add(len(data), "html")
+    else:
+        write_file(path, data, "html", written)
+    written.pages += 1
+    written.html_bytes += len(data)
+
+
 def gzip_bytes(data: bytes) -> bytes:
     return igzip.compress(data, GZIP_LEVEL, mtime=0)
 
@@ -82,10 +93,7 @@ def write_shared(site: Path, entities: list[Entity], written: Written) -> render
         names[logical] = render.asset_name(logical, text)
         write_file(assets / names[logical], text.encode("utf-8"), logical.rpartition(".")[2], written)
     write_file(site / ACCESS_FILE, access_json(entities).encode("utf-8"), "json", written)
-    root_index = render.root_index(entities, names).encode("utf-8")
-    write_file(site / "index.html", root_index, "html", written)
-    written.pages += 1
-    written.html_bytes += len(root_index)
+    write_page(site / "index.html", render.root_index(entities, names).encode("utf-8"), written)
     return render.Pages(entities, names)
 
 
@@ -149,20 +157,9 @@ class EntityWriter:
         write_file(folder / "summary.json", render.summary_json(figures).encode("utf-8"), "json", written)
         write_file(folder / "data.js", self.pages.data_script(figures), "js", written)
         for name, html in self.pages.of(figures):
-            self._page(f"{relative}/{name}", html.encode("utf-8"), written)
+            same_page = self.previous / relative / name if self.previous is not None else None
+            write_page(folder / name, html.encode("utf-8"), written, same_page)
         written.entities += 1
-
-    def _page(self, relative: str, data: bytes, written: Written) -> None:
-        path = self.site / relative
-        if self.previous is not None and _same_bytes(self.previous / relative, data) and _linked(
-            self.previous / relative, path
-        ):
-            written.linked += 1
-            written.add(len(data), "html")
-        else:
-            write_file(path, data, "html", written)
-        written.pages += 1
-        written.html_bytes += len(data)
 
 
 def _linked(source: Path, target: Path) -> bool:

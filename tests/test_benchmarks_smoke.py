@@ -77,17 +77,13 @@ def test_harness_comparison_agrees(bench):
     assert agreement["figures_compared"] > 1_000
 
 
-def _csv(path: Path) -> list[dict[str, str]]:
-    return read_csv(path)  # the stored .csv.gz, decompressed
-
-
 def _duck(bench: dict, sql: str) -> dict:
     tables = bench["work"] / "duckdb-tables"
     return dict(duckdb.sql(sql.format(t=tables)).fetchall())
 
 
 def test_platform_connections_by_month_match_duckdb(bench):
-    published = _csv(bench["work"] / "site" / "platform" / "csv" / "connections-by-month.csv")
+    published = read_csv(bench["work"] / "site" / "platform" / "csv" / "connections-by-month.csv")
     ours = {r["Date"]: int(r["Connexions"]) for r in published if r["Profil"] == "Tous"}
     theirs = _duck(
         bench,
@@ -107,7 +103,7 @@ def test_unique_visitors_of_the_month_match_duckdb(bench):
     for folder, key in ((site / "platform", "platform"), (structure, f"structure:{structure.name}")):
         tiles = json.loads((folder / "summary.json").read_text("utf-8"))["tiles"]
         assert tiles["unique_visitors"]["value"] == theirs.get(key, 0)
-    by_day = _csv(site / "platform" / "csv" / "unique_visitors-by-day.csv")
+    by_day = read_csv(site / "platform" / "csv" / "unique_visitors-by-day.csv")
     ours = {
         r["Date"]: int(r["Visiteurs uniques"])
         for r in by_day
