@@ -348,3 +348,32 @@ def test_build_report_has_render_speed(site: Path) -> None:
     assert stats["pages_per_second"] > 0
     assert stats["html_bytes_per_entity"] > 0
     assert isinstance(stats["setup_seconds"], int | float) and stats["setup_seconds"] >= 0
+
+
+@pytest.mark.parametrize("kind", ["platform", "structure", "class"])
+def test_page_shells_give_what_jinja_renders_for_the_entity(site: Path, kind: str) -> None:
+    """Each entity's pages are a shell filled with its texts; Jinja rendering the same templates with the
+    entity's own texts must give the same bytes, for names and tiles that need escaping too."""
+    from types import SimpleNamespace
+
+    from pipeline.model import Entity, EntityFigures
+
+    path = {"platform": "platform", "structure": "structures/s1", "class": "structures/s1/classes/c1"}[kind]
+    name = HOSTILE + ' & "quoted" \'single\' \x00mark\x00'
+    entity = Entity(kind=kind, id="x", name=name, path=path, structure_id="s1", structure_name="<b>S</b> & 1")
+    tiles = dict(zip([i.id for i in INDICATORS], [1234, None, 4.5, HOSTILE_APP, "08h-09h", "Lundi", 0]))
+    figures = EntityFigures(entity=entity, as_of=AS_OF, period_starts={}, tiles=tiles, series={}, apps={},
+                            hours={}, weekdays={}, visitors={})
+    pages = render.Pages([entity], {"style.css": "s.css", "app.js": "a.js", "nav.js": "n.js",
+                                    "vega.js": "v.js", "charts.js": "c.js"})
+    got = pages.of(figures)
+    root = "../" * (path.count("/") + 1)
+    texts = pages.tiles(figures)
+    want = pages.render(kind, root, SimpleNamespace(name=name), render.date_words(AS_OF), "<b>S</b> & 1", texts)
+    assert [n for n, _ in got] == ["index.html"] + [f"{i.id}.html" for i in INDICATORS]
+    assert got == want
+    summary = got[0][1]
+    assert html.escape(HOSTILE, quote=False) in summary and HOSTILE not in summary
+    assert "1\u202f234" in summary and "4,50" in summary and "\x00mark\x00" in summary
+    if kind == "class":
+        assert "&lt;b&gt;S&lt;/b&gt; &amp; 1" in summary
