@@ -138,10 +138,33 @@ def capitalised(text: str) -> str:
 # Assets ----------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def vega_runtime() -> str:
-    """Vega + Vega-Lite + vega-embed from vl-convert, wrapped so its top-level names stay private."""
+    """Vega + Vega-Lite + vega-embed from vl-convert, wrapped so its top-level names stay private.
+
+    vl-convert bundles it on each first call (1.2 s here, every run), so the text is kept in the user's
+    cache folder, named by vl-convert's version; an unwritable cache only costs the time."""
     import vl_convert
 
-    return "(function () {\n" + vl_convert.javascript_bundle() + "\n})();\n"
+    cached = runtime_cache_folder() / f"vega-runtime-{vl_convert.__version__}.js"
+    try:
+        return cached.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = "(function () {\n" + vl_convert.javascript_bundle() + "\n})();\n"
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_name(f".{cached.name}.{os.getpid()}")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, cached)  # whole or absent, with runs side by side
+    except OSError:
+        pass
+    return text
+
+
+def runtime_cache_folder() -> Path:
+    """$STATISTIQUES_CACHE, else $XDG_CACHE_HOME/statistiques, else ~/.cache/statistiques."""
+    if folder := os.environ.get("STATISTIQUES_CACHE"):
+        return Path(folder)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "statistiques"
 
 
 def chart_config() -> dict[str, Any]:

@@ -377,3 +377,25 @@ def test_page_shells_give_what_jinja_renders_for_the_entity(site: Path, kind: st
     assert "1\u202f234" in summary and "4,50" in summary and "\x00mark\x00" in summary
     if kind == "class":
         assert "&lt;b&gt;S&lt;/b&gt; &amp; 1" in summary
+
+
+def test_the_chart_runtime_is_bundled_once_then_read_from_the_cache(tmp_path, monkeypatch) -> None:
+    import vl_convert
+
+    monkeypatch.setenv("STATISTIQUES_CACHE", str(tmp_path / "cache"))
+    render.vega_runtime.cache_clear()
+    try:
+        runtime = render.vega_runtime()
+        cached = tmp_path / "cache" / f"vega-runtime-{vl_convert.__version__}.js"
+        assert cached.read_text(encoding="utf-8") == runtime and "vega" in runtime
+        cached.write_text("/* from the cache */", encoding="utf-8")
+        render.vega_runtime.cache_clear()
+        assert render.vega_runtime() == "/* from the cache */"
+
+        blocked = tmp_path / "not-a-folder"
+        blocked.write_text("a file where the cache folder would be", encoding="utf-8")
+        monkeypatch.setenv("STATISTIQUES_CACHE", str(blocked / "cache"))
+        render.vega_runtime.cache_clear()
+        assert render.vega_runtime() == runtime  # an unwritable cache: bundled again, the same text
+    finally:
+        render.vega_runtime.cache_clear()
