@@ -53,33 +53,46 @@ def entity_csvs(figures: EntityFigures) -> dict[str, bytes]:
     """
     entity = figures.entity
     head = ";".join(cell(v) for v in (entity.structure_name, entity.uai, entity.class_name)) + ";"
-    blocks: list[tuple[str, bytes, pa.Array, np.ndarray]] = []  # (file, header, row prefixes, values)
+    blocks: list[tuple[str, bytes, tuple, np.ndarray]] = []  # (file, header, its rows' layout, values)
     files: dict[str, bytes] = {}
     for indicator in INDICATORS:
         header = _header(indicator.kind, indicator.value_label)
         if indicator.kind == "series":
             for grouping, series in figures.series[indicator.id].items():
-                prefixes = _bucket_profile_cells(tuple(series.labels))
-                blocks.append((indicator.csv_name(grouping), header, prefixes, series.values.ravel()))
+                blocks.append(
+                    (indicator.csv_name(grouping), header, tuple(series.labels), series.values.ravel())
+                )
         elif indicator.kind == "apps":
             for period in PERIODS:
                 files[indicator.csv_name(period)] = header + _apps_lines(head, figures.apps[period])
         else:
             table = figures.hours if indicator.kind == "hours" else figures.weekdays
-            slots = _profile_slot_cells(indicator.kind)
             for period in PERIODS:
                 counts = np.array([table[period][code] for code in PROFILE_CODES], dtype=np.int64).ravel()
-                blocks.append((indicator.csv_name(period), header, slots, counts))
-    texts = _number_texts([values for *_, values in blocks])
-    prefixes = pa.concat_arrays([prefixes for _name, _header, prefixes, _values in blocks])
-    lines = pc.binary_join_element_wise(head, prefixes, '"', texts, _END, "")
-    data, offsets = _buffer(lines)
-    start = 0
-    for name, header, prefixes, _values in blocks:
-        end = start + len(prefixes)
-        files[name] = header + data[offsets[start] : offsets[end]]
-        start = end
+                blocks.append((indicator.csv_name(period), header, (indicator.kind,), counts))
+    row_starts, bounds = _row_starts(tuple(layout for _, _, layout, _ in blocks))
+    rows = pc.binary_join_element_wise(row_starts, _number_texts([values for *_, values in blocks]), _END, "")
+    # each file's rows joined by the entity's name cells (row, head, row, head, …): one Arrow call in all
+    bodies = pc.binary_join(pa.ListArray.from_arrays(bounds, rows), head)
+    data, offsets = _buffer(bodies)
+    encoded_head = head.encode()
+    for k, (name, header, _layout, values) in enumerate(blocks):
+        body = data[offsets[k] : offsets[k + 1]]
+        files[name] = b"".join((header, encoded_head, body)) if len(values) else header
     return {indicator_file: files[indicator_file] for indicator_file in _file_order()}
+
+
+@lru_cache(maxsize=4)
+def _row_starts(layouts: tuple[tuple, ...]) -> tuple[pa.Array, pa.Array]:
+    """What every entity's numeric rows share in a build, end to end: each row's cells before its number,
+    with the number's opening quote (`"2026-03-01";"Tous";"`); and each file's row bounds. A layout is a
+    series' bucket labels, or `("hours",)` / `("weekdays",)`."""
+    parts = [
+        _profile_slot_cells(layout[0]) if isinstance(layout[0], str) else _bucket_profile_cells(layout)
+        for layout in layouts
+    ]
+    bounds = np.cumsum([0] + [len(part) for part in parts], dtype=np.int32)
+    return pc.binary_join_element_wise(pa.concat_arrays(parts), '"', ""), pa.array(bounds)
 
 
 _END = '"' + LINE_END
@@ -148,7 +161,7 @@ def _buffer(lines: pa.Array) -> tuple[bytes, np.ndarray]:
 def _apps_lines(head: str, apps: dict[str, Sequence[tuple[str, int]]]) -> bytes:
     """Per profile, every module with its count (a few rows per entity: built in Python)."""
     rows = [
-        f"{head}{profile}{_name_cell(name)};\"{count}\"{LINE_END}"
+        f'{head}{profile}{_name_cell(name)};"{count}"{LINE_END}'
         for code, profile in zip(PROFILE_CODES, _PROFILE_CELLS)
         for name, count in apps[code]
     ]
