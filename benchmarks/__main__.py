@@ -88,12 +88,6 @@ def _stages(_ctx, _param, value: str) -> list[str]:
 )
 @click.option("--duckdb-threads", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option(
-    "--drop-render-site",
-    is_flag=True,
-    help="Delete the render step's site once measured, to leave the disk to the nightly steps "
-    "(a regional site is about 64 GB).",
-)
 def main(
     scale,
     days,
@@ -106,7 +100,6 @@ def main(
     memory_limit_mib,
     duckdb_threads,
     seed,
-    drop_render_site,
 ) -> None:
     """Measure ingest, first build, nightly and render on a synthetic platform, beside DuckDB."""
     temporary = work is None
@@ -122,7 +115,6 @@ def main(
         memory_limit_mib=memory_limit_mib,
         seed=seed,
         duckdb_threads=duckdb_threads,
-        drop_render_site=drop_render_site,
     )
     click.echo(f"benchmark {scale}: work in {work}")
     try:
