@@ -59,24 +59,70 @@ def _class_start(entities: list[Entity]) -> int:
     return next((i for i, e in enumerate(entities) if e.kind == CLASS), len(entities))
 
 
-@dataclass
 class AppCounts:
-    """Access counts of one period as cell codes (entity × profiles + profile) × modules + module."""
+    """Access counts of one period per (entity, profile, module).
 
-    cells: list[np.ndarray] = field(default_factory=list)
-    counts: list[np.ndarray] = field(default_factory=list)
+    Dense while it fits: an array [entity × profile, module] (columns added as modules are met) that each
+    day adds into, with Tous summed from the profiles at the end: no sorting per day. Past DENSE_APP_BYTES
+    (hundreds of modules at regional size) the counts become sparse codes (cell × MAX_MODULES + module)
+    summed as they pile up."""
 
-    def add(self, cells: np.ndarray, counts: np.ndarray) -> None:
-        self.cells.append(cells)
-        self.counts.append(counts)
+    def __init__(self, n_entities: int) -> None:
+        self.n_cells = n_entities * N_PROFILES
+        self.dense: np.ndarray | None = np.zeros((self.n_cells, 0), dtype=np.int64)
+        self.cells: list[np.ndarray] = []  # the sparse form, once dense is None
+        self.counts: list[np.ndarray] = []
+
+    def add(self, cells: np.ndarray, modules: np.ndarray, counts: np.ndarray) -> None:
+        """One day's rows: cells (entity × N_PROFILES + profile, a profile of the ENT, never Tous)."""
+        if self.dense is not None and len(modules) and modules.max() >= self.dense.shape[1]:
+            self._widen(int(modules.max()) + 1)
+        if self.dense is not None:
+            np.add.at(self.dense.reshape(-1), cells * self.dense.shape[1] + modules, counts)
+            return
+        tous = cells - cells % N_PROFILES
+        self.cells.append(np.concatenate([cells, tous]) * MAX_MODULES + np.concatenate([modules, modules]))
+        self.counts.append(np.concatenate([counts, counts]))
         pending = sum(len(c) for c in self.cells[1:])
         if pending > max(COMPACT_ROWS, 2 * len(self.cells[0])):  # sum before rows pile up
             self.compact()
+
+    def _widen(self, needed: int) -> None:
+        assert self.dense is not None
+        columns = max(needed, 2 * self.dense.shape[1], 16)
+        if self.n_cells * columns * 8 > DENSE_APP_BYTES:
+            columns = needed
+        if self.n_cells * columns * 8 > DENSE_APP_BYTES:  # too many modules: sparse from now on
+            cells, modules, counts = self._dense_rows()
+            self.dense = None
+            self.cells, self.counts = [cells * MAX_MODULES + modules], [counts]
+            return
+        wider = np.zeros((self.n_cells, columns), dtype=np.int64)
+        wider[:, : self.dense.shape[1]] = self.dense
+        self.dense = wider
+
+    def _dense_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cells, modules, counts) of the non-zero dense counts, Tous (profile 0) included."""
+        assert self.dense is not None
+        by_profile = self.dense.reshape(self.n_cells // N_PROFILES, N_PROFILES, self.dense.shape[1])
+        by_profile[:, 0, :] = by_profile[:, 1:, :].sum(axis=1)  # each access has one profile
+        cells, modules = np.nonzero(self.dense)
+        return cells, modules, self.dense[cells, modules]
 
     def compact(self) -> None:
         if len(self.cells) > 1:
             cells, counts = group_counts(np.concatenate(self.cells), np.concatenate(self.counts))
             self.cells, self.counts = [cells], [counts]
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cells, modules, counts) of every non-zero count, Tous included."""
+        if self.dense is not None:
+            return self._dense_rows()
+        self.compact()
+        codes = self.cells[0] if self.cells else np.zeros(0, dtype=np.int64)
+        counts = self.counts[0] if self.counts else np.zeros(0, dtype=np.int64)
+        cells, modules = np.divmod(codes, MAX_MODULES)
+        return cells, modules, counts
 
 
 @dataclass
@@ -102,7 +148,7 @@ class DailySums:
             by_day(),
             {p: np.zeros((n, N_PROFILES, 24), dtype=np.int64) for p in PERIODS},
             {p: np.zeros((n, N_PROFILES, 7), dtype=np.int64) for p in PERIODS},
-            {p: AppCounts() for p in PERIODS},
+            {p: AppCounts(n) for p in PERIODS},
         )
 
     def add_day(
@@ -140,11 +186,8 @@ class DailySums:
         rows = m == MEASURES.index(store.MEASURE_ACCESS)
         if rows.any() and inside:
             module = self.module_codes(table.column("key").filter(pa.array(rows)))
-            cells = np.concatenate([e[rows] * N_PROFILES + p[rows], e[rows] * N_PROFILES])  # and Tous
-            codes = cells * MAX_MODULES + np.concatenate([module, module])
-            counts = np.concatenate([n[rows], n[rows]])
             for period in inside:
-                self.apps[period].add(codes, counts)
+                self.apps[period].add(e[rows] * N_PROFILES + p[rows], module, n[rows])
 
     def module_codes(self, column: pa.ChunkedArray) -> np.ndarray:
         for name in pc.unique(column).to_pylist():
@@ -156,24 +199,18 @@ class DailySums:
             )
         return positions(column, pa.array(list(self.modules), pa.string()))
 
-    def compact(self) -> None:
-        for counts in self.apps.values():
-            counts.compact()
-
     def ranked_apps(self) -> dict[str, RankedApps]:
-        self.compact()
         names = list(self.modules)
         ranked = {}
         for period, counts in self.apps.items():
-            codes = counts.cells[0] if counts.cells else np.zeros(0, dtype=np.int64)
-            n = counts.counts[0] if counts.counts else np.zeros(0, dtype=np.int64)
-            cells, module = np.divmod(codes, MAX_MODULES)
+            cells, module, n = counts.rows()
             entity, profile = np.divmod(cells, N_PROFILES)
             ranked[period] = RankedApps.rank(entity, profile, module, n, names, len(self.logins))
         return ranked
 
 
 COMPACT_ROWS = 2_000_000
+DENSE_APP_BYTES = 384 << 20  # per period: 63,000 entities × 6 profiles × 127 modules
 MAX_MODULES = 1 << 20  # module codes share an int64 with the cell: entity × profiles × 2**20 < 2**63
 
 

@@ -200,3 +200,43 @@ def test_other_timezone(make_site):
     site = make_site([event(when="2026-03-10 23:30")], as_of="2026-03-31", timezone="UTC")
     assert site.value("connections-by-day.csv", Date="2026-03-10", Profil="Tous") == "1"
     assert site.value("hourly_peak-month.csv", Profil="Tous", Créneau="22h-23h") == "1"
+
+
+def _app_sums(counts) -> dict[tuple[int, int], int]:
+    cells, modules, n = counts.rows()
+    return {(int(c), int(m)): int(k) for c, m, k in zip(cells, modules, n)}
+
+
+def test_app_counts_dense_and_sparse_give_the_same_sums(monkeypatch):
+    """The dense accumulator, one that turns sparse half-way (past its memory bound) and a dictionary sum
+    agree, Tous (profile 0) being the sum of the profiles."""
+    import numpy as np
+
+    from pipeline import indicators
+
+    rng = np.random.default_rng(5)
+    n_entities, n_profiles = 7, indicators.N_PROFILES
+    days = []
+    for day in range(30):
+        rows = int(rng.integers(0, 40))
+        entity = rng.integers(0, n_entities, rows)
+        profile = rng.integers(1, n_profiles, rows)
+        module = rng.integers(0, 3 + day, rows)  # modules keep appearing: the dense form widens
+        days.append((entity * n_profiles + profile, module, rng.integers(1, 9, rows)))
+    expected: dict[tuple[int, int], int] = {}
+    for cells, modules, counts in days:
+        for c, m, k in zip(cells.tolist(), modules.tolist(), counts.tolist()):
+            for cell in (c, c - c % n_profiles):  # its profile, and Tous
+                expected[(cell, m)] = expected.get((cell, m), 0) + k
+
+    dense = indicators.AppCounts(n_entities)
+    for day in days:
+        dense.add(*day)
+    assert dense.dense is not None and _app_sums(dense) == expected
+
+    monkeypatch.setattr(indicators, "DENSE_APP_BYTES", n_entities * n_profiles * 20 * 8)
+    monkeypatch.setattr(indicators, "COMPACT_ROWS", 50)
+    turning = indicators.AppCounts(n_entities)
+    for day in days:
+        turning.add(*day)
+    assert turning.dense is None and _app_sums(turning) == expected
