@@ -88,6 +88,11 @@ def _stages(_ctx, _param, value: str) -> list[str]:
 )
 @click.option("--duckdb-threads", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--reuse-synth",
+    is_flag=True,
+    help="With --work: keep the platform generated there by an earlier run with the same settings.",
+)
 def main(
     scale,
     days,
@@ -100,6 +105,7 @@ def main(
     memory_limit_mib,
     duckdb_threads,
     seed,
+    reuse_synth,
 ) -> None:
     """Measure ingest, first build, nightly and render on a synthetic platform, beside DuckDB."""
     temporary = work is None
@@ -115,6 +121,7 @@ def main(
         memory_limit_mib=memory_limit_mib,
         seed=seed,
         duckdb_threads=duckdb_threads,
+        reuse_synth=reuse_synth,
     )
     click.echo(f"benchmark {scale}: work in {work}")
     try:

@@ -190,6 +190,56 @@ def month_presence(
     ).cast(store.MONTH_PRESENCE_SCHEMA)
 
 
+def month_counts(daily: Iterable[tuple[date, pa.Table]]) -> pa.Table:
+    """A complete month's counts from its days' (see aggregate_store): each day's logins, activations and
+    distinct visitors per (entity, profile) under the day's key, and the month's logins by hour and
+    accesses by module summed. Days are read one at a time; the sums stay dictionary-encoded."""
+    by_day: list[pa.Table] = []
+    summed: pa.Table | None = None
+    for day, counts in daily:
+        if not counts.num_rows:
+            continue
+        counts = counts.select(store.COUNTS_SCHEMA.names)
+        measure = counts.column("measure").cast(pa.string())
+        day_key = store.DAY_KEYS[day.day - 1]
+        logins = counts.filter(pc.equal(measure, store.MEASURE_LOGIN))
+        by_day.append(
+            _with_measure(_sum_by(logins, ["entity", "profile"]), store.MEASURE_LOGIN_BY_DAY, day_key)
+        )
+        for source, target in (
+            (store.MEASURE_ACTIVATION, store.MEASURE_ACTIVATION_BY_DAY),
+            (store.MEASURE_VISITORS, store.MEASURE_VISITORS_BY_DAY),
+        ):  # one row per (entity, profile) already
+            rows = counts.filter(pc.equal(measure, source)).select(["entity", "profile", "n"])
+            by_day.append(_with_measure(rows, target, day_key))
+        summed_today = counts.filter(pc.is_in(measure, pa.array([store.MEASURE_LOGIN, store.MEASURE_ACCESS])))
+        if summed is not None:
+            summed_today = pa.concat_tables([summed, summed_today]).unify_dictionaries()
+        summed = _sum_by(summed_today, ["entity", "profile", "measure", "key"])
+    tables = [t.cast(store.COUNTS_SCHEMA) for t in ([summed] if summed is not None else []) + by_day]
+    return pa.concat_tables(tables) if tables else store.COUNTS_SCHEMA.empty_table()
+
+
+def _sum_by(table: pa.Table, keys: list[str]) -> pa.Table:
+    """`n` summed per distinct `keys` (single-threaded: the same input gives the same row order)."""
+    summed = table.group_by(keys, use_threads=False).aggregate([("n", "sum")])
+    return pa.table({**{k: summed.column(k) for k in keys}, "n": summed.column("n_sum")})
+
+
+def _with_measure(table: pa.Table, measure: str, key: str) -> pa.Table:
+    """(entity, profile, n) rows as counts rows of `measure` and `key`."""
+    n = len(table)
+    return pa.table(
+        {
+            "entity": table.column("entity"),
+            "profile": table.column("profile"),
+            "measure": pa.array([measure] * n, pa.string()),
+            "key": pa.array([key] * n, pa.string()),
+            "n": table.column("n"),
+        }
+    )
+
+
 def _merge_days(
     keys: np.ndarray, days: np.ndarray, day_keys: np.ndarray, bit: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +257,18 @@ def _merge_days(
 # ---------------------------------------------------------------------------------------- day sources
 # What a day's aggregates were computed from: the layout's version, the code that computes them, the
 # timezone and the fingerprints of the UTC partitions the local day overlaps. Any change recomputes the day.
-_PURE_PART = (to_local, entity_rows, count_keys, aggregate_day, events_by_type, month_presence, _merge_days)
+_PURE_PART = (
+    to_local,
+    entity_rows,
+    count_keys,
+    aggregate_day,
+    events_by_type,
+    month_presence,
+    _merge_days,
+    month_counts,
+    _sum_by,
+    _with_measure,
+)
 CODE_VERSION = hashlib.sha1("".join(inspect.getsource(f) for f in _PURE_PART).encode()).hexdigest()[:16]
 
 
@@ -292,29 +353,45 @@ def _by_month(days: list[date]) -> list[list[date]]:
 
 
 def _refresh_months(lake: Path, timezone: str, days: list[date]) -> list[date]:
+    """Each month's presence, when one of its days changed; a complete month's counts (the window holds all
+    its days), when one of its days changed since they were rolled up; an incomplete month has none."""
     rebuilt = []
     for month_days in _by_month(days):
         month = month_days[0].replace(day=1)
         all_days = _month_days(month)
+        complete = month_days == all_days
         sources = {d.isoformat(): store.read_day_record(lake, timezone, d).get("source") for d in all_days}
-        written = (store.read_month_record(lake, timezone, month) or {}).get("days")
+        record = store.read_month_record(lake, timezone, month) or {}
+        written = record.get("days")
         changed = [
             d for d in all_days if written is None or written.get(d.isoformat()) != sources[d.isoformat()]
         ]
-        if not changed:
+        presence = _month_presence(lake, timezone, month, all_days, changed, written) if changed else None
+        counts, counts_days = None, record.get("counts_days") if complete else None
+        if complete and counts_days != sources:
+            counts = month_counts((d, store.read_counts(lake, timezone, d)) for d in all_days)
+            counts_days = sources
+        if presence is None and counts is None and counts_days == record.get("counts_days"):
             continue
-        path = store.month_presence_path(lake, timezone, month)
-        previous = store.read_presence(path) if written is not None and path.exists() else None
-        merged = all_days if previous is None else changed
-        daily = (  # read one day at a time, as month_presence merges them
-            (d, store.read_presence(day_path))
-            for d in merged
-            if (day_path := store.day_presence_path(lake, timezone, d)).exists()
+        store.write_month(
+            lake, timezone, month, presence, counts, {"days": sources, "counts_days": counts_days}
         )
-        presence = month_presence(daily, previous, replaced=merged)
-        store.write_month(lake, timezone, month, presence, {"days": sources})
         rebuilt.append(month)
     return rebuilt
+
+
+def _month_presence(
+    lake: Path, timezone: str, month: date, all_days: list[date], changed: list[date], written: dict | None
+) -> pa.Table:
+    path = store.month_presence_path(lake, timezone, month)
+    previous = store.read_presence(path) if written is not None and path.exists() else None
+    merged = all_days if previous is None else changed
+    daily = (  # read one day at a time, as month_presence merges them
+        (d, store.read_presence(day_path))
+        for d in merged
+        if (day_path := store.day_presence_path(lake, timezone, d)).exists()
+    )
+    return month_presence(daily, previous, replaced=merged)
 
 
 def _month_days(month: date) -> list[date]:

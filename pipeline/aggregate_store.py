@@ -6,11 +6,17 @@ retention read and delete through it; no other module builds one of its paths, k
                                      presence.parquet   entity, profile, user_id
                                      source.json        {"source": fingerprint, "events": {type: count}}
     LAKE/monthly/<tz>/month=<YYYY-MM>/presence.parquet  entity, profile, user_id, days
-                                      source.json       {"days": {"YYYY-MM-DD": that day's fingerprint}}
+                                      counts.parquet    entity, profile, measure, key, n (complete months)
+                                      source.json       {"days": {"YYYY-MM-DD": that day's fingerprint},
+                                                         "counts_days": the same, of counts.parquet}
 
 Counts: a login's key is its local hour "00".."23", an access's its module, an activation's and the day's
 distinct visitors' "". Presence: the distinct (entity, profile, user) of the day's logins, profile "all"
 (Tous) counting a user once; the monthly table sets bit d-1 of `days` when the user was seen on day d.
+A complete month's counts hold its days' counts rolled up, so that a build reads 12 months, not 366 days:
+each day's logins, activations and distinct visitors per (entity, profile) under the day's key "01".."31"
+(measures `login_by_day`, `activation_by_day`, `visitors_by_day`), and the month's logins by hour and
+accesses by module summed (`login`, `access`, keyed as in a day's counts).
 """
 
 from __future__ import annotations
@@ -48,11 +54,26 @@ MEASURE_ACTIVATION = "activation"
 MEASURE_VISITORS = "visitors"  # distinct LOGIN users of the day; profile "all" is Tous, not a sum
 MEASURES = (MEASURE_LOGIN, MEASURE_ACCESS, MEASURE_ACTIVATION, MEASURE_VISITORS)
 HOUR_KEYS = tuple(f"{h:02d}" for h in range(24))
+# a complete month's counts (the month's logins by hour and accesses by module summed, under the day's
+# measures' names) and its days' totals (keyed by the day of the month)
+MEASURE_LOGIN_BY_DAY = "login_by_day"
+MEASURE_ACTIVATION_BY_DAY = "activation_by_day"
+MEASURE_VISITORS_BY_DAY = "visitors_by_day"
+MONTH_MEASURES = (
+    MEASURE_LOGIN,
+    MEASURE_ACCESS,
+    MEASURE_LOGIN_BY_DAY,
+    MEASURE_ACTIVATION_BY_DAY,
+    MEASURE_VISITORS_BY_DAY,
+)
+DAY_KEYS = tuple(f"{d:02d}" for d in range(1, 32))
 NO_KEY = ""
 # The columns' values as Arrow arrays, for lookups (a value's position is its code)
 PROFILE_VALUES = pa.array(PROFILE_CODES)
 MEASURE_VALUES = pa.array(MEASURES)
+MONTH_MEASURE_VALUES = pa.array(MONTH_MEASURES)
 HOUR_VALUES = pa.array(HOUR_KEYS)
+DAY_VALUES = pa.array(DAY_KEYS)
 
 DAILY, MONTHLY = "daily", "monthly"
 _FOLDER_PREFIX = {DAILY: "day=", MONTHLY: "month="}
@@ -101,7 +122,9 @@ _LAYOUT = json.dumps(  # everything a reader relies on: the version changes when
     {
         "schemas": {name: str(schema) for name, schema in _SCHEMAS.items()},
         "measures": MEASURES,
+        "month_measures": MONTH_MEASURES,
         "hour_keys": HOUR_KEYS,
+        "day_keys": DAY_KEYS,
         "no_key": NO_KEY,
         "profiles": PROFILE_CODES,
         "entity_keys": [_PLATFORM_KEY, _PREFIX],
@@ -145,6 +168,10 @@ def month_presence_path(lake: Path, timezone: str, month: date) -> Path:
     return monthly_dir(lake, timezone, month) / PRESENCE_FILE
 
 
+def month_counts_path(lake: Path, timezone: str, month: date) -> Path:
+    return monthly_dir(lake, timezone, month) / COUNTS_FILE
+
+
 def folders_before(lake: Path, first_day: date) -> Iterator[tuple[str, Path]]:
     """(DAILY or MONTHLY, folder) of every timezone's days before `first_day` and months before its month."""
     first_month = first_day.replace(day=1)
@@ -163,7 +190,15 @@ def folders_before(lake: Path, first_day: date) -> Iterator[tuple[str, Path]]:
 # ------------------------------------------------------------------------------------------------- reads
 def read_counts(lake: Path, timezone: str, day: date, columns: list[str] | None = None) -> pa.Table:
     """A day's counts, string columns dictionary-encoded; empty for a day without events."""
-    path = daily_dir(lake, timezone, day) / COUNTS_FILE
+    return _read_counts(daily_dir(lake, timezone, day) / COUNTS_FILE, columns)
+
+
+def read_month_counts(lake: Path, timezone: str, month: date, columns: list[str] | None = None) -> pa.Table:
+    """A complete month's counts (see the module's docstring), string columns dictionary-encoded."""
+    return _read_counts(month_counts_path(lake, timezone, month), columns)
+
+
+def _read_counts(path: Path, columns: list[str] | None) -> pa.Table:
     if not path.exists():
         return COUNTS_SCHEMA.empty_table().select(columns or COUNTS_SCHEMA.names)
     encoded = [c for c in _ENCODED if c in (columns or COUNTS_SCHEMA.names)]
@@ -184,15 +219,22 @@ def read_month_record(lake: Path, timezone: str, month: date) -> dict | None:
     return lake_io.read_json(monthly_dir(lake, timezone, month) / RECORD_FILE)
 
 
-def entity_ids_seen(lake: Path, timezone: str, days: list[date], months: list[date]) -> dict[str, set[str]]:
-    """The structure and class ids that the days' counts and the months' presence mention."""
+def entity_ids_seen(
+    lake: Path, timezone: str, days: list[date], months: list[date], rolled_up: Sequence[date] = ()
+) -> dict[str, set[str]]:
+    """The structure and class ids that the months' presence and counts mention: the counts of the
+    `rolled_up` months (complete months, see `read_month_counts`), and those of the days of the others."""
     keys: set[str] = set()
     for month in months:
         path = month_presence_path(lake, timezone, month)
         if path.exists():
             keys.update(distinct_values(read_presence(path, ["entity"]).column("entity")))
+        if month in rolled_up:
+            counts = read_month_counts(lake, timezone, month, ["entity"])
+            keys.update(distinct_values(counts.column("entity")))
     for day in days:
-        keys.update(distinct_values(read_counts(lake, timezone, day, ["entity"]).column("entity")))
+        if day.replace(day=1) not in rolled_up:
+            keys.update(distinct_values(read_counts(lake, timezone, day, ["entity"]).column("entity")))
     return ids_by_kind(keys)
 
 
@@ -221,7 +263,16 @@ def write_day(
     lake_io.write_json(record, folder / RECORD_FILE)
 
 
-def write_month(lake: Path, timezone: str, month: date, presence: pa.Table, record: dict) -> None:
+def write_month(
+    lake: Path, timezone: str, month: date, presence: pa.Table | None, counts: pa.Table | None, record: dict
+) -> None:
+    """A month's presence and counts, each when given (None: left as it is), then its record. The record
+    names the day sources each was computed from: a month whose record was not written is redone."""
     folder = monthly_dir(lake, timezone, month)
-    lake_io.write_parquet(presence.cast(MONTH_PRESENCE_SCHEMA), folder / PRESENCE_FILE)
+    if presence is not None:
+        lake_io.write_parquet(presence.cast(MONTH_PRESENCE_SCHEMA), folder / PRESENCE_FILE)
+    if counts is not None:
+        lake_io.write_parquet(counts.cast(COUNTS_SCHEMA), folder / COUNTS_FILE)
+    elif record.get("counts_days") is None:
+        (folder / COUNTS_FILE).unlink(missing_ok=True)  # an incomplete month has none
     lake_io.write_json(record, folder / RECORD_FILE)

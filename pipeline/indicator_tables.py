@@ -44,11 +44,16 @@ class DayColumns:
 
     def put_day(self, offset: int, values: np.ndarray) -> None:
         """Set one day's column from `values` [entity, profile]."""
+        self.put_days(offset, values[:, np.newaxis, :])
+
+    def put_days(self, offset: int, values: np.ndarray) -> None:
+        """Set consecutive days' columns, from the day at `offset`, from `values` [entity, day, profile]."""
         tail = values[self.split :]
         if tail.size and tail.max() > np.iinfo(self.tail.dtype).max:
             self.tail = self.tail.astype(np.int32)
-        self.head[:, offset, :] = values[: self.split]
-        self.tail[:, offset, :] = tail
+        days = slice(offset, offset + values.shape[1])
+        self.head[:, days, :] = values[: self.split]
+        self.tail[:, days, :] = tail
 
     def row(self, i: int) -> np.ndarray:
         """Entity i's counts [day, profile] as int64."""

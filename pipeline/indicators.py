@@ -1,9 +1,10 @@
 """Stage 3: the aggregate layer → the seven indicators of every entity (SPEC 2), in one pass.
 
 `run()` reads, computes, and hands the tables to the writers:
-- Load: the entities (the snapshot's, and those the window's aggregates mention), then the window's daily
-  counts, summed a day at a time into arrays [entity, day, profile] as they are read (profile 0 is Tous),
-  then the months' presence as sorted integer keys (presence.py);
+- Load: the entities (the snapshot's, and those the window's aggregates mention), then the window's counts,
+  summed as they are read into arrays [entity, day, profile] (profile 0 is Tous): a complete month's rolled
+  up counts at once, the days of the current month one by one; then the months' presence as sorted integer
+  keys (presence.py);
 - Process: distinct visitors of every week, month and period, and apps ranked per entity and profile;
 - the result, `IndicatorTables`, goes to the writer, which reads one entity's figures at a time.
 The arithmetic is in `indicator_math`; the aggregate layer is read through `aggregate_store` alone.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from .exceptions import CapacityError
 from .indicator_math import group_counts, sum_into, with_tous
 from .indicator_tables import DayColumns, IndicatorTables, RankedApps
 from .model import CLASS, STRUCTURE, Entity
-from .periods import Span, bucket_spans, months_of, period_spans, window_days
+from .periods import Span, add_months, bucket_spans, days_between, months_of, period_spans, window_days
 
 log = logging.getLogger(__name__)
 N_PROFILES = len(PROFILE_CODES)
@@ -42,12 +43,18 @@ def run(lake: Path, timezone: str, as_of: date, snapshot: Snapshot) -> tuple[Ind
     periods = period_spans(as_of)
     days = window_days(as_of)
     months = months_of(periods[PERIOD_12MONTHS])
-    seen = store.entity_ids_seen(lake, timezone, days, months)
+    rolled_up = [  # complete months (the aggregate stage rolls up every complete month of the window)
+        m for m in months if m < as_of.replace(day=1) and store.month_counts_path(lake, timezone, m).exists()
+    ]
+    seen = store.entity_ids_seen(lake, timezone, days, months, rolled_up)
     entities = entity_set(snapshot, seen[STRUCTURE], seen[CLASS])
     keys = store.entity_keys(entities.entities)  # a key's position is the entity's index
     sums = DailySums.empty(len(keys), len(days), _class_start(entities.entities))
     for offset, day in enumerate(days):
-        sums.add_day(offset, day, store.read_counts(lake, timezone, day), keys, periods)
+        if day.replace(day=1) not in rolled_up:
+            sums.add_day(offset, day, store.read_counts(lake, timezone, day), keys, periods)
+        elif day.day == 1:
+            sums.add_month(offset, day, store.read_month_counts(lake, timezone, day), keys, periods)
     month_keys = presence.load_months(lake, timezone, months, keys)
 
     # Process
@@ -187,6 +194,48 @@ class DailySums:
         if rows.any() and inside:
             module = self.module_codes(table.column("key").filter(pa.array(rows)))
             for period in inside:
+                self.apps[period].add(e[rows] * N_PROFILES + p[rows], module, n[rows])
+
+    def add_month(
+        self, offset: int, month: date, table: pa.Table, keys: pa.Array, periods: dict[str, Span]
+    ) -> None:
+        """A complete month's rolled-up counts (aggregate_store); its first day is at `offset`."""
+        n_days = len(days_between(month, add_months(month, 1) - timedelta(days=1)))
+        inside = [name for name, span in periods.items() if span.first <= month <= span.last]
+        assert all(periods[name].last >= month + timedelta(days=n_days - 1) for name in inside), month
+        e = positions(table.column("entity"), keys)
+        known = e >= 0  # entities without pages are dropped
+        if not known.any():
+            return
+        table = table.filter(pa.array(known))
+        e = e[known]
+        p = positions(table.column("profile"), store.PROFILE_VALUES)
+        m = positions(table.column("measure"), store.MONTH_MEASURE_VALUES)
+        n = table.column("n").to_numpy()
+        n_entities = len(self.logins)
+
+        def by_day(measure: str) -> tuple[np.ndarray, ...]:
+            rows = m == store.MONTH_MEASURES.index(measure)
+            day = positions(table.column("key").filter(pa.array(rows)), store.DAY_VALUES)
+            return sum_into((n_entities, n_days, N_PROFILES), [e[rows], day, p[rows]], n[rows])
+
+        logins = with_tous(by_day(store.MEASURE_LOGIN_BY_DAY), axis=2)
+        self.logins.put_days(offset, logins)
+        self.activations.put_days(offset, with_tous(by_day(store.MEASURE_ACTIVATION_BY_DAY), axis=2))
+        self.visitors.put_days(offset, by_day(store.MEASURE_VISITORS_BY_DAY))  # Tous: its own rows
+        weekday = np.array([(month + timedelta(days=k)).weekday() for k in range(n_days)])
+        by_weekday = np.stack([logins[:, weekday == w, :].sum(axis=1) for w in range(7)], axis=2)
+        del logins
+
+        rows = m == store.MONTH_MEASURES.index(store.MEASURE_LOGIN)
+        hour = positions(table.column("key").filter(pa.array(rows)), store.HOUR_VALUES)
+        hours = with_tous(sum_into((n_entities, N_PROFILES, 24), [e[rows], p[rows], hour], n[rows]))
+        rows = m == store.MONTH_MEASURES.index(store.MEASURE_ACCESS)
+        module = self.module_codes(table.column("key").filter(pa.array(rows))) if rows.any() else None
+        for period in inside:
+            self.hours[period] += hours
+            self.weekdays[period] += by_weekday
+            if module is not None:
                 self.apps[period].add(e[rows] * N_PROFILES + p[rows], module, n[rows])
 
     def module_codes(self, column: pa.ChunkedArray) -> np.ndarray:

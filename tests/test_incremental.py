@@ -44,9 +44,12 @@ def test_changing_the_timezone_recomputes_everything(tmp_path):
     build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31)))
     report = build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31), "UTC"))
     assert report["aggregation"]["days_recomputed"] == 396
-    assert csv_bytes(tmp_path / "site/platform/csv/connections-by-day.csv").decode("utf-8-sig").count(
-        '"2026-03-09";"Tous";"1"'
-    ) == 1
+    assert (
+        csv_bytes(tmp_path / "site/platform/csv/connections-by-day.csv")
+        .decode("utf-8-sig")
+        .count('"2026-03-09";"Tous";"1"')
+        == 1
+    )
 
 
 def test_two_forked_writers_write_the_same_site_as_one(tmp_path, monkeypatch):
@@ -93,3 +96,96 @@ def test_a_failed_write_leaves_the_previous_site_and_no_staging_folder(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == [".site.builds", "a.json", "dir", "lake", "site"]
     # no staging folder: the builds folder holds the published build alone, the one `site` links to
     assert list((tmp_path / ".site.builds").iterdir()) == [(tmp_path / "site").resolve()]
+
+
+def _tables_by_entity(lake, directory, as_of):
+    from pipeline import indicators
+    from pipeline.directory import read_snapshot
+
+    tables, entities = indicators.run(lake, "Europe/Paris", as_of, read_snapshot(directory))
+    return {e.path: tables.figures(i) for i, e in enumerate(entities.entities)}
+
+
+def test_complete_months_are_read_rolled_up_with_the_same_figures_as_their_days(tmp_path):
+    """A complete month's counts are rolled up by the aggregate stage; the indicators read from them equal
+    those read day by day (the month's counts file removed), for every entity, indicator and bucket."""
+    import numpy as np
+
+    from pipeline import aggregate
+    from pipeline import aggregate_store as store
+    from pipeline.periods import window_days
+
+    directory = write_directory(tmp_path / "dir")
+    lake = tmp_path / "lake"
+    events = [  # logins at several hours, a late-evening one (another UTC day), accesses, an activation
+        event(when="2026-01-05 08:10", user="u1", classes=["c1"]),
+        event(when="2026-01-05 23:30", user="u2", profile="Student", classes=["c1"]),
+        event("ACCESS", when="2026-01-06 10:00", user="u1", module="Blog"),
+        event("ACCESS", when="2026-01-31 10:00", user="u2", profile="Student", module="Pronote"),
+        event("ACTIVATION", when="2026-02-01 00:30", user="u3", profile="Relative"),
+        event(when="2026-02-28 12:00", user="u3", profile="Relative"),
+        event(when="2026-03-02 09:00", user="u1"),  # the current month: read day by day
+    ]
+    ingest.run([write_lines(tmp_path / "e.json", events)], lake)
+    as_of = date(2026, 3, 10)
+    aggregate.run(lake, "Europe/Paris", window_days(as_of))
+    rolled_up = sorted(p.parent.name for p in (lake / "monthly").rglob(store.COUNTS_FILE))
+    assert rolled_up[0] == "month=2025-03" and rolled_up[-1] == "month=2026-02" and len(rolled_up) == 12
+    january = store.read_month_counts(lake, "Europe/Paris", date(2026, 1, 1)).cast(store.COUNTS_SCHEMA)
+    rows = {tuple(r.values()) for r in january.to_pylist() if r["entity"] == "structure:s1"}
+    assert ("structure:s1", "Student", "login_by_day", "05", 1) in rows
+    assert ("structure:s1", "Student", "login", "23", 1) in rows and (
+        "structure:s1",
+        "all",
+        "visitors_by_day",
+        "05",
+        2,
+    ) in rows
+
+    from_months = _tables_by_entity(lake, directory, as_of)
+    for path in (lake / "monthly").rglob(store.COUNTS_FILE):
+        path.unlink()
+    from_days = _tables_by_entity(lake, directory, as_of)
+    assert from_months.keys() == from_days.keys()
+    for entity, figures in from_months.items():
+        other = from_days[entity]
+        assert (
+            figures.tiles == other.tiles and figures.apps == other.apps and figures.visitors == other.visitors
+        )
+        assert figures.hours == other.hours and figures.weekdays == other.weekdays
+        for indicator, groupings in figures.series.items():
+            for grouping, series in groupings.items():
+                np.testing.assert_array_equal(series.values, other.series[indicator][grouping].values)
+    assert from_months["structures/s1"].tiles["connections"] == 4
+
+
+def test_a_late_event_in_a_rolled_up_month_and_a_reference_day_moved_back(tmp_path):
+    """A late event in a complete month rolls the month up again; a build whose reference day falls inside
+    a month drops that month's roll-up, and a later build rolls it up again: the site always equals a fresh
+    build's."""
+    from pipeline import aggregate_store as store
+
+    directory = write_directory(tmp_path / "dir")
+    lake = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "a.json", [event(when="2026-01-10 10:00")])], lake)
+    build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 10)))
+    january = store.month_counts_path(lake, "Europe/Paris", date(2026, 1, 1))
+    assert january.exists()
+
+    build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 1, 20)))  # January is incomplete
+    assert not january.exists()
+    ingest.run([write_lines(tmp_path / "b.json", [event(when="2026-01-25 10:00", user="u2")])], lake)
+    build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 10)))
+    assert january.exists()
+    ingest.run([write_lines(tmp_path / "c.json", [event(when="2026-01-12 10:00", user="u3")])], lake)
+    report = build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 10)))
+    assert report["aggregation"]["months_recomputed"] == 1
+
+    fresh_lake = tmp_path / "fresh"
+    ingest.run([tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"], fresh_lake)
+    build(SiteOptions(fresh_lake, directory, tmp_path / "fresh-site", date(2026, 3, 10)))
+    assert golden_files(tmp_path / "site") == golden_files(tmp_path / "fresh-site")
+    by_month = csv_bytes(tmp_path / "site" / "platform" / "csv" / "connections-by-month.csv").decode(
+        "utf-8-sig"
+    )
+    assert '"2026-01-01";"Tous";"3"' in by_month

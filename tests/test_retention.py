@@ -82,8 +82,8 @@ def test_nightly_deletes_what_is_older_than_the_retention_and_reports_it(tmp_pat
     assert deleted["reject_files_deleted"] == 1
     assert lake.read_rejects(root).column("raw").to_pylist() == ["{recent bad line"]
     # 2 event files; per daily folder source.json, and counts + presence for the 3 days with events;
-    # presence + source.json per month; the rejects file
-    assert deleted["files_deleted"] == 2 + (366 + 3 * 2) + 12 * 2 + 1
+    # presence, rolled-up counts (complete months) and source.json per month; the rejects file
+    assert deleted["files_deleted"] == 2 + (366 + 3 * 2) + 12 * 3 + 1
     assert deleted["bytes_deleted"] > 0
     assert json.loads((tmp_path / "site" / "build.json").read_text())["retention"] == deleted
     assert not list(root.rglob(f"{lake.TEMPORARY_PREFIX}*"))
