@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import multiprocessing
+import os
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
@@ -279,28 +281,98 @@ def _day_source(lake: Path, day: date, timezone: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- run
-def run(lake: Path, timezone: str, days: list[date]) -> dict:
-    """Bring the daily aggregates of `days` and the presence of their months up to date; report the work."""
+def run(lake: Path, timezone: str, days: list[date], workers: int | None = None) -> dict:
+    """Bring the daily aggregates of `days` and the presence and counts of their months up to date, over
+    `workers` forked processes (default: see `_workers`); report the work."""
     # Load: which days and months changed since their aggregates were written
     sources = {day: _day_source(lake, day, timezone) for day in days}
-    stale = [d for d in days if store.read_day_record(lake, timezone, d).get("source") != sources[d]]
+    stale = sorted(d for d in days if store.read_day_record(lake, timezone, d).get("source") != sources[d])
+    workers = workers or _workers(lake, timezone, stale)
 
-    # Process + Save, a day at a time: memory holds the one or two UTC partitions that day overlaps
+    # Process + Save, runs of consecutive days at a time: memory holds the one or two UTC partitions a day
+    # overlaps (per worker); a month once its days are done
+    months = _by_month(days)
+    if workers <= 1:
+        _aggregate_days(lake, timezone, progress(stale, "aggregate days"), sources)
+        rebuilt = [_refresh_month(lake, timezone, m) for m in progress(months, "aggregate months")]
+    else:
+        with multiprocessing.get_context("fork").Pool(workers, _start_worker) as pool:
+            tasks = [
+                (lake, timezone, run, sources)
+                for run in _runs(lake, timezone, stale, workers * TASKS_PER_WORKER)
+            ]
+            for _ in progress(pool.imap_unordered(_aggregate_run, tasks), "aggregate days", len(tasks)):
+                pass  # every day is written before any month reads it
+            month_tasks = [(lake, timezone, m) for m in months]
+            rebuilt = list(
+                progress(pool.imap(_refresh_month_task, month_tasks), "aggregate months", len(months))
+            )
+    months_rebuilt = sum(rebuilt)
+    log.info(
+        "aggregate: %d of %d days recomputed, %d months, %d process(es)",
+        len(stale),
+        len(days),
+        months_rebuilt,
+        workers,
+    )
+    return {
+        "days_considered": len(days),
+        "days_recomputed": len(stale),
+        "months_recomputed": months_rebuilt,
+    }
+
+
+MAX_WORKERS = 2
+TASKS_PER_WORKER = 4  # runs of days per worker: the progress moves, and each run reads one partition twice
+MIN_DAYS_PER_WORKER = 8  # below this, forking costs more than it saves (a nightly's 2-3 days: in process)
+# A worker's peak memory is about this many times the Parquet bytes of the UTC partitions it reads
+# (regional, a school day: 231 MB of Parquet, 3.6 GB peak): two workers only when both fit in the budget.
+PEAK_PER_PARQUET_BYTE = 16
+MEMORY_BUDGET = 3 << 30
+
+
+def _workers(lake: Path, timezone: str, stale: list[date]) -> int:
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    if workers <= 1 or len(stale) < MIN_DAYS_PER_WORKER * workers:
+        return 1
+    largest = max((_day_bytes(lake, timezone, day) for day in stale), default=0)
+    return workers if workers * largest * PEAK_PER_PARQUET_BYTE <= MEMORY_BUDGET else 1
+
+
+def _day_bytes(lake: Path, timezone: str, day: date) -> int:
+    """The Parquet bytes of the UTC partitions a local day reads: its work, and its memory."""
+    return sum(f.stat().st_size for u in utc_days_of(day, timezone) for f in lake_io.day_files(lake, u))
+
+
+def _runs(lake: Path, timezone: str, days: list[date], count: int) -> list[list[date]]:
+    """`days` cut into at most `count` runs of consecutive items holding about the same bytes to read."""
+    weights = np.array([_day_bytes(lake, timezone, day) + 1 for day in days], dtype=np.float64)
+    if not len(days):
+        return []
+    share = np.minimum((np.cumsum(weights) - weights / 2) * count // weights.sum(), count - 1)
+    return [[d for d, k in zip(days, share) if k == run] for run in range(count) if (share == run).any()]
+
+
+def _aggregate_days(lake: Path, timezone: str, days: Iterable[date], sources: dict[date, str]) -> None:
     partitions = LocalPartitions(lake, timezone)
-    for day in progress(sorted(stale), "aggregate days"):
+    for day in days:
         one_day = partitions.events_of(day)
         tables = aggregate_day(one_day) if one_day.num_rows else None  # a day without events: its record
         store.write_day(
             lake, timezone, day, tables, {"source": sources[day], "events": events_by_type(one_day)}
         )
 
-    months_rebuilt = _refresh_months(lake, timezone, days)
-    log.info("aggregate: %d of %d days recomputed, %d months", len(stale), len(days), len(months_rebuilt))
-    return {
-        "days_considered": len(days),
-        "days_recomputed": len(stale),
-        "months_recomputed": len(months_rebuilt),
-    }
+
+def _start_worker() -> None:
+    pa.set_cpu_count(1)  # the processes share the cores: Arrow's own threads would only contend
+
+
+def _aggregate_run(task: tuple[Path, str, list[date], dict[date, str]]) -> None:
+    _aggregate_days(*task)
+
+
+def _refresh_month_task(task: tuple[Path, str, list[date]]) -> bool:
+    return _refresh_month(*task)
 
 
 class LocalPartitions:
@@ -352,32 +424,26 @@ def _by_month(days: list[date]) -> list[list[date]]:
     return list(groups.values())
 
 
-def _refresh_months(lake: Path, timezone: str, days: list[date]) -> list[date]:
-    """Each month's presence, when one of its days changed; a complete month's counts (the window holds all
-    its days), when one of its days changed since they were rolled up; an incomplete month has none."""
-    rebuilt = []
-    for month_days in _by_month(days):
-        month = month_days[0].replace(day=1)
-        all_days = _month_days(month)
-        complete = month_days == all_days
-        sources = {d.isoformat(): store.read_day_record(lake, timezone, d).get("source") for d in all_days}
-        record = store.read_month_record(lake, timezone, month) or {}
-        written = record.get("days")
-        changed = [
-            d for d in all_days if written is None or written.get(d.isoformat()) != sources[d.isoformat()]
-        ]
-        presence = _month_presence(lake, timezone, month, all_days, changed, written) if changed else None
-        counts, counts_days = None, record.get("counts_days") if complete else None
-        if complete and counts_days != sources:
-            counts = month_counts((d, store.read_counts(lake, timezone, d)) for d in all_days)
-            counts_days = sources
-        if presence is None and counts is None and counts_days == record.get("counts_days"):
-            continue
-        store.write_month(
-            lake, timezone, month, presence, counts, {"days": sources, "counts_days": counts_days}
-        )
-        rebuilt.append(month)
-    return rebuilt
+def _refresh_month(lake: Path, timezone: str, month_days: list[date]) -> bool:
+    """The month's presence, when one of its days changed; a complete month's counts (the window holds all
+    its days), when one of its days changed since they were rolled up; an incomplete month has none.
+    Whether anything was written."""
+    month = month_days[0].replace(day=1)
+    all_days = _month_days(month)
+    complete = month_days == all_days
+    sources = {d.isoformat(): store.read_day_record(lake, timezone, d).get("source") for d in all_days}
+    record = store.read_month_record(lake, timezone, month) or {}
+    written = record.get("days")
+    changed = [d for d in all_days if written is None or written.get(d.isoformat()) != sources[d.isoformat()]]
+    presence = _month_presence(lake, timezone, month, all_days, changed, written) if changed else None
+    counts, counts_days = None, record.get("counts_days") if complete else None
+    if complete and counts_days != sources:
+        counts = month_counts((d, store.read_counts(lake, timezone, d)) for d in all_days)
+        counts_days = sources
+    if presence is None and counts is None and counts_days == record.get("counts_days"):
+        return False
+    store.write_month(lake, timezone, month, presence, counts, {"days": sources, "counts_days": counts_days})
+    return True
 
 
 def _month_presence(

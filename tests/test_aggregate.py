@@ -1,0 +1,84 @@
+"""The aggregation stage over forked workers: the same aggregates as in one process, errors surfacing."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import event, write_lines
+
+from pipeline import aggregate, ingest, lake
+from pipeline.exceptions import LakeError
+from pipeline.periods import window_days
+
+AS_OF = date(2026, 3, 10)
+
+
+def _lake(folder):
+    """Events on 40 days across three months (late evenings: two UTC days per local day)."""
+    events = []
+    for k in range(40):
+        day = date(2026, 1, 20) + timedelta(days=k)
+        events += [
+            event(when=f"{day} 08:{k % 60:02d}", user=f"u{k % 7}", classes=["c1"]),
+            event("ACCESS", when=f"{day} 23:30", user=f"u{k % 5}", profile="Student", module=f"M{k % 3}"),
+        ]
+    ingest.run([write_lines(folder / "e.json", events)], folder / "lake")
+    return folder / "lake"
+
+
+def _aggregates(root) -> dict[str, object]:
+    """Every aggregate file: Parquet tables and JSON records, by path."""
+    files = {}
+    for path in sorted((root / "daily").rglob("*")) + sorted((root / "monthly").rglob("*")):
+        if path.suffix == ".parquet":
+            files[str(path.relative_to(root))] = pq.read_table(path)
+        elif path.suffix == ".json":
+            files[str(path.relative_to(root))] = path.read_text(encoding="utf-8")
+    return files
+
+
+def test_two_workers_write_the_aggregates_of_one(tmp_path):
+    one = _lake(tmp_path / "one")
+    two = shutil.copytree(one, tmp_path / "two" / "lake")  # the same partitions: the same day sources
+    report_one = aggregate.run(one, "Europe/Paris", window_days(AS_OF), workers=1)
+    report_two = aggregate.run(two, "Europe/Paris", window_days(AS_OF), workers=2)
+    assert report_one == report_two and report_two["months_recomputed"] == 13
+    first, second = _aggregates(one), _aggregates(two)
+    assert first.keys() == second.keys() and any(k.endswith("counts.parquet") for k in first)
+    for path, value in first.items():
+        assert value.equals(second[path]) if isinstance(value, pa.Table) else value == second[path], path
+
+
+def test_runs_hold_consecutive_days_and_about_the_same_work(tmp_path):
+    root = _lake(tmp_path)
+    days = window_days(AS_OF)
+    runs = aggregate._runs(root, "Europe/Paris", days, 4)
+    assert [d for run in runs for d in run] == days and len(runs) == 4
+    busy = [sum(aggregate._day_bytes(root, "Europe/Paris", d) for d in run) for run in runs]
+    assert max(busy) <= 2 * min(busy)  # the days with events are shared out, not left to one run
+
+
+def test_an_error_in_a_worker_reaches_the_caller_with_its_message(tmp_path):
+    root = _lake(tmp_path)
+    foreign = lake.EVENT_SCHEMA.empty_table().to_pylist() + [
+        {
+            "event_id": "x",
+            "event_type": "LOGIN",
+            "module": "Auth",
+            "ts_ms": 1770000000000,
+            "user_id": "u1",
+            "profile": None,
+            "structures": ["s1"],
+            "classes": [],
+        }
+    ]
+    day = date.fromtimestamp(1770000000)
+    pq.write_table(
+        pa.Table.from_pylist(foreign, lake.EVENT_SCHEMA), lake.day_partition(root, day) / "part-x.parquet"
+    )
+    with pytest.raises(LakeError, match="not written by `ingest`"):
+        aggregate.run(root, "Europe/Paris", window_days(AS_OF), workers=2)
