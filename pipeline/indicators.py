@@ -161,15 +161,10 @@ class DailySums:
     def add_day(
         self, offset: int, day: date, table: pa.Table, keys: pa.Array, periods: dict[str, Span]
     ) -> None:
-        e = positions(table.column("entity"), keys)
-        known = e >= 0  # entities without pages are dropped
-        if not known.any():
+        coded = _coded_rows(table, keys, store.MEASURE_VALUES)
+        if coded is None:
             return
-        table = table.filter(pa.array(known))
-        e = e[known]
-        p = positions(table.column("profile"), store.PROFILE_VALUES)
-        m = positions(table.column("measure"), store.MEASURE_VALUES)
-        n = table.column("n").to_numpy()
+        table, e, p, m, n = coded
         inside = [name for name, span in periods.items() if span.first <= day <= span.last]
         n_entities = len(self.logins)
 
@@ -203,15 +198,10 @@ class DailySums:
         n_days = len(days_between(month, add_months(month, 1) - timedelta(days=1)))
         inside = [name for name, span in periods.items() if span.first <= month <= span.last]
         assert all(periods[name].last >= month + timedelta(days=n_days - 1) for name in inside), month
-        e = positions(table.column("entity"), keys)
-        known = e >= 0  # entities without pages are dropped
-        if not known.any():
+        coded = _coded_rows(table, keys, store.MONTH_MEASURE_VALUES)
+        if coded is None:
             return
-        table = table.filter(pa.array(known))
-        e = e[known]
-        p = positions(table.column("profile"), store.PROFILE_VALUES)
-        m = positions(table.column("measure"), store.MONTH_MEASURE_VALUES)
-        n = table.column("n").to_numpy()
+        table, e, p, m, n = coded
         n_entities = len(self.logins)
 
         def by_day(measure: str) -> tuple[np.ndarray, ...]:
@@ -256,6 +246,20 @@ class DailySums:
             entity, profile = np.divmod(cells, N_PROFILES)
             ranked[period] = RankedApps.rank(entity, profile, module, n, names, len(self.logins))
         return ranked
+
+
+def _coded_rows(
+    table: pa.Table, keys: pa.Array, measures: pa.Array
+) -> tuple[pa.Table, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The rows of the entities of `keys` (others have no pages), with their entity, profile and measure
+    codes and their counts; None when no row is left."""
+    e = positions(table.column("entity"), keys)
+    known = e >= 0
+    if not known.any():
+        return None
+    table = table.filter(pa.array(known))
+    p = positions(table.column("profile"), store.PROFILE_VALUES)
+    return table, e[known], p, positions(table.column("measure"), measures), table.column("n").to_numpy()
 
 
 COMPACT_ROWS = 2_000_000
