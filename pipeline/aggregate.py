@@ -298,8 +298,8 @@ def run(lake: Path, timezone: str, days: list[date], workers: int | None = None)
     else:
         with multiprocessing.get_context("fork").Pool(workers, _start_worker) as pool:
             tasks = [
-                (lake, timezone, run, sources)
-                for run in _runs(lake, timezone, stale, workers * TASKS_PER_WORKER)
+                (lake, timezone, days_run, sources)
+                for days_run in _runs(lake, timezone, stale, workers * TASKS_PER_WORKER)
             ]
             for _ in progress(pool.imap_unordered(_aggregate_run, tasks), "aggregate days", len(tasks)):
                 pass  # every day is written before any month reads it
@@ -350,7 +350,7 @@ def _runs(lake: Path, timezone: str, days: list[date], count: int) -> list[list[
     if not len(days):
         return []
     share = np.minimum((np.cumsum(weights) - weights / 2) * count // weights.sum(), count - 1)
-    return [[d for d, k in zip(days, share) if k == run] for run in range(count) if (share == run).any()]
+    return [[d for d, k in zip(days, share) if k == part] for part in range(count) if (share == part).any()]
 
 
 def _aggregate_days(lake: Path, timezone: str, days: Iterable[date], sources: dict[date, str]) -> None:
