@@ -189,7 +189,8 @@ def folders_before(lake: Path, first_day: date) -> Iterator[tuple[str, Path]]:
 
 # ------------------------------------------------------------------------------------------------- reads
 def read_counts(lake: Path, timezone: str, day: date, columns: list[str] | None = None) -> pa.Table:
-    """A day's counts, string columns dictionary-encoded; empty for a day without events."""
+    """A day's counts, string columns dictionary-encoded (one dictionary per column); empty for a day
+    without events."""
     return _read_counts(daily_dir(lake, timezone, day) / COUNTS_FILE, columns)
 
 
@@ -202,7 +203,9 @@ def _read_counts(path: Path, columns: list[str] | None) -> pa.Table:
     if not path.exists():
         return COUNTS_SCHEMA.empty_table().select(columns or COUNTS_SCHEMA.names)
     encoded = [c for c in _ENCODED if c in (columns or COUNTS_SCHEMA.names)]
-    return pq.read_table(path, columns=columns, read_dictionary=encoded)
+    # one dictionary per column across the file's row groups (a regional day has several): Arrow's
+    # group-by and joins refuse chunks whose dictionaries differ
+    return pq.read_table(path, columns=columns, read_dictionary=encoded).unify_dictionaries()
 
 
 def read_presence(path: Path, columns: list[str] | None = None) -> pa.Table:

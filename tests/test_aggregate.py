@@ -82,3 +82,20 @@ def test_an_error_in_a_worker_reaches_the_caller_with_its_message(tmp_path):
     )
     with pytest.raises(LakeError, match="not written by `ingest`"):
         aggregate.run(root, "Europe/Paris", window_days(AS_OF), workers=2)
+
+
+def test_months_roll_up_days_whose_counts_files_hold_several_row_groups(tmp_path, monkeypatch):
+    """A regional day's counts file holds several row groups, read as chunks with their own dictionaries:
+    the month's roll-up must be what it is from single-group files."""
+    one = _lake(tmp_path / "one")
+    two = shutil.copytree(one, tmp_path / "two" / "lake")
+    aggregate.run(one, "Europe/Paris", window_days(AS_OF), workers=1)
+    write_table = pq.write_table
+    monkeypatch.setattr(
+        pq, "write_table", lambda table, where, **kw: write_table(table, where, row_group_size=3, **kw)
+    )
+    aggregate.run(two, "Europe/Paris", window_days(AS_OF), workers=1)
+    month = "monthly/Europe__Paris/month=2026-01/counts.parquet"
+    assert pq.ParquetFile(two / month).metadata.num_row_groups > 1
+    order = [(column, "ascending") for column in ("entity", "profile", "measure", "key")]
+    assert pq.read_table(one / month).sort_by(order).equals(pq.read_table(two / month).sort_by(order))
