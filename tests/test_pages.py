@@ -369,7 +369,8 @@ def test_page_shells_give_what_jinja_renders_for_the_entity(site: Path, kind: st
     got = pages.of(figures)
     root = "../" * (path.count("/") + 1)
     texts = pages.tiles(figures)
-    want = pages.render(kind, root, SimpleNamespace(name=name), render.date_words(AS_OF), "<b>S</b> & 1", texts)
+    stand_in = SimpleNamespace(name=name)
+    want = pages.render(kind, root, stand_in, render.date_words(AS_OF), "<b>S</b> & 1", texts)
     assert [n for n, _ in got] == ["index.html"] + [f"{i.id}.html" for i in INDICATORS]
     assert got == want
     summary = got[0][1]
