@@ -226,15 +226,16 @@ def entity_ids_seen(
     lake: Path, timezone: str, days: list[date], months: list[date], rolled_up: Sequence[date] = ()
 ) -> dict[str, set[str]]:
     """The structure and class ids that the months' presence and counts mention: the counts of the
-    `rolled_up` months (complete months, see `read_month_counts`), and those of the days of the others."""
+    `rolled_up` months (complete months, see `read_month_counts`; their presence, made of the same days'
+    logins, adds none), and the presence and days' counts of the others."""
     keys: set[str] = set()
     for month in months:
         path = month_presence_path(lake, timezone, month)
-        if path.exists():
-            keys.update(distinct_values(read_presence(path, ["entity"]).column("entity")))
         if month in rolled_up:
             counts = read_month_counts(lake, timezone, month, ["entity"])
             keys.update(distinct_values(counts.column("entity")))
+        elif path.exists():
+            keys.update(distinct_values(read_presence(path, ["entity"]).column("entity")))
     for day in days:
         if day.replace(day=1) not in rolled_up:
             keys.update(distinct_values(read_counts(lake, timezone, day, ["entity"]).column("entity")))

@@ -30,7 +30,7 @@ from .exceptions import CapacityError
 from .indicator_math import group_counts, sum_into, with_tous
 from .indicator_tables import DayColumns, IndicatorTables, RankedApps
 from .model import CLASS, STRUCTURE, Entity
-from .periods import Span, add_months, bucket_spans, days_between, months_of, period_spans, window_days
+from .periods import Span, add_months, bucket_spans, months_of, period_spans, window_days
 
 log = logging.getLogger(__name__)
 N_PROFILES = len(PROFILE_CODES)
@@ -195,7 +195,7 @@ class DailySums:
         self, offset: int, month: date, table: pa.Table, keys: pa.Array, periods: dict[str, Span]
     ) -> None:
         """A complete month's rolled-up counts (aggregate_store); its first day is at `offset`."""
-        n_days = len(days_between(month, add_months(month, 1) - timedelta(days=1)))
+        n_days = (add_months(month, 1) - month).days
         inside = [name for name, span in periods.items() if span.first <= month <= span.last]
         assert all(periods[name].last >= month + timedelta(days=n_days - 1) for name in inside), month
         coded = _coded_rows(table, keys, store.MONTH_MEASURE_VALUES)
