@@ -57,6 +57,14 @@ def _stages(_ctx, _param, value: str) -> list[str]:
     show_default=True,
     help="Days of mongoexport text for the ingest measurement (the first is the nightly's).",
 )
+@click.option(
+    "--bad-lines",
+    "bad_lines_percent",
+    type=click.FloatRange(0, 50),
+    default=0,
+    show_default=True,
+    help="Percent of the mongoexport lines made into rejects of five reasons (the cost of a reject).",
+)
 @click.option("--stages", default=",".join(harness.STAGES), show_default=True, callback=_stages)
 @click.option(
     "--out",
@@ -98,6 +106,7 @@ def main(
     days,
     nightly_days,
     ingest_days,
+    bad_lines_percent,
     stages,
     out,
     work,
@@ -122,6 +131,7 @@ def main(
         seed=seed,
         duckdb_threads=duckdb_threads,
         reuse_synth=reuse_synth,
+        bad_share=bad_lines_percent / 100,
     )
     click.echo(f"benchmark {scale}: work in {work}")
     try:

@@ -40,6 +40,7 @@ class Config:
     memory_limit_mib: float
     seed: int = 7
     reuse_synth: bool = False  # keep a --work folder's generated platform when generated with the same args
+    bad_share: float = 0.0  # fraction of the exports' lines made into rejects (--bad-lines)
     duckdb_threads: int = 2
     timezone: str = TIMEZONE
 
@@ -163,6 +164,7 @@ def generate(bench: Run, exports: list[str]) -> StepResult:
             "exports": str(work / "exports"),
             "lake_days": [d.isoformat() for d in local_days(config.as_of, config.history)],
             "export_days": [Path(f).name[7:17] for f in exports],
+            "bad_share": config.bad_share,
         },
     )
 

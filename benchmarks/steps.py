@@ -42,8 +42,9 @@ def synth(args: dict) -> dict:
     )
     seconds["lake"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    exports, bad_share = Path(args["exports"]), args.get("bad_share", 0)
     lines = {
-        d: synthetic.write_export(pop, _day(d), Path(args["exports"]) / f"events-{d}.json.gz", args["seed"])
+        d: synthetic.write_export(pop, _day(d), exports / f"events-{d}.json.gz", args["seed"], bad_share)
         for d in args["export_days"]
     }
     seconds["exports"] = time.perf_counter() - clock

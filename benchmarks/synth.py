@@ -572,15 +572,17 @@ def bad_lines(good: list[str]) -> list[str]:
     ]
 
 
-def write_export(pop: Population, day: date, path: Path, seed: int = 7) -> int:
-    """One local day's events as a gzipped mongoexport file; returns the number of lines written."""
+def write_export(pop: Population, day: date, path: Path, seed: int = 7, bad_share: float = 0.0) -> int:
+    """One local day's events as a gzipped mongoexport file; returns the number of lines written.
+
+    `bad_share`: the fraction of lines spoilt on top of the few defects every export has (`spoil`)."""
     events = day_events(pop, day, seed)
     rng = np.random.default_rng([seed, day.toordinal(), 2])
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = 0
     with gzip.open(path, "wb", compresslevel=1) as out:
         for number, chunk in enumerate(_chunks(events)):
-            text = export_lines(pop, chunk, rng)
+            text = spoil(export_lines(pop, chunk, rng), bad_share, rng)
             out.write(_bytes(text))
             lines += len(text)
             if number == 0 and len(text) >= 6:
@@ -588,6 +590,30 @@ def write_export(pop: Population, day: date, path: Path, seed: int = 7) -> int:
                     out.write(line.encode("utf-8"))
                     lines += 1
     return lines
+
+
+SPOILERS = (  # (pattern, replacement) on a line: each makes a reject of its own reason
+    (r'"profil":"[A-Za-z]+"', '"profil":"Director"'),  # unknown_profile
+    (r'"date":[^,]+,', '"date":{"$date":"1999-12-31T23:00:00Z"},'),  # date_before_2000
+    (r'"userId":"[^"]*",', ""),  # missing_user_id (every line of the benchmark has a user)
+    (r'"structures":\[', '"structures":["bad id",'),  # bad_id
+    (r'\}\n$', ',"x":\n'),  # not_json
+)
+
+
+def spoil(lines: pa.Array, share: float, rng: np.random.Generator) -> pa.Array:
+    """`share` of the lines, drawn at random, made into rejects of the kinds of SPOILERS, in turn."""
+    picked = np.flatnonzero(rng.random(len(lines)) < share)
+    if not len(picked):
+        return lines
+    kinds = np.arange(len(picked)) % len(SPOILERS)
+    values = np.asarray(lines.to_pylist(), dtype=object)
+    for kind, (pattern, replacement) in enumerate(SPOILERS):
+        rows = picked[kinds == kind]
+        chosen = pa.array(values[rows], pa.string())
+        spoilt = pc.replace_substring_regex(chosen, pattern, replacement, max_replacements=1)
+        values[rows] = spoilt.to_pylist()
+    return pa.array(values, pa.string())
 
 
 def _chunks(events: DayEvents) -> Iterator[DayEvents]:

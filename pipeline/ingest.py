@@ -7,13 +7,11 @@ name, line number and content: ingesting the same file again adds none twice.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 import multiprocessing
 import os
 import time
-import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,21 +20,22 @@ from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
 from .exceptions import InputFileError, RejectRateError
+from .exports import Block, read_blocks
 from .lock import holding_lock
-from .parse import TRUNCATED_GZIP, Event, Reject, parse_line
+from .parse_columns import ParsedBlock, parse_block
 from .progress import progress
 
 log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 EPOCH = date(1970, 1, 1)
-GZIP_MAGIC = b"\x1f\x8b"
-CHUNK_LINES = 50_000
+CHUNK_LINES = 20_000  # lines per block: about 8 MB of a mongoexport file
 MAX_WORKERS = 2
 PARALLEL_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
 DEFAULT_MAX_REJECT_RATE = 1.0  # percent of the lines read: `--max-reject-rate`
@@ -82,68 +81,23 @@ def check_inputs(files: Sequence[Path]) -> None:
             raise InputFileError(f"{path}: cannot be read ({error.strerror})") from error
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, raw bytes) for every line; (n, None) once if a gzip stream ends early or is corrupt."""
-    with open(path, "rb") as probe:
-        compressed = probe.read(2) == GZIP_MAGIC
-    number = 0
-    with gzip.open(path, "rb") if compressed else open(path, "rb") as handle:
-        try:
-            for number, line in enumerate(handle, 1):
-                yield number, line
-        except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as error:
-            log.warning("%s: compressed stream broken after line %d (%s)", path, number, error)
-            yield number + 1, None
-
-
-@dataclass
-class Chunk:
-    """Consecutive lines of one file, parsed: valid events as columns (lists, cheap to pass between
-    processes, in lake.EVENT_SCHEMA order), rejects as (line, reason, raw)."""
-
-    path: str
-    lines: int
-    columns: list[list]
-    rejects: list[tuple[int, str, str]]
-
-
-def chunks(files: Sequence[Path]) -> Iterator[tuple[str, list[tuple[int, bytes | None]]]]:
+def blocks(files: Sequence[Path]) -> Iterator[Block]:
     for path in files:
-        batch: list[tuple[int, bytes | None]] = []
-        for item in read_lines(path):
-            batch.append(item)
-            if len(batch) == CHUNK_LINES:
-                yield str(path), batch
-                batch = []
-        yield str(path), batch  # also for an empty file, so that every file is seen
-
-
-def parse_chunk(chunk: tuple[str, list[tuple[int, bytes | None]]], now_ms: int) -> Chunk:
-    """Pure Python (no Arrow), so that it runs in forked workers."""
-    path, lines = chunk
-    events, rejects = [], []
-    for number, raw in lines:
-        parsed = Reject(TRUNCATED_GZIP, "") if raw is None else parse_line(raw, now_ms)
-        if type(parsed) is Event:
-            events.append(parsed)
-        else:
-            rejects.append((number, parsed.reason, parsed.raw))
-    columns = [list(c) for c in zip(*events)] if events else [[] for _ in Event._fields]
-    return Chunk(path, len(lines), columns, rejects)
+        yield from read_blocks(path, CHUNK_LINES)
 
 
 @contextmanager
-def parse_all(files: Sequence[Path], now_ms: int, workers: int) -> Iterator[Iterator[Chunk]]:
-    """Parsed chunks in file and line order, over `workers` forked processes when there is enough work.
+def parse_all(files: Sequence[Path], now_ms: int, workers: int) -> Iterator[Iterator[ParsedBlock]]:
+    """Parsed blocks in file and line order, over `workers` forked processes when there is enough work.
 
     The workers fork on entry, before this process starts Arrow's threads (forking after them is unsafe).
     """
-    work = partial(parse_chunk, now_ms=now_ms)
+    work = partial(parse_block, now_ms=now_ms)
     if workers < 2 or sum(f.stat().st_size for f in files) < PARALLEL_MIN_BYTES:
-        yield map(work, chunks(files))
+        yield map(work, blocks(files))
         return
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield pool.imap(work, chunks(files), chunksize=1)
+        yield pool.imap(work, blocks(files), chunksize=1)
 
 
 @holding_lock(  # adds `wait=`: see pipeline.lock
@@ -218,35 +172,39 @@ def check_reject_rate(report: IngestReport, max_rate: float) -> None:
 
 
 def _collect(
-    parsed: Iterator[Chunk], known_rejects: set[tuple[str, int, str]], report: IngestReport
+    parsed: Iterator[ParsedBlock], known_rejects: set[tuple[str, int, str]], report: IngestReport
 ) -> tuple[pa.Table, list[tuple[str, str, int, str, str, str]]]:
     """The run's events less copies of an `_id` seen earlier in it; its rejects less those already kept."""
-    seen_ids: set[str] = set()
     tables: list[pa.Table] = []
     new_rejects: list[tuple[str, str, int, str, str, str]] = []
-    for chunk in progress(parsed, "ingest (chunks)"):
-        report.lines += chunk.lines
-        ids = chunk.columns[0]
-        keep = []
-        for event_id in ids:
-            keep.append(event_id not in seen_ids)
-            seen_ids.add(event_id)
-        report.duplicates += keep.count(False)
-        table = _events_table(chunk.columns)
-        tables.append(table if all(keep) else table.filter(pa.array(keep)))
-        name = Path(chunk.path).name
-        for number, reason, raw in chunk.rejects:
+    for block in progress(parsed, "ingest (blocks)"):
+        report.lines += block.lines
+        tables.append(block.events)
+        name = Path(block.path).name
+        for number, reason, raw in block.rejects:
             digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()
             if (name, number, digest) in known_rejects:
                 report.rejects_known += 1
                 continue
             known_rejects.add((name, number, digest))
             report.rejects_new[reason] += 1
-            new_rejects.append((chunk.path, name, number, reason, raw, digest))
+            new_rejects.append((block.path, name, number, reason, raw, digest))
             if len(report.reject_examples) < REJECT_EXAMPLES:
-                report.reject_examples.append((chunk.path, number, reason))
+                report.reject_examples.append((block.path, number, reason))
     table = pa.concat_tables(tables) if tables else lake_io.EVENT_SCHEMA.empty_table()
-    return table, new_rejects
+    first = first_of_each_id(table.column("event_id"))
+    report.duplicates += table.num_rows - len(first)
+    return (table if len(first) == table.num_rows else table.take(first)), new_rejects
+
+
+def first_of_each_id(ids: pa.ChunkedArray) -> np.ndarray:
+    """The positions of each distinct id's first occurrence, in order."""
+    codes = pc.dictionary_encode(ids.cast(pa.large_string()).combine_chunks()).indices.to_numpy()
+    if len(codes) == 0:
+        return np.zeros(0, np.int64)
+    _, first = np.unique(codes, return_index=True)
+    first.sort()
+    return first
 
 
 def _part(report: IngestReport) -> str:
@@ -268,11 +226,6 @@ def _drop_known(lake: Path, day: date, events: pa.Table) -> pa.Table:
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
     counts = pc.value_counts(column)
     return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
-
-
-def _events_table(columns: list[list]) -> pa.Table:
-    arrays = [pa.array(c, f.type) for c, f in zip(columns, lake_io.EVENT_SCHEMA)]
-    return pa.Table.from_arrays(arrays, schema=lake_io.EVENT_SCHEMA)
 
 
 def _rejects_table(rows: list[tuple[str, str, int, str, str, str]], run_id: str) -> pa.Table:

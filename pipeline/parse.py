@@ -38,7 +38,7 @@ MISSING_MODULE = "missing_module"
 BAD_STRUCTURES = "bad_structures"
 BAD_CLASSES = "bad_classes"
 BAD_ID = "bad_id"
-TRUNCATED_GZIP = "truncated_gzip"  # given by ingest.read_lines, never by parse_line
+TRUNCATED_GZIP = "truncated_gzip"  # given for a broken file (exports.read_blocks), never by parse_line
 
 REJECT_REASONS = {
     NOT_JSON: "the line is not a JSON object (an array, a bare value, broken JSON, nested over 1,000 deep)",
@@ -61,7 +61,8 @@ REJECT_REASONS = {
 }
 _INT64 = 1 << 63  # BSON dates are signed 64-bit milliseconds
 _INT_DIGITS = 4300  # Python's default limit for int(str); past it the standard parser gives +/-Infinity
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]").search
+SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F]"  # a \u escape of half a UTF-16 pair (or of a lone half)
+_SURROGATE_ESCAPE = re.compile(SURROGATE_ESCAPE).search
 _ORJSON_MAX_DEPTH = 1024
 
 

@@ -116,3 +116,22 @@ def test_unique_visitors_of_the_month_match_duckdb(bench):
         "AND profile = 'Student'",
     )
     assert ours == theirs and ours
+
+
+def test_bad_lines_mode_spoils_its_share_into_rejects_of_five_reasons():
+    import numpy as np
+    import pyarrow as pa
+
+    from benchmarks import synth
+    from pipeline.parse import Event, parse_line
+
+    line = (
+        '{"_id":"a","event-type":"LOGIN","module":"Auth","date":{"$numberLong":"1764025215107"},'
+        '"userId":"u","profil":"Relative","structures":["s"],"classes":[]}\n'
+    )
+    spoilt = synth.spoil(pa.array([line] * 2000), 0.05, np.random.default_rng(3)).to_pylist()
+    results = [parse_line(text.encode(), 1_900_000_000_000) for text in spoilt]
+    reasons = {r.reason for r in results if type(r) is not Event}
+    bad = sum(type(r) is not Event for r in results)
+    assert reasons == {"unknown_profile", "date_before_2000", "missing_user_id", "bad_id", "not_json"}
+    assert 60 <= bad <= 140  # 5 % of 2,000, drawn at random

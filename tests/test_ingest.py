@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import event, write_lines
 
-from pipeline import ingest, lake
+from pipeline import ingest, lake, parse
 from pipeline.exceptions import InputFileError
 
 
@@ -76,7 +76,7 @@ def test_truncated_gzip_keeps_what_was_read_and_rejects_the_rest(tmp_path):
     broken.write_bytes(data[: len(data) // 2])
     report = ingest.run([broken], tmp_path / "lake")
     assert sum(report.events_new.values()) > 0
-    assert report.rejects_new == {ingest.TRUNCATED_GZIP: 1}
+    assert report.rejects_new == {parse.TRUNCATED_GZIP: 1}
 
 
 def test_late_events_are_folded_into_their_day(tmp_path):

@@ -1,0 +1,296 @@
+"""A block of mongoexport lines → validated events as Arrow columns, rejects with their reasons (SPEC 1.1).
+
+The fast path: msgspec reads each line into typed fields (C code, no dict), then every rule of SPEC 1.1 is
+checked on whole columns with Arrow. A line is an event only when every check passes on a form the fast
+path knows for certain; every other line (a reject, or a form it leaves alone: a BOM, a date with spaces, an
+offset written `+0100`…) goes to `parse.parse_line`, the reference, which gives its event or its reason and
+raw text. So the fast path can only agree with `parse_line`: tests/test_parse_columns.py holds it to that.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import lake as lake_io
+from .constants import ENT_PROFILES, EVENT_TYPES_USED, FUTURE_TOLERANCE_MS, ID_ALPHABET_PATTERN, MIN_EVENT_MS
+from .exports import Block
+from .parse import SURROGATE_ESCAPE, TRUNCATED_GZIP, Event, parse_line
+
+_ABSENT = msgspec.Raw(b"")
+
+
+class _Fields(msgspec.Struct):
+    """The fields of SPEC 1.1. Those of many forms are kept as their JSON text (`Raw`), to be read as whole
+    columns; the others are typed, and a value of another type fails the line's decoding."""
+
+    event_id: msgspec.Raw = msgspec.field(name="_id", default=_ABSENT)
+    event_type: str | None = msgspec.field(name="event-type", default=None)
+    module: str | None = None
+    date: msgspec.Raw = _ABSENT
+    userId: str | None = None
+    profil: str | None = None
+    structures: msgspec.Raw = _ABSENT
+    classes: msgspec.Raw = _ABSENT
+
+
+_decode = msgspec.json.Decoder(_Fields).decode
+_UNREAD = _Fields()  # stands for a line msgspec could not read: no `_id`, so it goes to parse_line
+
+_TEXT = r'"[^"\\]+"'  # a non-empty JSON string without escapes: its text is its value
+_OID_START, _OID_END = '{"$oid":', "}"
+EVENT_ID_TEXT, EVENT_ID_OID = f"^{_TEXT}$", rf'^\{{"\$oid":{_TEXT}\}}$'
+_ID = '"' + ID_ALPHABET_PATTERN.removeprefix("^").removesuffix("$") + '"'
+ID_LIST_FORMS = rf"^(?:\[(?:{_ID}(?:,{_ID})*)?\]|null|)$"  # empty: the field is absent
+_ID_SEPARATOR = '","'
+_NO_IDS = pa.scalar([], pa.list_(pa.string()))
+
+_N = "-?[0-9]{1,18}"  # 18 digits at most: an int64 whatever the digits; longer goes to parse_line
+DATE_NUMBER_FORMS = (  # the compact number forms of SPEC 1.1's `date`, as mongoexport writes them
+    rf'^(?:{_N}|\{{"\$numberLong":"{_N}"\}}|\{{"\$date":\{{"\$numberLong":"{_N}"\}}\}})$'
+)
+_DATE_NUMBER_WRAPPING = '{}"$numberLongdate:'  # what is around the number in those forms
+_ISO_START = '{"$date":"'
+DATE_ISO_FORM = (
+    r'^\{"\$date":"'
+    r"(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})T(?P<h>[0-9]{2}):(?P<mi>[0-9]{2}):(?P<s>[0-9]{2})"
+    r"(?:\.(?P<f>[0-9]{1,6}))?(?:Z|(?P<sign>[+-])(?P<oh>[0-9]{2}):(?P<om>[0-9]{2}))"
+    r'"\}$'
+)
+_ISO_PARTS = ("y", "mo", "d", "h", "mi", "s", "f", "sign", "oh", "om")
+_PROFILES = pa.array(sorted(ENT_PROFILES))
+_TYPES_USED = pa.array(EVENT_TYPES_USED)
+
+
+@dataclass
+class ParsedBlock:
+    """A block's events (lake.EVENT_SCHEMA, in line order) and rejects as (line, reason, raw)."""
+
+    path: str
+    lines: int
+    events: pa.Table
+    rejects: list[tuple[int, str, str]]
+
+
+def parse_block(block: Block, now_ms: int) -> ParsedBlock:
+    """Every line of the block, validated; the break of a broken stream is one more line, rejected."""
+    gc_was_on = gc.isenabled()
+    gc.disable()  # a block makes many small containers, none cyclic: collecting them only costs time
+    try:
+        events, slow = _fast_events(block.lines, now_ms)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    rejects: list[tuple[int, str, str]] = []
+    slow_events: list[tuple[int, Event]] = []
+    for index in slow:
+        parsed = parse_line(block.lines[index], now_ms)
+        if type(parsed) is Event:
+            slow_events.append((index, parsed))
+        else:
+            rejects.append((block.first_line + index, parsed.reason, parsed.raw))
+    if slow_events:
+        events = _merge(events, slow_events)
+    else:
+        events = events.drop_columns(["index"])
+    if block.broken:
+        rejects.append((block.end_line, TRUNCATED_GZIP, ""))
+    return ParsedBlock(block.path, len(block.lines) + block.broken, events, rejects)
+
+
+def _fast_events(lines: list[bytes], now_ms: int) -> tuple[pa.Table, list[int]]:
+    """The lines the fast path validates, as a table with their `index` in the block; the others' indices."""
+    decoded = [_decoded(line) for line in lines]
+    n = len(decoded)
+    readable = _whole_lines_readable(lines)  # msgspec skips the fields it is not asked for unchecked
+    event_id, id_ok = _event_ids(_raw_texts([d.event_id for d in decoded]))
+    event_type = pa.array([d.event_type for d in decoded], pa.string())
+    module = pa.array([d.module for d in decoded], pa.string())
+    user_id = pa.array([d.userId for d in decoded], pa.string())
+    profile = pa.array([d.profil for d in decoded], pa.string())
+    ms, date_ok = dates_ms(_raw_texts([d.date for d in decoded]))
+    structures, structures_ok = id_lists(_raw_texts([d.structures for d in decoded]))
+    classes, classes_ok = id_lists(_raw_texts([d.classes for d in decoded]))
+
+    ts_ms = pa.array(ms)
+    used = pc.is_in(event_type, value_set=_TYPES_USED)
+    known_profile = pc.is_in(profile, value_set=_PROFILES)
+    module = pc.if_else(_nonempty(module), module, pa.scalar(None, pa.string()))
+    ok = _all(
+        pa.array(readable & id_ok & date_ok & structures_ok & classes_ok),
+        _nonempty(event_type),
+        pc.greater_equal(ts_ms, MIN_EVENT_MS),
+        pc.less_equal(ts_ms, now_ms + FUTURE_TOLERANCE_MS),
+        pc.or_(pc.invert(used), _all(_nonempty(user_id), known_profile)),
+        pc.or_(pc.not_equal(event_type, "ACCESS"), pc.is_valid(module)),
+    )
+    # events of other types keep a user and a profile only when they are valid ones
+    user_id = pc.if_else(_nonempty(user_id), user_id, pa.scalar(None, pa.string()))
+    profile = pc.if_else(known_profile, profile, pa.scalar(None, pa.string()))
+    table = pa.Table.from_arrays(
+        [event_id, event_type, module, ts_ms, user_id, profile, structures, classes, pa.array(np.arange(n))],
+        schema=lake_io.EVENT_SCHEMA.append(pa.field("index", pa.int64())),
+    )
+    return table.filter(ok), np.flatnonzero(~_numpy(ok)).tolist()
+
+
+def _decoded(line: bytes) -> _Fields:
+    try:
+        return _decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return _UNREAD
+
+
+def _raw_texts(raws: list[msgspec.Raw] | list[bytes]) -> pa.LargeStringArray:
+    """The texts as one Arrow column, without a Python object per value; a text that is not UTF-8 becomes "",
+    a form no reader takes (msgspec does not check the UTF-8 of a value it keeps raw)."""
+    offsets = np.zeros(len(raws) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, raws), np.int64, len(raws)), out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(raws))]
+    texts = pa.Array.from_buffers(pa.large_binary(), len(raws), buffers)
+    try:
+        return texts.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return pa.array([_utf8_or_empty(raw) for raw in raws], pa.large_string())
+
+
+def _utf8_or_empty(raw: msgspec.Raw | bytes) -> str:
+    try:
+        return bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+def _whole_lines_readable(lines: list[bytes]) -> np.ndarray:
+    """Per line: UTF-8 throughout, and no `\\u` escape of a surrogate (one of a pair, or a lone one) anywhere:
+    parse_line decides on those, field by field."""
+    texts = _raw_texts(lines)
+    readable = _numpy(pc.greater(pc.binary_length(texts), 0))
+    escapes = np.flatnonzero(_numpy(pc.match_substring(texts, "\\u")))
+    if len(escapes):
+        surrogate = _numpy(pc.match_substring_regex(texts.take(escapes), SURROGATE_ESCAPE))
+        readable[escapes[surrogate]] = False
+    return readable
+
+
+def _event_ids(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """`_id` as a string or {"$oid": …}, and whether the fast path read it (no escape, no space)."""
+    is_text = pc.match_substring_regex(texts, EVENT_ID_TEXT)
+    is_oid = pc.match_substring_regex(texts, EVENT_ID_OID)
+    text = pc.utf8_slice_codeunits(texts, 1, -1)
+    oid = pc.utf8_slice_codeunits(texts, len(_OID_START) + 1, -len(_OID_END) - 1)
+    ids = pc.if_else(is_text, text, oid).cast(pa.string())
+    return ids, _numpy(pc.or_(is_text, is_oid))
+
+
+def id_lists(texts: pa.Array) -> tuple[pa.ListArray, np.ndarray]:
+    """`structures` / `classes` as lists of ids, and whether the fast path read them: an array of ids of
+    the SPEC's alphabet, null, or absent (no id), no id twice in one list (parse_line takes the others)."""
+    known = _numpy(pc.match_substring_regex(texts, ID_LIST_FORMS))
+    inner = pc.utf8_slice_codeunits(pc.if_else(known, texts, ""), 2, -2)
+    nothing = pa.scalar(None, inner.type)
+    lists = pc.split_pattern(pc.if_else(pc.equal(inner, ""), nothing, inner), _ID_SEPARATOR)
+    lists = pc.fill_null(lists.cast(pa.list_(pa.string())), _NO_IDS)
+    return lists, known & ~_listed_twice(lists)
+
+
+def _listed_twice(lists: pa.ListArray) -> np.ndarray:
+    """Per row: whether an id appears twice in its list."""
+    twice = np.zeros(len(lists), bool)
+    values = lists.flatten()
+    if len(values) == 0:
+        return twice
+    codes = pc.dictionary_encode(values).indices.to_numpy().astype(np.int64)
+    rows = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
+    width = int(codes.max()) + 1
+    keys = np.sort(rows * width + codes)
+    twice[keys[1:][keys[1:] == keys[:-1]] // width] = True
+    return twice
+
+
+def dates_ms(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch milliseconds UTC of each compact `date` text, and whether the fast path read it for certain."""
+    is_number = _numpy(pc.match_substring_regex(texts, DATE_NUMBER_FORMS))
+    digits = pc.if_else(is_number, pc.ascii_trim(texts, _DATE_NUMBER_WRAPPING), "0")
+    ms = digits.cast(pa.int64()).to_numpy(zero_copy_only=False, writable=True)
+    iso = np.flatnonzero(_numpy(pc.starts_with(texts, _ISO_START)) & ~is_number)
+    ok = is_number.copy()
+    if len(iso):
+        ms[iso], ok[iso] = _iso_ms(texts.take(iso))
+    return ms, ok
+
+
+def _iso_ms(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A `{"$date": "<ISO 8601>"}` text → epoch milliseconds, and whether it is a time that
+    `datetime.fromisoformat` reads (a real calendar day, hours under 24…). A fraction is cut to whole
+    milliseconds, as in parse._iso_to_ms."""
+    parts = pc.extract_regex(texts, DATE_ISO_FORM)
+    text = {name: pc.fill_null(parts.field(name).cast(pa.string()), "") for name in _ISO_PARTS}
+
+    def number(values: pa.Array) -> np.ndarray:
+        return pc.if_else(pc.equal(values, ""), "0", values).cast(pa.int64()).to_numpy()
+
+    year, month, day = number(text["y"]), number(text["mo"]), number(text["d"])
+    hour, minute, second = number(text["h"]), number(text["mi"]), number(text["s"])
+    offset_hours, offset_minutes = number(text["oh"]), number(text["om"])
+    milli = number(pc.utf8_slice_codeunits(pc.utf8_rpad(text["f"], 3, "0"), 0, 3))
+    real_month = np.clip(month, 1, 12)
+    ok = (
+        _numpy(parts.is_valid())
+        & (year >= 1) & (month >= 1) & (month <= 12)
+        & (day >= 1) & (day <= _days_in_month(year, real_month))
+        & (hour <= 23) & (minute <= 59) & (second <= 59)
+        & (offset_hours <= 23) & (offset_minutes <= 59)
+    )  # fmt: skip
+    sign = np.where(_numpy(pc.equal(text["sign"], "-")), -1, 1)
+    seconds = (
+        _days_from_civil(year, real_month, day) * 86_400
+        + hour * 3600 + minute * 60 + second
+        - sign * (offset_hours * 3600 + offset_minutes * 60)
+    )  # fmt: skip
+    return seconds * 1000 + milli, ok
+
+
+def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month]
+    return days + ((month == 2) & leap)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm, on arrays)."""
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    year_of_era = y - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def _numpy(mask: pa.Array) -> np.ndarray:
+    return mask.to_numpy(zero_copy_only=False)
+
+
+def _nonempty(values: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.greater(pc.utf8_length(values), 0), False)
+
+
+def _all(*conditions: pa.Array) -> pa.Array:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = pc.and_(result, pc.fill_null(condition, False))
+    return pc.fill_null(result, False)
+
+
+def _merge(events: pa.Table, slow_events: list[tuple[int, Event]]) -> pa.Table:
+    indices, parsed = zip(*slow_events)
+    columns = [list(c) for c in zip(*parsed)]
+    arrays = [pa.array(c, f.type) for c, f in zip(columns, lake_io.EVENT_SCHEMA)]
+    slow = pa.Table.from_arrays([*arrays, pa.array(indices, pa.int64())], schema=events.schema)
+    merged = pa.concat_tables([events, slow])
+    return merged.take(pc.sort_indices(merged.column("index"))).drop_columns(["index"])

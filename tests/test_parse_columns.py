@@ -1,0 +1,258 @@
+"""The columnar fast path of ingest (`parse_columns.parse_block`) against the reference, `parse.parse_line`:
+for any block of lines, the same events in the same order and the same rejects (line, reason, raw text)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_fuzz_parse import FAST, NOW, as_line, dated, json_values, near_valid
+
+from pipeline import parse_columns
+from pipeline.exports import Block
+from pipeline.parse import Event, parse_line
+
+
+def reference(lines: list[bytes]) -> tuple[list[dict], list[tuple[int, str, str]]]:
+    events, rejects = [], []
+    for number, line in enumerate(lines, 1):
+        result = parse_line(line, NOW)
+        if type(result) is Event:
+            events.append(result._asdict())
+        else:
+            rejects.append((number, result.reason, result.raw))
+    return events, rejects
+
+
+def assert_agrees(lines: list[bytes]) -> parse_columns.ParsedBlock:
+    parsed = parse_columns.parse_block(Block("f.json", 1, lines), NOW)
+    events, rejects = reference(lines)
+    assert parsed.events.to_pylist() == events
+    assert parsed.rejects == rejects
+    assert parsed.lines == len(lines)
+    return parsed
+
+
+def fast_path_takes(line: bytes) -> bool:
+    """Whether the line is an event of the fast path, without parse_line."""
+    table, slow = parse_columns._fast_events([line], NOW)
+    return table.num_rows == 1 and not slow
+
+
+def line(**fields: object) -> bytes:
+    document = {
+        "_id": "e1",
+        "event-type": "LOGIN",
+        "module": "Auth",
+        "date": 1774857600000,
+        "userId": "u1",
+        "profil": "Teacher",
+        "structures": ["s1"],
+        "classes": ["c1"],
+        "ip": "203.0.113.7",
+    }
+    document.update(fields)
+    kept = {k: v for k, v in document.items() if v is not ...}  # ...: the field is left out
+    return json.dumps(kept, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+ISO_TIMES = [
+    "2026-03-30T10:00:00Z",
+    "2026-03-30T10:00:00.5Z",
+    "2026-03-30T10:00:00.123Z",
+    "2026-03-30T10:00:00.123456Z",
+    "2026-03-30T10:00:00.1234567Z",  # 7 digits: parse_line's to decide
+    "2026-03-30T10:00:00+02:00",
+    "2026-03-30T01:00:00.999-09:30",
+    "2026-03-30T10:00:00+0200",
+    "2026-03-30T10:00:00+24:00",
+    "2026-03-30T10:00:00+05:60",
+    "2026-03-30T10:00:00-00:00",
+    "2026-03-30 10:00:00Z",
+    "2026-03-30T10:00Z",
+    "2026-03-30T10:00:00z",
+    "2026-03-30T10:00:00",
+    "2026-03-30",
+    "2024-02-29T12:00:00Z",
+    "2025-02-29T12:00:00Z",
+    "2000-02-29T00:00:00Z",
+    "2100-02-29T00:00:00Z",
+    "2026-04-31T10:00:00Z",
+    "2026-13-01T10:00:00Z",
+    "2026-00-10T10:00:00Z",
+    "2026-03-00T10:00:00Z",
+    "2026-03-30T24:00:00Z",
+    "2026-03-30T23:60:00Z",
+    "2026-03-30T23:59:60Z",
+    "1999-12-31T23:59:59.999Z",
+    "2000-01-01T00:00:00.000Z",
+    "2000-01-01T01:00:00+01:00",
+    "0000-01-01T00:00:00Z",
+    "2026-03-31T19:46:40Z",  # NOW + 1 day, just inside
+    "2026-03-31T19:46:40.001Z",  # just past
+    "٢٠٢٦-03-30T10:00:00Z",  # digits of another script
+]
+
+
+@pytest.mark.parametrize("text", ISO_TIMES)
+def test_iso_dates(text):
+    assert_agrees([line(date={"$date": text})])
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        1774857600000,
+        -1,
+        0,
+        946684800000,
+        946684799999,
+        2**63 - 1,
+        2**63,
+        10**18,
+        {"$numberLong": "1774857600000"},
+        {"$numberLong": "01774857600000"},
+        {"$numberLong": "+1774857600000"},
+        {"$numberLong": " 1774857600000"},
+        {"$numberLong": "9223372036854775807"},
+        {"$numberLong": "9223372036854775808"},
+        {"$numberLong": 1774857600000},
+        {"$date": {"$numberLong": "1774857600000"}},
+        {"$date": {"$numberLong": "1774857600000"}, "x": 1},
+        {"$date": 1774857600000},
+        {"$numberLong": "1774857600000", "$date": "2026-03-30T10:00:00Z"},
+        1774857600000.0,
+        "1774857600000",
+        None,
+        ...,
+        [1774857600000],
+        {},
+    ],
+)
+def test_date_forms(date):
+    assert_agrees([line(date=date)])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"_id": {"$oid": "65f0c1a2b3c4d5e6f7a8b9c0"}},
+        {"_id": {"$oid": ""}},
+        {"_id": {"$oid": "a", "x": 1}},
+        {"_id": ""},
+        {"_id": "a\\b"},
+        {"_id": 'a"b'},
+        {"_id": "é/ü ✓"},
+        {"_id": 12},
+        {"_id": None},
+        {"_id": ...},
+        {"event-type": "ACCESS"},
+        {"event-type": "ACCESS", "module": ""},
+        {"event-type": "ACCESS", "module": None},
+        {"event-type": "ACCESS", "module": ...},
+        {"event-type": "ACCESS", "module": 5},
+        {"event-type": "GET_RESOURCE", "userId": ..., "profil": "Director", "module": ""},
+        {"event-type": "SHARE", "userId": "", "profil": ""},
+        {"event-type": "SHARE", "profil": 5},
+        {"event-type": ""},
+        {"event-type": None},
+        {"event-type": "login"},
+        {"userId": ""},
+        {"userId": None},
+        {"profil": "Director"},
+        {"profil": ""},
+        {"profil": None},
+        {"structures": []},
+        {"structures": None},
+        {"structures": ...},
+        {"structures": ["s1", "s2", "s1"]},
+        {"classes": ["c1", "c1"]},
+        {"structures": ["s 1"]},
+        {"structures": [""]},
+        {"structures": ["../etc"]},
+        {"structures": ["é"]},
+        {"structures": [1]},
+        {"structures": [["s1"]]},
+        {"structures": "s1"},
+        {"classes": {"0": "c1"}},
+        {"classes": ["a-b_C9", "Z"]},
+    ],
+)
+def test_fields(fields):
+    assert_agrees([line(**fields)])
+
+
+def test_raw_lines_the_fast_path_leaves_to_the_reference():
+    lines = [
+        b'{"_id":"a","_id":"b","event-type":"LOGIN","date":1774857600000,"userId":"u","profil":"Guest"}',
+        b'{"_id":"a","event-type":"LOGIN","date":1774857600000,"userId":"u","profil":"Guest","x":"\xff"}',
+        b'{"_id":"\xff","event-type":"LOGIN","date":1774857600000,"userId":"u","profil":"Guest"}',
+        b'{"_id":"a","x":"\\ud800","event-type":"LOGIN","date":1774857600000,"userId":"u","profil":"Guest"}',
+        b'{"_id":"a\\u0062","event-type":"LOGIN","date":1774857600000,"userId":"u","profil":"Guest"}',
+        b'{"_id" : "sp", "event-type" : "LOGIN", "date" : { "$date" : "2026-03-30T10:00:00Z" },'
+        b' "userId" : "u", "profil" : "Guest", "structures" : [ "s1" ]}',
+        b"\xef\xbb\xbf" + line(),
+        line() + b"\r",
+        b"",
+        b"   ",
+        b"not json",
+        b"[1,2]",
+        b'{"_id":"big","event-type":"LOGIN","date":1774857600000,"userId":"u","profil":"Guest","n":1'
+        + b"0" * 30
+        + b"}",
+        b'{"_id":"nan","event-type":"LOGIN","date":NaN,"userId":"u","profil":"Guest"}',
+    ]
+    assert_agrees(lines)
+
+
+def test_common_forms_are_read_without_the_reference():
+    """The forms of real exports never take the per-line path: that is what makes ingest fast."""
+    for date in [
+        1774857600000,
+        {"$numberLong": "1774857600000"},
+        {"$date": "2026-03-30T10:00:00.123+02:00"},
+        {"$date": {"$numberLong": "1774857600000"}},
+    ]:
+        assert fast_path_takes(line(date=date))
+    assert fast_path_takes(line(_id={"$oid": "65f0c1a2b3c4d5e6f7a8b9c0"}, structures=[], classes=...))
+    assert fast_path_takes(line(**{"event-type": "GET_RESOURCE", "profil": "Director", "userId": ""}))
+    assert not fast_path_takes(line(profil="Director"))  # a reject: its reason and raw text are parse_line's
+
+
+def test_a_broken_stream_is_one_more_line():
+    parsed = parse_columns.parse_block(Block("f.json.gz", 7, [line()], broken=True), NOW)
+    assert parsed.events.num_rows == 1 and parsed.lines == 2
+    assert parsed.rejects == [(8, "truncated_gzip", "")]
+
+
+compact = st.booleans()
+
+
+@FAST
+@given(st.lists(st.tuples(near_valid(), compact), min_size=1, max_size=6))
+def test_near_valid_events(documents):
+    lines = [
+        json.dumps(d, separators=(",", ":")).encode("utf-8", "surrogatepass") if tight else as_line(d, False)
+        for d, tight in documents
+    ]
+    assert_agrees(lines)
+
+
+@FAST
+@given(st.lists(dated, min_size=1, max_size=8))
+def test_every_date_form_gives_its_time(dates):
+    lines = [line(_id=f"d{i}", date=date) for i, (date, _ms) in enumerate(dates)]
+    parsed = assert_agrees(lines)
+    expected = [ms for date, ms in dates if parse_line(line(date=date), NOW).__class__ is Event]
+    assert parsed.events.column("ts_ms").to_pylist() == expected
+
+
+@FAST
+@given(st.lists(json_values, min_size=1, max_size=5))
+def test_any_json_value_in_any_field(values):
+    fields = ["_id", "event-type", "module", "date", "userId", "profil", "structures", "classes"]
+    lines = [line(**{fields[i % len(fields)]: value}) for i, value in enumerate(values)]
+    assert_agrees(lines)
