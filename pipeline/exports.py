@@ -23,50 +23,77 @@ READ_BYTES = 1 << 18  # compressed (or plain) bytes per read
 
 @dataclass
 class Block:
-    """Consecutive lines of one file, without their `\\n`; `broken`: the stream breaks after them."""
+    """`count` consecutive lines of one file, as their text joined by `\\n` (one bytes object: cheap to hand
+    to another process); `broken`: the stream breaks after them."""
 
     path: str
-    first_line: int  # the number of lines[0], from 1
-    lines: list[bytes]
+    first_line: int  # the number of the first line, from 1
+    text: bytes
+    count: int
     broken: bool = False
+
+    @classmethod
+    def of(cls, path: str, first_line: int, lines: list[bytes], broken: bool = False) -> Block:
+        return cls(path, first_line, b"\n".join(lines), len(lines), broken)
+
+    def lines(self) -> list[bytes]:
+        return self.text.split(b"\n") if self.count else []
 
     @property
     def end_line(self) -> int:
         """The number after this block's last line (the line of a break)."""
-        return self.first_line + len(self.lines)
+        return self.first_line + self.count
 
 
 class StreamBroken(Exception):
     """A compressed stream that ends early or is corrupt, or a read that failed: what came before stands."""
 
 
-def read_blocks(path: Path, max_lines: int) -> Iterator[Block]:
-    """The file's lines in blocks of at most `max_lines`; at least one block, even for an empty file."""
-    pending = b""  # the start of a line whose end is not read yet
-    lines: list[bytes] = []  # whole lines not yet given
+def read_blocks(path: Path, max_bytes: int, max_lines: int) -> Iterator[Block]:
+    """The file's lines in blocks of about `max_bytes` and at most `max_lines` lines; at least one block,
+    even for an empty file."""
+    pieces: list[bytes] = []  # read, not yet given
+    size = 0
     number = 1
     broken = False
     try:
         for piece in _pieces(path):
-            cut = piece.rfind(b"\n")
-            if cut < 0:
-                pending += piece
+            pieces.append(piece)
+            size += len(piece)
+            if size < max_bytes:
                 continue
-            lines += (pending + piece[:cut]).split(b"\n")
-            pending = piece[cut + 1 :]
-            while len(lines) >= max_lines:
-                block = Block(str(path), number, lines[:max_lines])
-                del lines[:max_lines]
+            data = b"".join(pieces)
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                pieces, size = [data], len(data)
+                continue
+            for block in _blocks(str(path), number, data[:cut], max_lines):
                 number = block.end_line
                 yield block
+            pieces = [data[cut + 1 :]]
+            size = len(pieces[0])
     except StreamBroken as error:
-        whole = number + len(lines) - 1
-        log.warning("%s: compressed stream broken after line %d (%s)", path, whole, error.__cause__)
         broken = True
-    # a broken stream's unfinished line is lost with the break; a plain file's last line may lack its \n
-    if pending and not broken:
-        lines.append(pending)
-    yield Block(str(path), number, lines, broken)
+        log.warning("%s: compressed stream broken (%s)", path, error.__cause__)
+    data = b"".join(pieces)
+    if broken:  # the unfinished line is lost with the break
+        data = data[: data.rfind(b"\n") + 1]
+    if data:  # a plain file's last line may lack its \n
+        yield from _blocks(str(path), number, data.removesuffix(b"\n"), max_lines, broken)
+    else:
+        yield Block(str(path), number, b"", 0, broken)
+
+
+def _blocks(path: str, first_line: int, text: bytes, max_lines: int, broken: bool = False) -> Iterator[Block]:
+    """Blocks of the lines of `text` (at least one line), the last one `broken` if asked."""
+    count = text.count(b"\n") + 1
+    if count <= max_lines:
+        yield Block(path, first_line, text, count, broken)
+        return
+    lines = text.split(b"\n")
+    for start in range(0, count, max_lines):
+        last = start + max_lines >= count
+        yield Block.of(path, first_line + start, lines[start : start + max_lines], broken and last)
 
 
 def _pieces(path: Path) -> Iterator[bytes]:

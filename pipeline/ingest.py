@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 EPOCH = date(1970, 1, 1)
-CHUNK_LINES = 20_000  # lines per block: about 8 MB of a mongoexport file
+BLOCK_BYTES = 8 << 20  # of decompressed text handed to a parser at a time: about 20,000 export lines
+CHUNK_LINES = 50_000  # lines per block at most
 MAX_WORKERS = 2
 PARALLEL_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
 DEFAULT_MAX_REJECT_RATE = 1.0  # percent of the lines read: `--max-reject-rate`
@@ -83,7 +84,7 @@ def check_inputs(files: Sequence[Path]) -> None:
 
 def blocks(files: Sequence[Path]) -> Iterator[Block]:
     for path in files:
-        yield from read_blocks(path, CHUNK_LINES)
+        yield from read_blocks(path, BLOCK_BYTES, CHUNK_LINES)
 
 
 @contextmanager
@@ -117,14 +118,14 @@ def run(
 
     # Load + Process: parse (in workers), then drop copies of an `_id` seen earlier in this run
     with parse_all(files, now_ms, workers) as parsed:
-        table, new_rejects = _collect(parsed, _known_reject_keys(lake), report)
+        table, first, new_rejects = _collect(parsed, _known_reject_keys(lake), report)
 
     # Save: one file per UTC day, less the events the lake already holds
     staged = lake_io.StagedWrites()
-    days = pc.divide(table.column("ts_ms"), DAY_MS)  # integer division: dates are after 2000, positive
-    for day_number in progress(sorted(pc.unique(days).to_pylist()), "write days"):
+    days = table.column("ts_ms").to_numpy() // DAY_MS  # dates are after 2000: positive
+    for day_number in progress(np.unique(days).tolist(), "write days"):
         day = EPOCH + timedelta(days=day_number)
-        of_day = table.filter(pc.equal(days, day_number))
+        of_day = table.filter(pa.array(first & (days == day_number)))
         kept = _drop_known(lake, day, of_day)
         report.duplicates += of_day.num_rows - kept.num_rows
         if kept.num_rows:
@@ -173,8 +174,9 @@ def check_reject_rate(report: IngestReport, max_rate: float) -> None:
 
 def _collect(
     parsed: Iterator[ParsedBlock], known_rejects: set[tuple[str, int, str]], report: IngestReport
-) -> tuple[pa.Table, list[tuple[str, str, int, str, str, str]]]:
-    """The run's events less copies of an `_id` seen earlier in it; its rejects less those already kept."""
+) -> tuple[pa.Table, np.ndarray, list[tuple[str, str, int, str, str, str]]]:
+    """The run's events and which of them are the first of their `_id` in it (a mask: a copy of the table
+    less a few rows would double the memory); the run's rejects less those already kept."""
     tables: list[pa.Table] = []
     new_rejects: list[tuple[str, str, int, str, str, str]] = []
     for block in progress(parsed, "ingest (blocks)"):
@@ -193,17 +195,18 @@ def _collect(
                 report.reject_examples.append((block.path, number, reason))
     table = pa.concat_tables(tables) if tables else lake_io.EVENT_SCHEMA.empty_table()
     first = first_of_each_id(table.column("event_id"))
-    report.duplicates += table.num_rows - len(first)
-    return (table if len(first) == table.num_rows else table.take(first)), new_rejects
+    report.duplicates += int(table.num_rows - first.sum())
+    return table, first, new_rejects
 
 
 def first_of_each_id(ids: pa.ChunkedArray) -> np.ndarray:
-    """The positions of each distinct id's first occurrence, in order."""
-    codes = pc.dictionary_encode(ids.cast(pa.large_string()).combine_chunks()).indices.to_numpy()
-    if len(codes) == 0:
-        return np.zeros(0, np.int64)
-    _, first = np.unique(codes, return_index=True)
-    first.sort()
+    """Per row: whether it is its id's first occurrence."""
+    encoded = pc.dictionary_encode(ids.cast(pa.large_string()).combine_chunks())
+    first = np.zeros(len(ids), bool)
+    if len(encoded.dictionary) == len(ids):
+        first[:] = True
+    else:
+        first[np.unique(encoded.indices.to_numpy(), return_index=True)[1]] = True
     return first
 
 

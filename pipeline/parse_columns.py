@@ -10,6 +10,7 @@ raw text. So the fast path can only agree with `parse_line`: tests/test_parse_co
 from __future__ import annotations
 
 import gc
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -48,6 +49,8 @@ EVENT_ID_TEXT, EVENT_ID_OID = f"^{_TEXT}$", rf'^\{{"\$oid":{_TEXT}\}}$'
 _ID = '"' + ID_ALPHABET_PATTERN.removeprefix("^").removesuffix("$") + '"'
 ID_LIST_FORMS = rf"^(?:\[(?:{_ID}(?:,{_ID})*)?\]|null|)$"  # empty: the field is absent
 _ID_SEPARATOR = '","'
+_NEWLINE = ord("\n")
+_SURROGATE_ESCAPES = re.compile(SURROGATE_ESCAPE.encode()).finditer
 _NO_IDS = pa.scalar([], pa.list_(pa.string()))
 
 _N = "-?[0-9]{1,18}"  # 18 digits at most: an int64 whatever the digits; longer goes to parse_line
@@ -82,14 +85,15 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
     gc_was_on = gc.isenabled()
     gc.disable()  # a block makes many small containers, none cyclic: collecting them only costs time
     try:
-        events, slow = _fast_events(block.lines, now_ms)
+        lines = block.lines()
+        events, slow = _fast_events(lines, _whole_lines_readable(block.text), now_ms)
     finally:
         if gc_was_on:
             gc.enable()
     rejects: list[tuple[int, str, str]] = []
     slow_events: list[tuple[int, Event]] = []
     for index in slow:
-        parsed = parse_line(block.lines[index], now_ms)
+        parsed = parse_line(lines[index], now_ms)
         if type(parsed) is Event:
             slow_events.append((index, parsed))
         else:
@@ -100,14 +104,14 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
         events = events.drop_columns(["index"])
     if block.broken:
         rejects.append((block.end_line, TRUNCATED_GZIP, ""))
-    return ParsedBlock(block.path, len(block.lines) + block.broken, events, rejects)
+    return ParsedBlock(block.path, block.count + block.broken, events, rejects)
 
 
-def _fast_events(lines: list[bytes], now_ms: int) -> tuple[pa.Table, list[int]]:
-    """The lines the fast path validates, as a table with their `index` in the block; the others' indices."""
+def _fast_events(lines: list[bytes], readable: np.ndarray, now_ms: int) -> tuple[pa.Table, list[int]]:
+    """The lines the fast path validates, as a table with their `index` in the block; the others' indices.
+    `readable`: per line, whether it is whole UTF-8 (msgspec skips the fields it is not asked for unread)."""
     decoded = [_decoded(line) for line in lines]
     n = len(decoded)
-    readable = _whole_lines_readable(lines)  # msgspec skips the fields it is not asked for unchecked
     event_id, id_ok = _event_ids(_raw_texts([d.event_id for d in decoded]))
     event_type = pa.array([d.event_type for d in decoded], pa.string())
     module = pa.array([d.module for d in decoded], pa.string())
@@ -166,15 +170,22 @@ def _utf8_or_empty(raw: msgspec.Raw | bytes) -> str:
         return ""
 
 
-def _whole_lines_readable(lines: list[bytes]) -> np.ndarray:
-    """Per line: UTF-8 throughout, and no `\\u` escape of a surrogate (one of a pair, or a lone one) anywhere:
-    parse_line decides on those, field by field."""
-    texts = _raw_texts(lines)
-    readable = _numpy(pc.greater(pc.binary_length(texts), 0))
-    escapes = np.flatnonzero(_numpy(pc.match_substring(texts, "\\u")))
-    if len(escapes):
-        surrogate = _numpy(pc.match_substring_regex(texts.take(escapes), SURROGATE_ESCAPE))
-        readable[escapes[surrogate]] = False
+def _whole_lines_readable(text: bytes) -> np.ndarray:
+    """Per line of `text` (lines joined by `\\n`): not empty, UTF-8 throughout, and no `\\u` escape of a
+    surrogate (one of a pair, or a lone one) anywhere: parse_line decides on those, field by field."""
+    newlines = np.flatnonzero(np.frombuffer(text, np.uint8) == _NEWLINE)
+    starts = np.concatenate([[0], newlines + 1])
+    readable = np.concatenate([newlines, [len(text)]]) > starts
+    if not text.isascii():
+        offsets = pa.py_buffer(np.append(starts, len(text)).astype(np.int64))
+        lines = pa.Array.from_buffers(pa.large_binary(), len(starts), [None, offsets, pa.py_buffer(text)])
+        try:
+            lines.cast(pa.large_string())
+        except pa.ArrowInvalid:
+            readable &= [_utf8_or_empty(line) != "" for line in text.split(b"\n")]
+    if b"\\u" in text:
+        escapes = [found.start() for found in _SURROGATE_ESCAPES(text)]
+        readable[np.searchsorted(starts, escapes, side="right") - 1] = False
     return readable
 
 
@@ -281,9 +292,10 @@ def _nonempty(values: pa.Array) -> pa.Array:
 
 
 def _all(*conditions: pa.Array) -> pa.Array:
+    """True where every condition is true; an unknown (null) condition counts as false."""
     result = conditions[0]
     for condition in conditions[1:]:
-        result = pc.and_(result, pc.fill_null(condition, False))
+        result = pc.and_kleene(result, condition)
     return pc.fill_null(result, False)
 
 

@@ -27,7 +27,7 @@ def reference(lines: list[bytes]) -> tuple[list[dict], list[tuple[int, str, str]
 
 
 def assert_agrees(lines: list[bytes]) -> parse_columns.ParsedBlock:
-    parsed = parse_columns.parse_block(Block("f.json", 1, lines), NOW)
+    parsed = parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)
     events, rejects = reference(lines)
     assert parsed.events.to_pylist() == events
     assert parsed.rejects == rejects
@@ -37,7 +37,7 @@ def assert_agrees(lines: list[bytes]) -> parse_columns.ParsedBlock:
 
 def fast_path_takes(line: bytes) -> bool:
     """Whether the line is an event of the fast path, without parse_line."""
-    table, slow = parse_columns._fast_events([line], NOW)
+    table, slow = parse_columns._fast_events([line], parse_columns._whole_lines_readable(line), NOW)
     return table.num_rows == 1 and not slow
 
 
@@ -223,7 +223,7 @@ def test_common_forms_are_read_without_the_reference():
 
 
 def test_a_broken_stream_is_one_more_line():
-    parsed = parse_columns.parse_block(Block("f.json.gz", 7, [line()], broken=True), NOW)
+    parsed = parse_columns.parse_block(Block.of("f.json.gz", 7, [line()], broken=True), NOW)
     assert parsed.events.num_rows == 1 and parsed.lines == 2
     assert parsed.rejects == [(8, "truncated_gzip", "")]
 
