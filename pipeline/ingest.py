@@ -200,13 +200,14 @@ def _collect(
 
 
 def first_of_each_id(ids: pa.ChunkedArray) -> np.ndarray:
-    """Per row: whether it is its id's first occurrence."""
-    encoded = pc.dictionary_encode(ids.cast(pa.large_string()).combine_chunks())
+    """Per row: whether it is its id's first occurrence (the chunks share one dictionary)."""
     first = np.zeros(len(ids), bool)
-    if len(encoded.dictionary) == len(ids):
+    encoded = pc.dictionary_encode(ids).chunks
+    if not encoded or len(encoded[-1].dictionary) == len(ids):
         first[:] = True
-    else:
-        first[np.unique(encoded.indices.to_numpy(), return_index=True)[1]] = True
+        return first
+    codes = np.concatenate([chunk.indices.to_numpy() for chunk in encoded])
+    first[np.unique(codes, return_index=True)[1]] = True
     return first
 
 
