@@ -171,6 +171,11 @@
     document.addEventListener("click", function (event) {
       if (!panel.hidden && !panel.contains(event.target) && !button.contains(event.target)) { close(false); }
     });
+    var switcher = panel.parentNode;  /* the button and its panel */
+    switcher.addEventListener("focusout", function (event) {
+      var next = event.relatedTarget;  /* null when the window itself loses focus: the panel stays */
+      if (!panel.hidden && next && !switcher.contains(next)) { close(false); }
+    });
   }
 
   /* Detail pages ------------------------------------------------------------------------------- */

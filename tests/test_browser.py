@@ -260,6 +260,48 @@ def test_the_switcher_offers_the_structures_and_the_classes(watched: Watched) ->
     assert panel.is_hidden() and toggle.get_attribute("aria-expanded") == "false"
 
 
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two CSS `rgb(…)` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_switcher_keeps_a_visible_focus_and_closes_when_focus_leaves(watched: Watched) -> None:
+    page = watched.open(f"{STRUCTURE}/connections.html", chart=True)
+    toggle = page.locator("#switcher-toggle")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    panel = page.locator("#switcher-panel")
+    panel.locator("a").first.wait_for()
+    page.keyboard.press("Tab")  # from the filter to the first link of the panel
+    ring, background = page.evaluate(
+        "() => [getComputedStyle(document.activeElement).outlineColor,"
+        " getComputedStyle(document.getElementById('switcher-panel')).backgroundColor]"
+    )
+    assert page.evaluate("document.getElementById('switcher-panel').contains(document.activeElement)")
+    assert contrast(ring, background) >= 3, (ring, background)
+    bar_ring = page.evaluate(
+        "() => { document.getElementById('switcher-toggle').focus();"
+        " return getComputedStyle(document.activeElement).outlineColor; }"
+    )
+    bar = page.evaluate("getComputedStyle(document.querySelector('.top')).backgroundColor")
+    assert contrast(bar_ring, bar) >= 3, (bar_ring, bar)
+    assert not panel.is_hidden()  # focus went back to the button: the panel stays open
+    in_switcher = "document.querySelector('.switcher').contains(document.activeElement)"
+    for _ in range(100):  # Tab through the panel's filter and links, and out of it
+        page.keyboard.press("Tab")
+        if not page.evaluate(in_switcher):
+            break
+    assert not page.evaluate(in_switcher)
+    assert panel.is_hidden() and toggle.get_attribute("aria-expanded") == "false"
+
+
 def test_the_root_filter_narrows_the_structures(watched: Watched) -> None:
     page = watched.open("index.html")
     items = page.locator("#structures li:visible")
