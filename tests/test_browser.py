@@ -302,6 +302,34 @@ def test_the_switcher_keeps_a_visible_focus_and_closes_when_focus_leaves(watched
     assert panel.is_hidden() and toggle.get_attribute("aria-expanded") == "false"
 
 
+PAGE_KINDS = [
+    "index.html",
+    "platform/summary.html",
+    "platform/connections.html",
+    f"{STRUCTURE}/summary.html",
+    f"{STRUCTURE}/hourly_peak.html",
+    f"{STRUCTURE}/top_apps.html",
+    f"{STRUCTURE}/classes/c-2nde-a/weekly_peak.html",
+]
+
+
+@pytest.mark.parametrize("width", [320, 390, 768, 1280])
+def test_no_page_kind_scrolls_sideways(watched: Watched, width: int) -> None:
+    page = watched.page
+    page.set_viewport_size({"width": width, "height": 800})
+    for path in PAGE_KINDS:
+        watched.open(path, chart=path.endswith(("connections.html", "peak.html", "apps.html")))
+        toggle = page.locator("#switcher-toggle")
+        if toggle.count():
+            toggle.click()  # the open switcher too
+            page.locator("#switcher-panel a").first.wait_for()
+        overflow = page.evaluate("document.documentElement.scrollWidth - innerWidth")
+        assert overflow <= 0, (width, path, overflow)
+        if toggle.count():
+            name = page.locator("#switcher-toggle .entity-name")
+            assert toggle.get_attribute("title") == name.inner_text()  # the whole name, however cut
+
+
 def test_the_root_filter_narrows_the_structures(watched: Watched) -> None:
     page = watched.open("index.html")
     items = page.locator("#structures li:visible")
