@@ -86,7 +86,8 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
     gc.disable()  # a block makes many small containers, none cyclic: collecting them only costs time
     try:
         lines = block.lines()
-        events, slow = _fast_events(lines, _whole_lines_readable(block.text), now_ms)
+        readable = _whole_lines_readable(block.text) if lines else np.zeros(0, bool)
+        events, slow = _fast_events(lines, readable, now_ms)
     finally:
         if gc_was_on:
             gc.enable()
