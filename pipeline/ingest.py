@@ -201,12 +201,11 @@ def _collect(
 
 def first_of_each_id(ids: pa.ChunkedArray) -> np.ndarray:
     """Per row: whether it is its id's first occurrence (the chunks share one dictionary)."""
-    first = np.zeros(len(ids), bool)
     encoded = pc.dictionary_encode(ids).chunks
     if not encoded or len(encoded[-1].dictionary) == len(ids):
-        first[:] = True
-        return first
+        return np.ones(len(ids), bool)
     codes = np.concatenate([chunk.indices.to_numpy() for chunk in encoded])
+    first = np.zeros(len(ids), bool)
     first[np.unique(codes, return_index=True)[1]] = True
     return first
 

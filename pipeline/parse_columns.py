@@ -123,6 +123,7 @@ def _fast_events(lines: list[bytes], readable: np.ndarray, now_ms: int) -> tuple
     classes, classes_ok = id_lists(_raw_texts([d.classes for d in decoded]))
 
     ts_ms = pa.array(ms)
+    has_user = _nonempty(user_id)
     used = pc.is_in(event_type, value_set=_TYPES_USED)
     known_profile = pc.is_in(profile, value_set=_PROFILES)
     module = pc.if_else(_nonempty(module), module, pa.scalar(None, pa.string()))
@@ -131,11 +132,11 @@ def _fast_events(lines: list[bytes], readable: np.ndarray, now_ms: int) -> tuple
         _nonempty(event_type),
         pc.greater_equal(ts_ms, MIN_EVENT_MS),
         pc.less_equal(ts_ms, now_ms + FUTURE_TOLERANCE_MS),
-        pc.or_(pc.invert(used), _all(_nonempty(user_id), known_profile)),
+        pc.or_(pc.invert(used), _all(has_user, known_profile)),
         pc.or_(pc.not_equal(event_type, "ACCESS"), pc.is_valid(module)),
     )
     # events of other types keep a user and a profile only when they are valid ones
-    user_id = pc.if_else(_nonempty(user_id), user_id, pa.scalar(None, pa.string()))
+    user_id = pc.if_else(has_user, user_id, pa.scalar(None, pa.string()))
     profile = pc.if_else(known_profile, profile, pa.scalar(None, pa.string()))
     table = pa.Table.from_arrays(
         [event_id, event_type, module, ts_ms, user_id, profile, structures, classes, pa.array(np.arange(n))],
@@ -151,17 +152,22 @@ def _decoded(line: bytes) -> _Fields:
         return _UNREAD
 
 
-def _raw_texts(raws: list[msgspec.Raw] | list[bytes]) -> pa.LargeStringArray:
+def _raw_texts(raws: list[msgspec.Raw]) -> pa.LargeStringArray:
     """The texts as one Arrow column, without a Python object per value; a text that is not UTF-8 becomes "",
     a form no reader takes (msgspec does not check the UTF-8 of a value it keeps raw)."""
     offsets = np.zeros(len(raws) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, raws), np.int64, len(raws)), out=offsets[1:])
-    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(raws))]
-    texts = pa.Array.from_buffers(pa.large_binary(), len(raws), buffers)
+    texts = _binary_column(offsets, b"".join(raws))
     try:
         return texts.cast(pa.large_string())
     except pa.ArrowInvalid:
         return pa.array([_utf8_or_empty(raw) for raw in raws], pa.large_string())
+
+
+def _binary_column(offsets: np.ndarray, data: bytes) -> pa.LargeBinaryArray:
+    """Values data[offsets[i]:offsets[i + 1]], over `data` itself (no copy)."""
+    buffers = [None, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.large_binary(), len(offsets) - 1, buffers)
 
 
 def _utf8_or_empty(raw: msgspec.Raw | bytes) -> str:
@@ -178,10 +184,8 @@ def _whole_lines_readable(text: bytes) -> np.ndarray:
     starts = np.concatenate([[0], newlines + 1])
     readable = np.concatenate([newlines, [len(text)]]) > starts
     if not text.isascii():
-        offsets = pa.py_buffer(np.append(starts, len(text)).astype(np.int64))
-        lines = pa.Array.from_buffers(pa.large_binary(), len(starts), [None, offsets, pa.py_buffer(text)])
         try:
-            lines.cast(pa.large_string())
+            _binary_column(np.append(starts, len(text)), text).cast(pa.large_string())
         except pa.ArrowInvalid:
             readable &= [_utf8_or_empty(line) != "" for line in text.split(b"\n")]
     if b"\\u" in text:
@@ -251,37 +255,27 @@ def _iso_ms(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     hour, minute, second = number(text["h"]), number(text["mi"]), number(text["s"])
     offset_hours, offset_minutes = number(text["oh"]), number(text["om"])
     milli = number(pc.utf8_slice_codeunits(pc.utf8_rpad(text["f"], 3, "0"), 0, 3))
-    real_month = np.clip(month, 1, 12)
+    months = (year - 1970) * 12 + np.clip(month, 1, 12) - 1  # since 1970-01, as NumPy's calendar counts
+    first_day = _days_since_1970(months)
     ok = (
         _numpy(parts.is_valid())
         & (year >= 1) & (month >= 1) & (month <= 12)
-        & (day >= 1) & (day <= _days_in_month(year, real_month))
+        & (day >= 1) & (day <= _days_since_1970(months + 1) - first_day)
         & (hour <= 23) & (minute <= 59) & (second <= 59)
         & (offset_hours <= 23) & (offset_minutes <= 59)
     )  # fmt: skip
     sign = np.where(_numpy(pc.equal(text["sign"], "-")), -1, 1)
     seconds = (
-        _days_from_civil(year, real_month, day) * 86_400
+        (first_day + day - 1) * 86_400
         + hour * 3600 + minute * 60 + second
         - sign * (offset_hours * 3600 + offset_minutes * 60)
     )  # fmt: skip
     return seconds * 1000 + milli, ok
 
 
-def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month]
-    return days + ((month == 2) & leap)
-
-
-def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm, on arrays)."""
-    y = year - (month <= 2)
-    era = np.floor_divide(y, 400)
-    year_of_era = y - era * 400
-    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146_097 + day_of_era - 719_468
+def _days_since_1970(months: np.ndarray) -> np.ndarray:
+    """The day number of the 1st of each month, months counted from 1970-01 (proleptic Gregorian)."""
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
 def _numpy(mask: pa.Array) -> np.ndarray:
