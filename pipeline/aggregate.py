@@ -179,7 +179,8 @@ def month_presence(
         cell = entities.codes(table.column("entity")) * N_PROFILES
         cell += positions(table.column("profile"), PROFILE_VALUES)
         day_keys = np.sort(cell_user_keys(cell, users.codes(table.column("user_id"))))
-        keys, days = _merge_days(keys, days, day_keys, 1 << (day.day - 1))
+        day_bits = np.full(len(day_keys), 1 << (day.day - 1), dtype=np.int64)
+        keys, days = _merge_sorted(keys, days, day_keys, day_bits, np.bitwise_or)
     cells, user = split_keys(keys)
     entity, profile = np.divmod(cells, N_PROFILES)
     return pa.table(
@@ -195,65 +196,79 @@ def month_presence(
 def month_counts(daily: Iterable[tuple[date, pa.Table]]) -> pa.Table:
     """A complete month's counts from its days' (see aggregate_store): each day's logins, activations and
     distinct visitors per (entity, profile) under the day's key, and the month's logins by hour and
-    accesses by module summed. Days are read one at a time; the sums stay dictionary-encoded."""
-    by_day: list[pa.Table] = []
-    summed: pa.Table | None = None
+    accesses by module summed. Days are read one at a time; rows are integer keys (entity, profile,
+    measure and key codes), summed into a sorted run as each day comes."""
+    entities, keys = Vocabulary(), Vocabulary()
+    summed, summed_n = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    by_day: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (month measure, day index, cells, n)
     for day, counts in daily:
         if not counts.num_rows:
             continue
-        counts = counts.select(store.COUNTS_SCHEMA.names)
-        measure = counts.column("measure").cast(pa.string())
-        day_key = store.DAY_KEYS[day.day - 1]
-        logins = counts.filter(pc.equal(measure, store.MEASURE_LOGIN))
+        cell = entities.codes(counts.column("entity")) * N_PROFILES
+        cell += positions(counts.column("profile"), PROFILE_VALUES)
+        measure = positions(counts.column("measure"), store.MEASURE_VALUES)
+        n = counts.column("n").to_numpy()
+        login, access = (
+            measure == _MEASURE_CODE[store.MEASURE_LOGIN],
+            measure == _MEASURE_CODE[store.MEASURE_ACCESS],
+        )
         by_day.append(
-            _with_measure(_sum_by(logins, ["entity", "profile"]), store.MEASURE_LOGIN_BY_DAY, day_key)
+            (_MONTH_CODE[store.MEASURE_LOGIN_BY_DAY], day.day - 1, *_sum_sorted(cell[login], n[login]))
         )
         for source, target in (
             (store.MEASURE_ACTIVATION, store.MEASURE_ACTIVATION_BY_DAY),
             (store.MEASURE_VISITORS, store.MEASURE_VISITORS_BY_DAY),
         ):  # one row per (entity, profile) already
-            rows = counts.filter(pc.equal(measure, source)).select(["entity", "profile", "n"])
-            by_day.append(_with_measure(rows, target, day_key))
-        summed_today = counts.filter(pc.is_in(measure, pa.array([store.MEASURE_LOGIN, store.MEASURE_ACCESS])))
-        if summed is not None:
-            summed_today = pa.concat_tables([summed, summed_today]).unify_dictionaries()
-        summed = _sum_by(summed_today, ["entity", "profile", "measure", "key"])
-    tables = [t.cast(store.COUNTS_SCHEMA) for t in ([summed] if summed is not None else []) + by_day]
-    return pa.concat_tables(tables) if tables else store.COUNTS_SCHEMA.empty_table()
-
-
-def _sum_by(table: pa.Table, keys: list[str]) -> pa.Table:
-    """`n` summed per distinct `keys` (single-threaded: the same input gives the same row order)."""
-    summed = table.group_by(keys, use_threads=False).aggregate([("n", "sum")])
-    return pa.table({**{k: summed.column(k) for k in keys}, "n": summed.column("n_sum")})
-
-
-def _with_measure(table: pa.Table, measure: str, key: str) -> pa.Table:
-    """(entity, profile, n) rows as counts rows of `measure` and `key`."""
-    n = len(table)
+            rows = measure == _MEASURE_CODE[source]
+            by_day.append((_MONTH_CODE[target], day.day - 1, cell[rows], n[rows]))
+        rows = login | access
+        day_keys = cell_user_keys(cell[rows] * 2 + access[rows], keys.codes(counts.column("key"))[rows])
+        summed, summed_n = _merge_sorted(summed, summed_n, *_sum_sorted(day_keys, n[rows]), np.add)
+    cell_is_access, key = split_keys(summed)
+    cell, is_access = np.divmod(cell_is_access, 2)
+    measure = np.where(is_access == 1, _MONTH_CODE[store.MEASURE_ACCESS], _MONTH_CODE[store.MEASURE_LOGIN])
+    parts = [(measure, cell, keys.decode(key), summed_n)]
+    for month_measure, day_index, cells, n in by_day:
+        day_key = pa.array([store.DAY_KEYS[day_index]] * len(cells), pa.string())
+        parts.append((np.full(len(cells), month_measure), cells, day_key, n))
+    entity, profile = np.divmod(np.concatenate([p[1] for p in parts]), N_PROFILES)
     return pa.table(
         {
-            "entity": table.column("entity"),
-            "profile": table.column("profile"),
-            "measure": pa.array([measure] * n, pa.string()),
-            "key": pa.array([key] * n, pa.string()),
-            "n": table.column("n"),
+            "entity": entities.decode(entity),
+            "profile": PROFILE_VALUES.take(pa.array(profile)),
+            "measure": store.MONTH_MEASURE_VALUES.take(pa.array(np.concatenate([p[0] for p in parts]))),
+            "key": pa.concat_arrays([p[2].cast(pa.string()) for p in parts]),
+            "n": pa.array(np.concatenate([p[3] for p in parts]), pa.int64()),
         }
-    )
+    ).cast(store.COUNTS_SCHEMA)
 
 
-def _merge_days(
-    keys: np.ndarray, days: np.ndarray, day_keys: np.ndarray, bit: int
+_MEASURE_CODE = {m: i for i, m in enumerate(store.MEASURES)}
+_MONTH_CODE = {m: i for i, m in enumerate(store.MONTH_MEASURES)}
+
+
+def _sum_sorted(keys: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, sorted; `n` summed per key)."""
+    order = np.argsort(keys, kind="stable")
+    keys, n = keys[order], n[order]
+    if not len(keys):
+        return keys, n
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[starts], np.add.reduceat(n, starts)
+
+
+def _merge_sorted(
+    keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray, new_values: np.ndarray, combine: np.ufunc
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique keys with OR-ed day masks, after adding one day's sorted keys seen with `bit`."""
-    merged = np.concatenate([keys, day_keys])
+    """Two runs of sorted unique keys merged into one, the values of a key present in both combined."""
+    merged = np.concatenate([keys, new_keys])
     order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
     merged = merged[order]
-    masks = np.concatenate([days, np.full(len(day_keys), bit, dtype=np.int64)])[order]
+    merged_values = np.concatenate([values, new_values])[order]
     if not len(merged):
-        return merged, masks
+        return merged, merged_values
     starts = np.flatnonzero(np.concatenate([[True], merged[1:] != merged[:-1]]))
-    return merged[starts], np.bitwise_or.reduceat(masks, starts)
+    return merged[starts], combine.reduceat(merged_values, starts)
 
 
 # ---------------------------------------------------------------------------------------- day sources
@@ -266,10 +281,9 @@ _PURE_PART = (
     aggregate_day,
     events_by_type,
     month_presence,
-    _merge_days,
     month_counts,
-    _sum_by,
-    _with_measure,
+    _sum_sorted,
+    _merge_sorted,
 )
 CODE_VERSION = hashlib.sha1("".join(inspect.getsource(f) for f in _PURE_PART).encode()).hexdigest()[:16]
 

@@ -22,13 +22,29 @@ def dictionary_chunks(column: pa.ChunkedArray | pa.Array) -> list[pa.DictionaryA
     return [c if pa.types.is_dictionary(c.type) else c.dictionary_encode() for c in chunks]
 
 
+def one_dictionary(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(indices, dictionary): every row's index into one dictionary shared by all chunks.
+
+    A column read from Parquet has a dictionary per row group; looking each one up against a large value
+    set would rebuild that set's hash table per row group, so the dictionaries are unified first."""
+    if isinstance(column, pa.Array):
+        column = pa.chunked_array([column])
+    if not pa.types.is_dictionary(column.type):
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary
+    unified = column.unify_dictionaries()
+    if unified.num_chunks == 0:
+        return np.zeros(0, dtype=np.int64), pa.array([], column.type.value_type)
+    indices = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in unified.chunks]
+    return np.concatenate(indices), unified.chunk(0).dictionary
+
+
 def _per_row(column: pa.ChunkedArray | pa.Array, lookup) -> np.ndarray:
-    """`lookup(dictionary)` (one int64 per dictionary entry) of each chunk, spread to the chunk's rows."""
-    parts = [
-        lookup(chunk.dictionary)[chunk.indices.to_numpy(zero_copy_only=False)]
-        for chunk in dictionary_chunks(column)
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    """`lookup(dictionary)` (one int64 per dictionary entry) spread to the column's rows."""
+    indices, dictionary = one_dictionary(column)
+    if not len(indices):
+        return np.zeros(0, dtype=np.int64)
+    return lookup(dictionary)[indices]
 
 
 def distinct_values(column: pa.ChunkedArray | pa.Array) -> set[str]:

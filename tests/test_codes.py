@@ -121,3 +121,58 @@ def test_month_presence_replaces_changed_days_as_a_full_merge_would():
     assert rows(incremental)[("class:C", "Student", "u3")] == 0b100
     dropped = aggregate.month_presence([], previous, replaced=[second_old[0]])
     assert rows(dropped) == rows(aggregate.month_presence([first]))
+
+
+def test_vocabulary_codes_chunks_whose_dictionaries_differ_as_one_column():
+    words = Vocabulary()
+    words.codes(pa.array(["z"]))
+    column = pa.chunked_array(
+        [pa.array(["b", "a", "b"]).dictionary_encode(), pa.array(["c", "z", "a"]).dictionary_encode()]
+    )
+    codes = words.codes(column)
+    assert words.decode(codes).to_pylist() == ["b", "a", "b", "c", "z", "a"]
+    assert codes.tolist() == [1, 2, 1, 3, 0, 2] and len(words) == 4
+
+
+def _counts_day(rng: np.random.Generator, n: int) -> pa.Table:
+    measures = ["login", "access", "activation", "visitors"]
+    rows = {
+        "entity": rng.choice(["platform", "structure:S1", "class:C1", "class:C2"], n),
+        "profile": rng.choice(["all", "Teacher", "Student"], n),
+        "measure": rng.choice(measures, n),
+        "key": rng.choice(["07", "08", "mail", "blog"], n),
+        "n": rng.integers(1, 50, n),
+    }
+    per_cell = np.isin(rows["measure"], ["activation", "visitors"])  # keyed "", one row per cell
+    rows["key"] = np.where(per_cell, "", rows["key"])
+    day = (
+        pa.Table.from_pydict(rows).group_by(["entity", "profile", "measure", "key"]).aggregate([("n", "sum")])
+    )
+    day = day.rename_columns(["entity", "profile", "measure", "key", "n"])
+    return pa.Table.from_batches(day.to_batches(max_chunksize=7)).unify_dictionaries()
+
+
+def test_month_counts_equals_group_by_sums_of_its_days():
+    """The roll-up's integer merge against Arrow's group-by over all days at once."""
+    rng = np.random.default_rng(3)
+    days = [(date(2025, 2, d), _counts_day(rng, 60)) for d in (1, 2, 14, 28)]
+    rolled = aggregate.month_counts(days)
+    got = {(r["entity"], r["profile"], r["measure"], r["key"]): r["n"] for r in rolled.to_pylist()}
+
+    expected: dict[tuple, int] = {}
+    for day, table in days:
+        for r in table.to_pylist():
+            cell = (r["entity"], r["profile"])
+            if r["measure"] in ("login", "access"):
+                key = (*cell, r["measure"], r["key"])
+                expected[key] = expected.get(key, 0) + r["n"]
+            target = {
+                "login": "login_by_day",
+                "activation": "activation_by_day",
+                "visitors": "visitors_by_day",
+            }
+            if r["measure"] in target:
+                key = (*cell, target[r["measure"]], f"{day.day:02d}")
+                expected[key] = expected.get(key, 0) + r["n"]
+    assert got == expected
+    assert rolled.num_rows == len(expected)  # one row per key
