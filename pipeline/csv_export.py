@@ -71,9 +71,10 @@ def entity_csvs(figures: EntityFigures) -> dict[str, bytes]:
                 counts = np.array([table[period][code] for code in PROFILE_CODES], dtype=np.int64).ravel()
                 blocks.append((indicator.csv_name(period), header, (indicator.kind,), counts))
     row_starts, bounds = _row_starts(tuple(layout for _, _, layout, _ in blocks))
-    rows = pc.binary_join_element_wise(row_starts, _number_texts([values for *_, values in blocks]), _END, "")
+    numbers = _number_texts([values for *_, values in blocks])
+    rows = pc.binary_join_element_wise(row_starts, numbers, _END, _NOTHING)
     # each file's rows joined by the entity's name cells (row, head, row, head, …): one Arrow call in all
-    bodies = pc.binary_join(pa.ListArray.from_arrays(bounds, rows), head)
+    bodies = pc.binary_join(pa.ListArray.from_arrays(bounds, rows), pa.scalar(head, pa.string()))
     data, offsets = _buffer(bodies)
     encoded_head = head.encode()
     for k, (name, header, _layout, values) in enumerate(blocks):
@@ -92,10 +93,14 @@ def _row_starts(layouts: tuple[tuple, ...]) -> tuple[pa.Array, pa.Array]:
         for layout in layouts
     ]
     bounds = np.cumsum([0] + [len(part) for part in parts], dtype=np.int32)
-    return pc.binary_join_element_wise(pa.concat_arrays(parts), '"', ""), pa.array(bounds)
+    return pc.binary_join_element_wise(pa.concat_arrays(parts), '"', _NOTHING), pa.array(bounds)
 
 
-_END = '"' + LINE_END
+# Arrow scalars made once: a Python str given to a compute function costs ~70 µs to convert (pyarrow tries
+# to import dateutil for it each time), more than the call itself on one entity's rows
+_END = pa.scalar('"' + LINE_END, pa.string())
+_NOTHING = pa.scalar("", pa.string())
+_DECIMAL_COMMA = pa.scalar(",", pa.string())
 
 
 @lru_cache(maxsize=1)
@@ -146,10 +151,12 @@ def _number_texts(blocks: list[np.ndarray]) -> pa.Array:
 
 def _ratio_texts(values: np.ndarray) -> pa.Array:
     empty = np.isnan(values)
-    hundredths = pa.array(np.rint(np.where(empty, 0, values) * 100).astype(np.int64))
-    units = pc.cast(pc.divide(hundredths, 100), pa.string())
-    cents = pc.utf8_lpad(pc.cast(pc.remainder(hundredths, 100), pa.string()), 2, "0")
-    return pc.if_else(pa.array(empty), "", pc.binary_join_element_wise(units, cents, ","))
+    units, cents = np.divmod(np.rint(np.where(empty, 0, values) * 100).astype(np.int64), 100)
+    units_text = pc.cast(pa.array(units), pa.string())
+    cents_text = pc.utf8_lpad(pc.cast(pa.array(cents), pa.string()), 2, "0")
+    return pc.if_else(
+        pa.array(empty), _NOTHING, pc.binary_join_element_wise(units_text, cents_text, _DECIMAL_COMMA)
+    )
 
 
 def _buffer(lines: pa.Array) -> tuple[bytes, np.ndarray]:
