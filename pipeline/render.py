@@ -131,6 +131,15 @@ def tile_text(value: object) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
 
+# A structure with events but absent from structures.csv has no name: its pages say why they show its id
+ABSENT_STRUCTURE_NOTE = "Établissement absent de l'annuaire : il est nommé par son identifiant."
+
+
+def entity_note(text: str) -> Markup:
+    """The note under a page's title (a reason the entity is shown as it is)."""
+    return Markup('<p class="entity-note">{}</p>').format(text)
+
+
 def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -342,6 +351,7 @@ class Pages:
         self.panels = {i.id: indicator_panel(i) for i in INDICATORS}
         self.classes: dict[str, list[list[str]]] = {}
         self.structure_names = {e.id: e.name for e in entities if e.kind == STRUCTURE}
+        self.structures_absent = {e.id for e in entities if e.kind == STRUCTURE and not e.in_snapshot}
         for entity in entities:
             if entity.kind == CLASS:
                 self.classes.setdefault(entity.structure_id, []).append([entity.id, entity.name])
@@ -368,6 +378,8 @@ class Pages:
         structure = self.structure_names.get(entity.structure_id, entity.structure_name)
         values = {"name": escape(entity.name), "structure": escape(structure)}
         values["as_of"] = escape(date_words(figures.as_of))
+        absent = entity.kind != PLATFORM and entity.structure_id in self.structures_absent
+        values["note"] = entity_note(ABSENT_STRUCTURE_NOTE) if absent else ""
         for k, tile in enumerate(self.tiles(figures)):
             values[f"text{k}"], values[f"raw{k}"] = escape(tile["text"]), escape(tile["raw"])
         return values
@@ -378,6 +390,7 @@ class Pages:
             "entity": SimpleNamespace(name=_marked("name")),
             "as_of": _marked("as_of"),
             "structure_name": _marked("structure"),
+            "note_html": _marked("note"),
             "tiles": [
                 {"text": _marked(f"text{k}"), "raw": _marked(f"raw{k}")} for k in range(len(INDICATORS))
             ],
@@ -385,7 +398,14 @@ class Pages:
         return [(name, PageShell(html)) for name, html in self.render(kind, root, **stand_in)]
 
     def render(
-        self, kind: str, root: str, entity: Any, as_of: str, structure_name: str, tiles: list[dict[str, Any]]
+        self,
+        kind: str,
+        root: str,
+        entity: Any,
+        as_of: str,
+        structure_name: str,
+        tiles: list[dict[str, Any]],
+        note_html: str = "",
     ) -> list[tuple[str, str]]:
         """The eight pages rendered by Jinja from these texts (marks for a shell; an entity's own texts give
         its pages directly, as the tests compare)."""
@@ -397,6 +417,7 @@ class Pages:
             "crumbs": _crumbs(kind, root, structure_name),
             "as_of": as_of,
             "indicators": INDICATORS,
+            "note_html": note_html,
         }
         tiles = [
             {**tile, "indicator": i, "period": PERIOD_WORDS[i.tile_period]}

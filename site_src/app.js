@@ -9,6 +9,7 @@
   var page = body.getAttribute("data-page");
   var intFormat = new Intl.NumberFormat("fr-FR");
   var ratioFormat = new Intl.NumberFormat("fr-FR", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  var NO_PROFILE_SHOWN = "Aucun profil affiché : activez un profil dans la légende pour voir sa série.";
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -332,24 +333,37 @@
         rows.push({ t: t, t2: t2, p: p.code, l: p.label, o: order, v: byProfile[p.code], d: text });
       });
     });
-    var focus = single ? this.state.profile : "all";
+    /* the caption's maximum is of a series on show: Tous, else the first profile the legend shows */
+    var visible = single ? shown : this.visibleProfiles();
+    var focus = !visible.length ? null : single ? this.state.profile
+      : visible.some(function (p) { return p.code === "all"; }) ? "all" : visible[0].code;
     var best = null;
-    figures.buckets.forEach(function (iso, i) {
-      var v = figures.values[focus][i];
-      if (v !== null && (best === null || v > figures.values[focus][best])) { best = i; }
-    });
+    if (focus !== null) {
+      figures.buckets.forEach(function (iso, i) {
+        var v = figures.values[focus][i];
+        if (v !== null && (best === null || v > figures.values[focus][best])) { best = i; }
+      });
+    }
     var words = (single ? "Barres" : "Courbes") + " : " + this.indicator.label.toLowerCase() + " par " +
       this.config.groupings[g].toLowerCase() + ", " + this.periodWords("12months") + ", " +
       (single ? "profil " + this.labels[focus] + "." : "une courbe pour Tous et une par profil.");
-    if (best !== null && figures.values[focus][best]) {
-      words += " Maximum" + (single ? "" : " (Tous)") + " : " + this.number(figures.values[focus][best]) + ", " +
-        this.bucketWords(figures.buckets[best], g) + ".";
+    var empty = null;
+    if (focus === null) {
+      empty = NO_PROFILE_SHOWN;
+      words += " " + NO_PROFILE_SHOWN;
+    } else if (best === null) {
+      empty = this.indicator.ratio ? "Aucun visiteur sur la période : pas de visites par visiteur à calculer."
+        : "Aucune donnée sur la période.";
+      words += " " + empty;
+    } else if (!figures.values[focus][best]) {  /* zero is a figure, not a missing one: the line is drawn */
+      words += " " + this.number(0) + " " + this.indicator.unit + " sur toute la période (" + this.labels[focus] + ").";
     } else {
-      words += " Aucune donnée sur la période.";
+      words += " Maximum (" + this.labels[focus] + ") : " + this.number(figures.values[focus][best]) + ", " +
+        this.bucketWords(figures.buckets[best], g) + ".";
     }
     var title = this.indicator.label + " par " + this.config.groupings[g].toLowerCase();
     return { key: (single ? "bars-" : "lines-") + g, rows: rows, datasets: {}, params: {}, words: words,
-      title: title };
+      title: title, empty: empty };
   };
 
   Detail.prototype.appsChart = function () {
@@ -370,9 +384,11 @@
     });
     var words = "Barres horizontales : accès par application, profil " + this.labels[profile] + ", " +
       this.periodWords(this.state.period) + ", de la plus utilisée à la moins utilisée.";
+    var empty = rows.length ? null : "Aucun accès aux applis sur la période" +
+      (profile === "all" ? "." : " pour le profil " + this.labels[profile] + ".");
     words += rows.length ? " " + rows.length + " applications ; la plus utilisée : " + rows[0].a + " (" +
-      this.number(rows[0].v) + " accès)." : " Aucun accès sur la période.";
-    return { key: "apps", rows: rows, datasets: {}, params: {}, words: words,
+      this.number(rows[0].v) + " accès)." : " " + empty;
+    return { key: "apps", rows: rows, datasets: {}, params: {}, words: words, empty: empty,
       title: "Accès par application, " + this.config.periodWords[this.state.period] };
   };
 
@@ -398,9 +414,11 @@
     var peakRows = peak < 0 ? [] : [{ s: names[peak], v: totals[peak], label: "Pic" }];
     var what = this.indicator.kind === "hours" ? "par créneau horaire" : "par jour de la semaine";
     var words = "Barres empilées par profil : connexions " + what + ", " + this.periodWords(this.state.period) + ".";
-    words += peak < 0 ? " Aucune connexion sur la période." : " Pic : " + names[peak] + " avec " +
+    var empty = !visible.length ? NO_PROFILE_SHOWN : peak < 0 ? "Aucune connexion sur la période" +
+      (this.state.hidden.length ? " pour les profils affichés." : ".") : null;
+    words += peak < 0 ? " " + empty : " Pic : " + names[peak] + " avec " +
       intFormat.format(totals[peak]) + " connexions" + (this.state.hidden.length ? " (profils affichés)" : "") + ".";
-    return { key: this.indicator.kind, rows: rows, datasets: { peak: peakRows },
+    return { key: this.indicator.kind, rows: rows, datasets: { peak: peakRows }, empty: empty,
       title: "Connexions " + what + ", " + this.config.periodWords[this.state.period],
       params: { peakSlot: peak < 0 ? "" : names[peak] }, words: words, peak: peak < 0 ? null : names[peak] };
   };
@@ -537,6 +555,17 @@
     var token = {};
     this.token = token;
     var previous = this.view;
+    if (model.empty) {  /* a sentence, not an empty frame or a stub axis with a lone 0 */
+      if (previous) { previous.finalize(); }
+      this.view = null;
+      chart.textContent = "";
+      chart.appendChild(el("p", { "class": "chart-empty" }, model.empty));
+      chart.setAttribute("data-chart", "empty");
+      body.setAttribute("data-chart-ready", "true");
+      return;
+    }
+    var stale = chart.querySelector(".chart-empty");
+    if (stale) { chart.removeChild(stale); }
     window.vegaEmbed(chart, this.spec(model), {
       actions: false, renderer: "svg", formatLocale: this.config.numberLocale,
       timeFormatLocale: this.config.timeLocale,

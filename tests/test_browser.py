@@ -221,6 +221,46 @@ def test_the_peak_is_highlighted(watched: Watched) -> None:
     assert page.locator("#table-region tr.peak").count() == 1
 
 
+EMPTY_CHART = "body[data-chart-ready='true'] #chart[data-chart='empty'] .chart-empty"
+
+
+def test_hiding_every_series_says_so_and_the_caption_stays_true(watched: Watched) -> None:
+    page = watched.open("platform/connections.html", chart=True)
+    caption = page.locator("#chart-desc")
+    assert "Maximum (Tous)" in caption.inner_text()
+    for profile in PROFILES:
+        before = page.locator("#chart").get_attribute("data-rendered")
+        page.locator(f".legend-item[data-profile='{profile.code}']").click()
+        if profile is not PROFILES[-1]:
+            rerendered(page, before)
+    page.wait_for_selector(EMPTY_CHART)
+    assert "Aucun profil affiché" in page.locator("#chart").inner_text()
+    assert "Maximum" not in caption.inner_text() and "Aucun profil affiché" in caption.inner_text()
+    page.locator(".legend-item[data-profile='Teacher']").click()  # one profile back: its line and its maximum
+    page.wait_for_selector(READY, state="attached")
+    assert page.locator("#chart svg .mark-line path").count() == 1
+    assert "Maximum (Enseignants)" in caption.inner_text() and not page.locator(".chart-empty").count()
+    assert not watched.errors
+
+
+def test_an_entity_without_activity_says_so_and_zero_is_not_missing(watched: Watched) -> None:
+    folder = "structures/s-hostile/classes/c-vide"
+    page = watched.open(f"{folder}/top_apps.html")
+    page.wait_for_selector(EMPTY_CHART)
+    assert page.locator("#chart").inner_text() == "Aucun accès aux applis sur la période."
+    assert not page.locator("#chart svg").count()
+    page = watched.open(f"{folder}/hourly_peak.html")
+    page.wait_for_selector(EMPTY_CHART)
+    assert page.locator("#chart").inner_text() == "Aucune connexion sur la période."
+    page = watched.open(f"{folder}/connections.html", chart=True)  # zeros are figures: the lines are drawn
+    caption = page.locator("#chart-desc").inner_text()
+    assert "0 connexions sur toute la période (Tous)" in caption and "Aucune donnée" not in caption
+    page = watched.open(f"{folder}/visits_per_visitor.html")  # no visitor: no ratio to draw
+    page.wait_for_selector(EMPTY_CHART)
+    assert "Aucun visiteur sur la période" in page.locator("#chart").inner_text()
+    assert not watched.errors
+
+
 def test_a_page_opened_from_disk_works(watched: Watched, site: Path) -> None:
     page = watched.page
     page.goto((site / STRUCTURE / "weekly_peak.html").as_uri())

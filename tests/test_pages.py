@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+import markupsafe
 import pytest
 from conftest import event
 
@@ -29,9 +30,13 @@ HOSTILE = "<script>alert(1)</script>"
 HOSTILE_APP = '</script><img src=x onerror="alert(2)">'
 STRUCTURES = [
     ("s-hostile", "0000001X", HOSTILE),
-    ("s-lycee", "0750001A", "Lycée Victor Hugo & Cie, \"Paris\""),
+    ("s-lycee", "0750001A", 'Lycée Victor Hugo & Cie, "Paris"'),
 ]
-CLASSES = [("c-2nde-a", "s-lycee", "2nde A"), ("c-1ere-b", "s-lycee", "1ère B </script>")]
+CLASSES = [
+    ("c-2nde-a", "s-lycee", "2nde A"),
+    ("c-1ere-b", "s-lycee", "1ère B </script>"),
+    ("c-vide", "s-hostile", "Classe sans activité"),  # in the directory, no event lists it
+]
 MODULES = ["Pronote", "Conversation", "Blog", HOSTILE_APP]
 ENT_CODES = [p.code for p in PROFILES[1:]]
 
@@ -46,9 +51,16 @@ def _events(seed: int) -> list[dict]:
         moment = start + timedelta(minutes=rng.randrange(395 * 24 * 60))
         kind = rng.choices(["LOGIN", "ACCESS", "ACTIVATION"], weights=[6, 4, 0.2])[0]
         classes = [CLASSES[n % 2][0]] if structure == "s-lycee" else []
-        event = {"_id": f"e{seed}-{n}", "event-type": kind, "date": int(moment.timestamp() * 1000),
-                 "userId": user, "profil": profile, "structures": [structure], "classes": classes,
-                 "module": "Auth"}
+        event = {
+            "_id": f"e{seed}-{n}",
+            "event-type": kind,
+            "date": int(moment.timestamp() * 1000),
+            "userId": user,
+            "profil": profile,
+            "structures": [structure],
+            "classes": classes,
+            "module": "Auth",
+        }
         if kind == "ACCESS":
             event["module"] = rng.choice(MODULES)
         events.append(event)
@@ -62,8 +74,10 @@ def build_tiny_site(folder: Path, seed: int = 3) -> Path:
     events.write_text("".join(json.dumps(e) + "\n" for e in _events(seed)), encoding="utf-8")
     directory = folder / "directory"
     directory.mkdir(exist_ok=True)
-    for name, header, rows in (("structures.csv", ("id", "uai", "name"), STRUCTURES),
-                               ("classes.csv", ("id", "structure_id", "name"), CLASSES)):
+    for name, header, rows in (
+        ("structures.csv", ("id", "uai", "name"), STRUCTURES),
+        ("classes.csv", ("id", "structure_id", "name"), CLASSES),
+    ):
         with open(directory / name, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
@@ -120,7 +134,7 @@ def test_pages_have_language_landmarks_and_one_heading(site: Path) -> None:
     pages += [folder / name for folder in entity_folders(site) for name in ("index.html", "top_apps.html")]
     for path in pages:
         text = path.read_text(encoding="utf-8")
-        assert text.startswith("<!doctype html>\n<html lang=\"fr\">")
+        assert text.startswith('<!doctype html>\n<html lang="fr">')
         page = parse(path)
         assert len(page.all("h1")) == 1, path
         assert len(page.all("main")) == 1, path
@@ -209,16 +223,35 @@ class Group:
 
 
 LEAK_GROUPS = {  # entity folder → its own group
-    "structures/s1/classes/c1": Group(("k1", "k2", "k3"), "Student", "s1", "c1", "08:15",
-                                      ("2026-03-02", "2026-03-09", "2025-11-04"), "Cahier-C1", 2),
-    "structures/s1/classes/c3": Group(("m1",), "Student", "s1", "c3", "11:05",
-                                      ("2026-03-02", "2025-12-01"), "Atelier-C3", 1),
-    "structures/s1": Group(("t1", "t2"), "Teacher", "s1", None, "09:20",
-                           ("2026-03-02", "2026-03-09", "2025-10-06"), "Forum-S1", 5),
-    "structures/s2/classes/c2": Group(("p1",), "Student", "s2", "c2", "14:10",
-                                      ("2026-03-03", "2026-01-13"), "Labo-C2", 1),
-    "structures/s2": Group(("q1",), "Personnel", "s2", None, "16:40",
-                           ("2026-03-03", "2026-03-10"), "Agenda-S2", 3),
+    "structures/s1/classes/c1": Group(
+        ("k1", "k2", "k3"),
+        "Student",
+        "s1",
+        "c1",
+        "08:15",
+        ("2026-03-02", "2026-03-09", "2025-11-04"),
+        "Cahier-C1",
+        2,
+    ),
+    "structures/s1/classes/c3": Group(
+        ("m1",), "Student", "s1", "c3", "11:05", ("2026-03-02", "2025-12-01"), "Atelier-C3", 1
+    ),
+    "structures/s1": Group(
+        ("t1", "t2"),
+        "Teacher",
+        "s1",
+        None,
+        "09:20",
+        ("2026-03-02", "2026-03-09", "2025-10-06"),
+        "Forum-S1",
+        5,
+    ),
+    "structures/s2/classes/c2": Group(
+        ("p1",), "Student", "s2", "c2", "14:10", ("2026-03-03", "2026-01-13"), "Labo-C2", 1
+    ),
+    "structures/s2": Group(
+        ("q1",), "Personnel", "s2", None, "16:40", ("2026-03-03", "2026-03-10"), "Agenda-S2", 3
+    ),
 }
 
 
@@ -226,12 +259,18 @@ def _leak_events() -> list[dict]:
     events = []
     for group in LEAK_GROUPS.values():
         for user in group.users:
-            who = {"user": user, "profile": group.profile, "structures": [group.structure],
-                   "classes": [group.klass] if group.klass else []}
+            who = {
+                "user": user,
+                "profile": group.profile,
+                "structures": [group.structure],
+                "classes": [group.klass] if group.klass else [],
+            }
             for day in group.days:
                 events.append(event(when=f"{day} {group.hour}", **who))
-                events += [event("ACCESS", when=f"{day} {group.hour}", module=group.module, **who)
-                           for _ in range(group.accesses)]
+                events += [
+                    event("ACCESS", when=f"{day} {group.hour}", module=group.module, **who)
+                    for _ in range(group.accesses)
+                ]
             events.append(event("ACTIVATION", when=f"{group.days[-1]} {group.hour}", **who))
     return events
 
@@ -359,13 +398,24 @@ def test_page_shells_give_what_jinja_renders_for_the_entity(site: Path, kind: st
     from pipeline.model import Entity, EntityFigures
 
     path = {"platform": "platform", "structure": "structures/s1", "class": "structures/s1/classes/c1"}[kind]
-    name = HOSTILE + ' & "quoted" \'single\' \x00mark\x00'
+    name = HOSTILE + " & \"quoted\" 'single' \x00mark\x00"
     entity = Entity(kind=kind, id="x", name=name, path=path, structure_id="s1", structure_name="<b>S</b> & 1")
     tiles = dict(zip([i.id for i in INDICATORS], [1234, None, 4.5, HOSTILE_APP, "08h-09h", "Lundi", 0]))
-    figures = EntityFigures(entity=entity, as_of=AS_OF, period_starts={}, tiles=tiles, series={}, apps={},
-                            hours={}, weekdays={}, visitors={})
-    pages = render.Pages([entity], {"style.css": "s.css", "app.js": "a.js", "nav.js": "n.js",
-                                    "vega.js": "v.js", "charts.js": "c.js"})
+    figures = EntityFigures(
+        entity=entity,
+        as_of=AS_OF,
+        period_starts={},
+        tiles=tiles,
+        series={},
+        apps={},
+        hours={},
+        weekdays={},
+        visitors={},
+    )
+    pages = render.Pages(
+        [entity],
+        {"style.css": "s.css", "app.js": "a.js", "nav.js": "n.js", "vega.js": "v.js", "charts.js": "c.js"},
+    )
     got = pages.of(figures)
     root = "../" * (path.count("/") + 1)
     texts = pages.tiles(figures)
@@ -400,3 +450,31 @@ def test_the_chart_runtime_is_bundled_once_then_read_from_the_cache(tmp_path, mo
         assert render.vega_runtime() == runtime  # an unwritable cache: bundled again, the same text
     finally:
         render.vega_runtime.cache_clear()
+
+
+def test_a_structure_absent_from_the_directory_says_why_on_its_pages_and_its_classes() -> None:
+    from pipeline.model import Entity, EntityFigures
+
+    absent = Entity("structure", "s-x", "s-x", "structures/s-x", structure_id="s-x", in_snapshot=False)
+    known = Entity(
+        "structure", "s-k", "Collège", "structures/s-k", structure_id="s-k", structure_name="Collège"
+    )
+    its_class = Entity("class", "c-x", "6e A", "structures/s-x/classes/c-x", structure_id="s-x")
+    pages = render.Pages(
+        [absent, known, its_class], {n: n for n in ("style.css", "app.js", "nav.js", "vega.js", "charts.js")}
+    )
+    note = str(markupsafe.escape(render.ABSENT_STRUCTURE_NOTE))
+    for entity in (absent, known, its_class):
+        figures = EntityFigures(
+            entity=entity,
+            as_of=AS_OF,
+            period_starts={},
+            tiles=dict.fromkeys([i.id for i in INDICATORS]),
+            series={},
+            apps={},
+            hours={},
+            weekdays={},
+            visitors={},
+        )
+        for name, text in pages.of(figures):
+            assert (note in text) == (entity is not known), (entity.id, name)
