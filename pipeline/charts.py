@@ -29,20 +29,40 @@ _HIDDEN = alt.param(name="hidden", value=[])
 _NOT_HIDDEN = "indexof(hidden, datum.p) < 0"
 
 
-def _colour(profiles=PROFILES) -> alt.Color:
+def _colour(profiles=PROFILES, shade: bool = False) -> alt.Color:
+    """Each profile's SPEC colour (bar fills), or its shade (lines and points: 3:1 on white)."""
     return alt.Color(
         "l:N",
-        scale=alt.Scale(domain=[p.label for p in profiles], range=[p.colour for p in profiles]),
+        scale=alt.Scale(
+            domain=[p.label for p in profiles], range=[p.shade if shade else p.colour for p in profiles]
+        ),
         sort=[p.label for p in profiles],
         legend=None,
     )
 
 
-def _time_axis(grouping: str) -> alt.X:
+def _outline(profiles=PROFILES) -> alt.Stroke:
+    """A bar's outline in its profile's shade: the bar's edge reaches 3:1 on white whatever its fill."""
+    return alt.Stroke(
+        "l:N",
+        scale=alt.Scale(domain=[p.label for p in profiles], range=[p.shade for p in profiles]),
+        legend=None,
+    )
+
+
+def _shape() -> alt.Shape:
+    return alt.Shape(
+        "l:N",
+        scale=alt.Scale(domain=[p.label for p in PROFILES], range=[p.shape for p in PROFILES]),
+        legend=None,
+    )
+
+
+def _time_axis(grouping: str, field: str = "t") -> alt.X:
     axis = alt.Axis(title=None, labelOverlap=True, grid=False)
     if AXIS_FORMATS[grouping]:
         axis = alt.Axis(title=None, labelOverlap=True, grid=False, format=AXIS_FORMATS[grouping])
-    return alt.X("t:T", scale=alt.Scale(type="utc"), axis=axis)
+    return alt.X(f"{field}:T", scale=alt.Scale(type="utc"), axis=axis)
 
 
 def _value_axis(title: str | None = None) -> alt.Y:
@@ -51,24 +71,52 @@ def _value_axis(title: str | None = None) -> alt.Y:
 
 def lines(grouping: str) -> alt.LayerChart:
     """One line per profile and Tous (connections, unique visitors, visits per visitor)."""
-    base = alt.Chart(alt.NamedData(ROWS)).encode(x=_time_axis(grouping), y=_value_axis(), color=_colour())
+    base = (
+        alt.Chart(alt.NamedData(ROWS))
+        .transform_filter(_NOT_HIDDEN)  # on each layer: each names its data, which a layer's filter misses
+        .encode(x=_time_axis(grouping), y=_value_axis(), color=_colour(shade=True))
+    )
     line = base.mark_line(strokeWidth=2).encode(detail="p:N")
-    size = 14 if grouping == "day" else 46
-    points = base.mark_point(filled=True, size=size, opacity=1).encode(tooltip="d:N")
-    return (line + points).add_params(_HIDDEN).transform_filter(_NOT_HIDDEN)
+    size = 18 if grouping == "day" else 52
+    points = base.mark_point(filled=True, size=size, opacity=1).encode(shape=_shape(), tooltip="d:N")
+    # the pointer anywhere in a bucket's column (not only on its small symbols) shows the bucket's tooltip
+    # and a rule; one column per bucket, from its first row, whichever series are hidden, centred on the
+    # bucket's points and cut at the first and last (the time axis keeps its extent)
+    hover = alt.selection_point(name="hover", on="pointerover", clear="pointerout", fields=["t"], empty=False)
+    columns = (
+        alt.Chart(alt.NamedData(ROWS))
+        .transform_filter("datum.o === 0")
+        .transform_joinaggregate(first="min(t)", last="max(t)")
+        .transform_calculate(
+            left="max(datum.t - (datum.t2 - datum.t) / 2, datum.first)",
+            right="min(datum.t + (datum.t2 - datum.t) / 2, datum.last)",
+        )
+        .mark_rect(opacity=0, aria=False)  # the points describe the figures to screen readers
+        .encode(x=_time_axis(grouping, "left"), x2="right:T", tooltip="d:N")
+        .add_params(hover)
+    )
+    rule = (
+        alt.Chart(alt.NamedData(ROWS))
+        .transform_filter(_NOT_HIDDEN)
+        .transform_filter(hover)
+        .mark_rule(color=MUTED_COLOUR, strokeDash=[4, 3], aria=False)
+        .encode(x=_time_axis(grouping))
+    )
+    return alt.layer(columns, line, rule, points).add_params(_HIDDEN)
 
 
 def bars(grouping: str) -> alt.Chart:
     """Bars of one profile over time (activated accounts); `t2` closes each bucket."""
     return (
         alt.Chart(alt.NamedData(ROWS))
-        .mark_bar(stroke="#ffffff", strokeWidth=1 if grouping != "day" else 0)
+        .mark_bar(strokeWidth=1)
         .encode(
             x=_time_axis(grouping),
             x2="t2:T",
             y=_value_axis(),
             y2=alt.datum(0),
             color=_colour(),
+            stroke=_outline(),
             tooltip="d:N",
         )
         .add_params(_HIDDEN)
@@ -79,8 +127,9 @@ def apps() -> alt.Chart:
     """Horizontal bars of the apps of one profile, most used first (height: APP_STEP a bar)."""
     return (
         alt.Chart(alt.NamedData(ROWS))
-        .mark_bar(cornerRadiusEnd=3)
+        .mark_bar(cornerRadiusEnd=3, strokeWidth=1)
         .encode(
+            stroke=_outline(),
             y=alt.Y(
                 "a:N",
                 sort=alt.EncodingSortField("r", order="ascending"),
@@ -110,9 +159,10 @@ def slots(kind: str) -> alt.LayerChart:
     )
     stacked = (
         alt.Chart(alt.NamedData(ROWS))
-        .mark_bar()
+        .mark_bar(strokeWidth=1)
         .encode(
             x=x,
+            stroke=_outline(PROFILES[1:]),
             y=alt.Y("v:Q", stack="zero", axis=alt.Axis(title=None, format=",~f", tickMinStep=1)),
             color=_colour(PROFILES[1:]),
             order=alt.Order("o:Q"),

@@ -18,18 +18,20 @@ NEVER_STORED_FIELDS = ("ip", "ua")
 class Profile:
     code: str  # the ENT's `profil` value; ALL for "Tous"
     label: str
-    colour: str
+    colour: str  # SPEC 2.3
+    shade: str  # the colour's hue, dark enough for 3.4:1 on white: what lines, outlines and swatches use
+    shape: str  # a Vega point shape: the series' second cue beside its colour
 
 
 ALL = "all"
 # SPEC 2.3, in the order rows, series and legends follow.
 PROFILES: tuple[Profile, ...] = (
-    Profile(ALL, "Tous", "#8c939e"),
-    Profile("Teacher", "Enseignants", "#6fbe2e"),
-    Profile("Student", "Élèves", "#ff8d2e"),
-    Profile("Relative", "Parents", "#46afe6"),
-    Profile("Personnel", "Personnels", "#a348c0"),
-    Profile("Guest", "Autres", "#ff3a55"),
+    Profile(ALL, "Tous", "#8c939e", "#848b97", "circle"),
+    Profile("Teacher", "Enseignants", "#6fbe2e", "#5b9b26", "square"),
+    Profile("Student", "Élèves", "#ff8d2e", "#e06600", "triangle-up"),
+    Profile("Relative", "Parents", "#46afe6", "#1c92d0", "diamond"),
+    Profile("Personnel", "Personnels", "#a348c0", "#a348c0", "triangle-down"),
+    Profile("Guest", "Autres", "#ff3a55", "#ff3a55", "cross"),
 )
 PROFILE_CODES: tuple[str, ...] = tuple(p.code for p in PROFILES)
 ENT_PROFILES: frozenset[str] = frozenset(PROFILE_CODES[1:])

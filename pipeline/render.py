@@ -219,9 +219,21 @@ def profile_css() -> str:
     rules = ["\n/* Profile swatches: written by pipeline/render.py from pipeline/constants.py PROFILES */\n"]
     for p in PROFILES:
         assert re.fullmatch(r"[A-Za-z][\w-]*", p.code), f"profile {p.code!r} is not a CSS class name"
-        assert re.fullmatch(r"#[0-9a-fA-F]{6}", p.colour), f"profile {p.code!r}: {p.colour!r} is not #rrggbb"
-        rules.append(f".swatch-{p.code} {{ background: {p.colour}; }}\n")
+        assert re.fullmatch(r"#[0-9a-fA-F]{6}", p.shade), f"profile {p.code!r}: {p.shade!r} is not #rrggbb"
+        rules.append(f".swatch-{p.code} {{ background: {p.shade}; clip-path: {SHAPE_CLIPS[p.shape]}; }}\n")
     return "".join(rules)
+
+
+# The Vega point shapes of the profiles' series, drawn by the legend's swatches as CSS clip paths
+SHAPE_CLIPS = {
+    "circle": "circle(50%)",
+    "square": "inset(6%)",
+    "triangle-up": "polygon(50% 0, 100% 100%, 0 100%)",
+    "diamond": "polygon(50% 0, 100% 50%, 50% 100%, 0 50%)",
+    "triangle-down": "polygon(0 0, 100% 0, 50% 100%)",
+    "cross": "polygon(33% 0, 67% 0, 67% 33%, 100% 33%, 100% 67%, 67% 67%, 67% 100%, 33% 100%, 33% 67%, "
+    "0 67%, 0 33%, 33% 33%)",
+}
 
 
 def hashed_name(stem: str, suffix: str, text: str) -> str:

@@ -130,7 +130,7 @@ def test_hiding_a_profile_from_the_legend_removes_its_series(watched: Watched) -
     rerendered(page, before)
     assert button.get_attribute("aria-pressed") == "false"
     assert lines.count() == len(PROFILES) - 1
-    teacher = next(p for p in PROFILES if p.code == "Teacher").colour
+    teacher = next(p for p in PROFILES if p.code == "Teacher").shade
     strokes = lines.evaluate_all("paths => paths.map(p => p.getAttribute('stroke'))")
     assert teacher not in strokes and len(set(strokes)) == len(PROFILES) - 1
     before = page.locator("#chart").get_attribute("data-rendered")
@@ -213,6 +213,41 @@ def test_a_tooltip_shows_the_detail_by_profile(watched: Watched) -> None:
     text = tooltip.inner_text()
     assert re.search(r"^\w+ \d{4} — [\d\u202f ]+ connexions, dont ", text), text
     assert all(p.label in text for p in PROFILES[1:]), text
+
+
+def test_the_pointer_near_a_bucket_not_on_its_symbol_gets_its_tooltip_and_a_rule(watched: Watched) -> None:
+    """Symbols are 4–7 px: the hover target is the bucket's whole column (here 40 px from the symbol)."""
+    page = watched.open("platform/connections.html", chart=True)
+    symbols = page.locator("#chart svg .mark-symbol path")
+    boxes = symbols.evaluate_all("paths => paths.map(p => p.getBoundingClientRect().toJSON())")
+    centres = sorted({round(b["x"] + b["width"] / 2) for b in boxes})
+    x, y = centres[4], symbols.first.bounding_box()["y"]  # the fifth bucket
+    page.mouse.move(x + 12, y - 40)
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible")
+    bucket = page.locator("#table-region tbody tr").nth(4).locator("th").inner_text()
+    assert tooltip.inner_text().startswith(bucket + " — "), (tooltip.inner_text(), bucket)
+    rule = page.locator("#chart svg .mark-rule.role-mark line").first
+    assert abs(rule.bounding_box()["x"] - x) < 2
+
+
+def test_series_reach_3_to_1_and_differ_by_shape_as_well_as_colour(watched: Watched) -> None:
+    page = watched.open("platform/connections.html", chart=True)
+    strokes = page.locator("#chart svg .mark-line path").evaluate_all(
+        "paths => paths.map(p => p.getAttribute('stroke'))")
+    assert sorted(strokes) == sorted(p.shade for p in PROFILES)
+    assert all(contrast(rgb(colour), "rgb(255, 255, 255)") >= 3 for colour in strokes), strokes
+    shapes = page.locator("#chart svg .mark-symbol path").evaluate_all(
+        "paths => paths.map(p => [p.getAttribute('fill'), p.getAttribute('d')])")
+    by_colour = {}
+    for fill, d in shapes:  # a symbol's outline, relative to its centre
+        by_colour.setdefault(fill, set()).add(re.sub(r"M[-\d.]+,[-\d.]+", "", d)[:40])
+    assert len({min(outlines) for outlines in by_colour.values()}) == len(PROFILES)
+    swatches = page.locator(".legend-item .swatch").evaluate_all(
+        "els => els.map(e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).clipPath])")
+    assert len({clip for _, clip in swatches}) == len(PROFILES)
+    for (background, _), profile in zip(swatches, PROFILES):
+        assert background == rgb(profile.shade)
 
 
 def test_the_peak_is_highlighted(watched: Watched) -> None:
@@ -298,6 +333,11 @@ def test_the_switcher_offers_the_structures_and_the_classes(watched: Watched) ->
     assert panel.locator(".structures li").count() == 1
     page.keyboard.press("Escape")
     assert panel.is_hidden() and toggle.get_attribute("aria-expanded") == "false"
+
+
+def rgb(hex_colour: str) -> str:
+    """`#rrggbb` as the browser computes it: `rgb(r, g, b)`."""
+    return "rgb({}, {}, {})".format(*(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)))
 
 
 def contrast(first: str, second: str) -> float:

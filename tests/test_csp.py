@@ -16,6 +16,7 @@ import pytest
 from nginx_helpers import fetch, running_nginx
 from test_pages import Page, build_tiny_site
 
+from pipeline import render
 from pipeline.constants import INDICATORS, PROFILES
 from pipeline.serve import SESSION_COOKIE
 
@@ -168,7 +169,7 @@ def test_swatch_colours_come_from_profiles(site: Path) -> None:
     css = next((site / "assets").glob("style-*.css")).read_text(encoding="utf-8")
     for profile in PROFILES:
         rules = re.findall(rf"\.swatch-{re.escape(profile.code)}\s*\{{([^}}]*)\}}", css)
-        assert rules == [f" background: {profile.colour}; "], profile.code
+        assert rules == [f" background: {profile.shade}; clip-path: {render.SHAPE_CLIPS[profile.shape]}; "]
     used = set()
     for path in site.rglob("*.html"):
         used |= set(re.findall(r"\bswatch-([A-Za-z0-9_-]+)", path.read_text(encoding="utf-8")))
@@ -258,7 +259,7 @@ def test_tooltips_legend_and_switcher_work_under_the_policy(reader: Reader) -> N
     page.mouse.move(2, 2)
     tooltip.wait_for(state="hidden")
     # the swatches take their colours from the generated classes
-    teacher = next(p for p in PROFILES if p.code == "Teacher").colour
+    teacher = next(p for p in PROFILES if p.code == "Teacher").shade
     rgb = "rgb({}, {}, {})".format(*(int(teacher[i : i + 2], 16) for i in (1, 3, 5)))
     swatch = page.locator(".legend-item[data-profile='Teacher'] .swatch")
     assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == rgb
