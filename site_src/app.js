@@ -543,6 +543,7 @@
       (this.state.hidden.length ? " Profils masqués : " + this.state.hidden.map(function (c) {
         return self.labels[c];
       }).join(", ") + "." : "");
+    this.writeHash();
     var region = document.getElementById("table-region");
     region.textContent = "";
     region.appendChild(this.table(model));
@@ -608,6 +609,64 @@
     });
   };
 
+  /* The view in the URL (#grouping=week&period=month&profile=Teacher&hidden=Guest,Relative) ------- */
+  var CHOICES = ["grouping", "period", "profile"];
+
+  /* Applies what the URL's fragment says to this page's controls (values a control does not offer are
+     ignored) and keeps every key read, so that a choice this page has no control for carries on. */
+  Detail.prototype.readHash = function () {
+    var self = this;
+    var params = new URLSearchParams(window.location.hash.slice(1));
+    this.carried = {};
+    CHOICES.forEach(function (name) {
+      var value = params.get(name);
+      if (value !== null) { self.carried[name] = value; }
+      var inputs = document.querySelectorAll("input[name='" + name + "']");
+      var offered = Array.prototype.some.call(inputs, function (input) { return input.value === value; });
+      var wanted = offered ? value : self.config.defaults[name];
+      Array.prototype.forEach.call(inputs, function (input) {
+        if (input.value === wanted) { input.checked = true; self.state[name] = wanted; }
+      });
+    });
+    var hidden = params.get("hidden");
+    if (hidden !== null) { this.carried.hidden = hidden; }
+    var codes = (hidden || "").split(",");
+    this.state.hidden = [];
+    this.profiles.forEach(function (p) {
+      var button = document.querySelector(".legend-item[data-profile='" + p.code + "']");
+      if (!button) { return; }
+      var hide = codes.indexOf(p.code) >= 0;
+      if (hide) { self.state.hidden.push(p.code); }
+      button.setAttribute("aria-pressed", hide ? "false" : "true");
+    });
+  };
+
+  /* The fragment for the current view: this page's choices that differ from the defaults, and the
+     carried ones it has no control for. The indicator links take it to the next page. */
+  Detail.prototype.hash = function () {
+    var self = this;
+    var params = new URLSearchParams();
+    CHOICES.forEach(function (name) {
+      var controlled = document.querySelector("input[name='" + name + "']");
+      var value = controlled ? self.state[name] : self.carried[name];
+      if (value !== undefined && value !== self.config.defaults[name]) { params.set(name, value); }
+    });
+    var legend = document.querySelector(".legend-item");
+    var hidden = legend ? this.state.hidden.join(",") : this.carried.hidden;
+    if (hidden) { params.set("hidden", hidden); }
+    return params.toString();
+  };
+
+  Detail.prototype.writeHash = function () {
+    var hash = this.hash();
+    var here = window.location.pathname + window.location.search;
+    window.history.replaceState(null, "", hash ? here + "#" + hash : here);
+    Array.prototype.forEach.call(document.querySelectorAll(".indicators a, .views a"), function (link) {
+      var href = link.getAttribute("href").split("#")[0];
+      link.setAttribute("href", hash ? href + "#" + hash : href);
+    });
+  };
+
   function setupDetail() {
     if (page !== "detail") { return; }
     var chart = document.getElementById("chart");
@@ -619,7 +678,12 @@
     /* the as-of day is in data.js, not in the page: a detail page's bytes do not change from night to night */
     document.getElementById("as-of").textContent = "Données au " + detail.dayWords(window.STATS_DATA.as_of);
     detail.bind();
+    detail.readHash();
     detail.render();
+    window.addEventListener("hashchange", function () {  /* a view pasted into the address bar */
+      detail.readHash();
+      detail.render();
+    });
   }
 
   setupRootFilter();

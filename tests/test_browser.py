@@ -296,6 +296,42 @@ def test_an_entity_without_activity_says_so_and_zero_is_not_missing(watched: Wat
     assert not watched.errors
 
 
+def test_the_view_lives_in_the_url_and_carries_over_to_the_next_indicator(watched: Watched) -> None:
+    page = watched.open("platform/connections.html#grouping=week&hidden=Teacher,Guest", chart=True)
+    assert page.locator("#chart").get_attribute("data-chart") == "lines-week"
+    assert page.locator("#grouping-week").is_checked()
+    assert page.locator("#chart svg .mark-line path").count() == len(PROFILES) - 2
+    assert page.locator(".legend-item[data-profile='Guest']").get_attribute("aria-pressed") == "false"
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.locator("label[for='grouping-day']").click()
+    rerendered(page, before)
+    assert page.evaluate("location.hash") == "#grouping=day&hidden=Teacher%2CGuest"
+    page.locator(".indicators a[href^='top_apps.html']").click()  # no grouping nor legend there
+    page.wait_for_selector(READY, state="attached")
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.locator("label[for='period-month']").click()
+    rerendered(page, before)
+    assert page.evaluate("location.hash") == "#grouping=day&period=month&hidden=Teacher%2CGuest"
+    page.locator(".indicators a[href^='unique_visitors.html']").click()  # what applies here, carried on
+    page.wait_for_selector(READY, state="attached")
+    assert page.locator("#chart").get_attribute("data-chart") == "lines-day"
+    assert page.locator("#chart svg .mark-line path").count() == len(PROFILES) - 2
+    page.evaluate("location.hash = 'grouping=month'")  # a view pasted into the address bar
+    page.wait_for_function("document.getElementById('chart').dataset.chart === 'lines-month'")
+    page.wait_for_selector(READY, state="attached")
+    assert page.locator("#chart svg .mark-line path").count() == len(PROFILES)
+    assert not watched.errors
+
+
+def test_a_url_view_with_unknown_values_falls_back_to_the_defaults(watched: Watched) -> None:
+    view = "#grouping=%3Cscript%3E&hidden=nobody,Teacher&x=1"
+    page = watched.open("platform/connections.html" + view, chart=True)
+    assert page.locator("#chart").get_attribute("data-chart") == "lines-month"
+    assert page.locator("#chart svg .mark-line path").count() == len(PROFILES) - 1
+    assert page.evaluate("location.hash") == "#hidden=Teacher"
+    assert not watched.errors and not watched.dialogs
+
+
 def test_a_page_opened_from_disk_works(watched: Watched, site: Path) -> None:
     page = watched.page
     page.goto((site / STRUCTURE / "weekly_peak.html").as_uri())

@@ -496,3 +496,14 @@ def test_profile_shades_keep_the_spec_hues_and_reach_3_to_1_on_white() -> None:
         assert abs(hue - shade_hue) < 2, profile
     assert len({p.shape for p in PROFILES}) == len(PROFILES)
     assert {p.shape for p in PROFILES} <= set(render.SHAPE_CLIPS)
+
+
+def test_every_page_has_an_icon_from_the_assets(site: Path) -> None:
+    for path in [
+        site / "index.html",
+        *site.rglob("structures/*/index.html"),
+        site / "platform/connections.html",
+    ]:
+        icons = [a for a in parse(path).all("link") if a.get("rel") == "icon"]
+        assert len(icons) == 1, path
+        assert (path.parent / str(icons[0]["href"])).resolve().is_file(), (path, icons[0]["href"])
