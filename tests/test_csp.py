@@ -107,6 +107,13 @@ def test_pages_data_and_exports_are_never_stored(nginx: int) -> None:
         assert_security_headers(response, uri)
 
 
+ASSET_TYPES = {
+    "css": "text/css; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "svg": "image/svg+xml",
+}
+
+
 def test_only_the_hashed_assets_may_be_cached(nginx: int, site: Path) -> None:
     names = sorted(p.name for p in (site / "assets").iterdir())
     assert names and all(re.fullmatch(r"[a-z]+-[0-9a-f]{12}\.(js|css|svg)", n) for n in names), names
@@ -114,8 +121,7 @@ def test_only_the_hashed_assets_may_be_cached(nginx: int, site: Path) -> None:
         response = fetch(nginx, f"/assets/{name}", ADMIN)
         assert response.status == 200, name
         assert response.getheader("Cache-Control") == ASSET_CACHE, name
-        expected = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8", "svg": "image/svg+xml"}
-        assert response.getheader("Content-Type") == expected[name.rpartition(".")[2]], name
+        assert response.getheader("Content-Type") == ASSET_TYPES[name.rpartition(".")[2]], name
         assert_security_headers(response, name)
     # a refusal is not kept: the reader may sign in a minute later
     for uid, status in ((None, 401), ("parent", 403)):
