@@ -3,7 +3,8 @@
 Every chart reads the named dataset `rows` (the page script fills it from the entity's `data.js`):
 `t` bucket start (UTC ms) and `t2` next bucket start for time series, `s` slot or weekday, `a` app,
 `p` profile code, `l` profile label, `o` profile order, `v` value, `d` the tooltip text (detail by profile).
-Hour and weekday charts also read `peak` (`s`, `v`, `label`: the highlighted slot) and the param `peakSlot`.
+Hour and weekday charts also read `peak` (`s`, `v`, `label`: the highlighted slots, every one tied at the
+top) and the param `peakSlots`.
 The param `hidden` lists the profile codes the legend has switched off.
 """
 
@@ -105,9 +106,10 @@ def lines(grouping: str) -> alt.LayerChart:
     return alt.layer(columns, line, rule, points).add_params(_HIDDEN)
 
 
-def bars(grouping: str) -> alt.Chart:
-    """Bars of one profile over time (activated accounts); `t2` closes each bucket."""
-    return (
+def bars(grouping: str) -> alt.LayerChart:
+    """Bars of one profile over time (activated accounts); `t2` closes each bucket. The highest bars
+    (`peak`: `t`, `t2`, `v`, `label`) are labelled."""
+    bar = (
         alt.Chart(alt.NamedData(ROWS))
         .mark_bar(strokeWidth=1)
         .encode(
@@ -119,12 +121,19 @@ def bars(grouping: str) -> alt.Chart:
             stroke=_outline(),
             tooltip="d:N",
         )
-        .add_params(_HIDDEN)
     )
+    label = (
+        alt.Chart(alt.NamedData(PEAK))
+        .transform_calculate(middle="(datum.t + datum.t2) / 2")
+        .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR)
+        .encode(x=alt.X("middle:T", scale=alt.Scale(type="utc")), y=alt.Y("v:Q"), text="label:N")
+    )
+    return (bar + label).add_params(_HIDDEN)
 
 
 def apps() -> alt.Chart:
-    """Horizontal bars of the apps of one profile, most used first (height: APP_STEP a bar)."""
+    """Horizontal bars of the apps of one profile, most used first (height: APP_STEP a bar); the most used
+    (`topApps`, all those tied) have their names in bold."""
     return (
         alt.Chart(alt.NamedData(ROWS))
         .mark_bar(cornerRadiusEnd=3, strokeWidth=1)
@@ -133,20 +142,24 @@ def apps() -> alt.Chart:
             y=alt.Y(
                 "a:N",
                 sort=alt.EncodingSortField("r", order="ascending"),
-                axis=alt.Axis(title=None, labelLimit=220),
+                axis=alt.Axis(
+                    title=None,
+                    labelLimit=220,
+                    labelFontWeight=alt.ExprRef("indexof(topApps, datum.value) >= 0 ? 'bold' : 'normal'"),
+                ),
             ),
             x=alt.X("v:Q", axis=alt.Axis(title=None, format=",~f", tickMinStep=1)),
             color=_colour(),
             tooltip="d:N",
         )
-        .add_params(_HIDDEN)
+        .add_params(_HIDDEN, alt.param(name="topApps", value=[]))
     )
 
 
 def slots(kind: str) -> alt.LayerChart:
     """Stacked bars by profile over the 24 hour slots or the 7 weekdays; the peak is labelled and bold."""
     domain = list(HOUR_SLOTS if kind == "hours" else WEEKDAYS)
-    peak_test = "datum.s === peakSlot"
+    peak_test = "indexof(peakSlots, datum.s) >= 0"
     x = alt.X(
         "s:N",
         sort=domain,
@@ -154,7 +167,7 @@ def slots(kind: str) -> alt.LayerChart:
         axis=alt.Axis(
             title=None,
             labelAngle=-45 if kind == "hours" else 0,
-            labelFontWeight=alt.ExprRef("datum.value === peakSlot ? 'bold' : 'normal'"),
+            labelFontWeight=alt.ExprRef("indexof(peakSlots, datum.value) >= 0 ? 'bold' : 'normal'"),
         ),
     )
     stacked = (
@@ -176,7 +189,7 @@ def slots(kind: str) -> alt.LayerChart:
         .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR)
         .encode(x=x, y=alt.Y("v:Q"), text="label:N")
     )
-    return (stacked + label).add_params(_HIDDEN, alt.param(name="peakSlot", value=""))
+    return (stacked + label).add_params(_HIDDEN, alt.param(name="peakSlots", value=[]))
 
 
 def _configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:

@@ -9,6 +9,7 @@
   var page = body.getAttribute("data-page");
   var intFormat = new Intl.NumberFormat("fr-FR");
   var ratioFormat = new Intl.NumberFormat("fr-FR", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  var oneDecimal = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 1 });
   var NO_PROFILE_SHOWN = "Aucun profil affiché : activez un profil dans la légende pour voir sa série.";
 
   function el(tag, attrs, text) {
@@ -362,7 +363,14 @@
         this.bucketWords(figures.buckets[best], g) + ".";
     }
     var title = this.indicator.label + " par " + this.config.groupings[g].toLowerCase();
-    return { key: (single ? "bars-" : "lines-") + g, rows: rows, datasets: {}, params: {}, words: words,
+    var datasets = {};
+    if (single) {  /* every highest bar, ties included, is labelled */
+      var most = best === null ? 0 : figures.values[focus][best];
+      datasets.peak = most > 0 ? figures.buckets.filter(function (iso, i) {
+        return figures.values[focus][i] === most;
+      }).map(function (iso) { return { t: utc(iso), t2: nextBucket(iso, g), v: most, label: "Max" }; }) : [];
+    }
+    return { key: (single ? "bars-" : "lines-") + g, rows: rows, datasets: datasets, params: {}, words: words,
       title: title, empty: empty };
   };
 
@@ -386,9 +394,11 @@
       this.periodWords(this.state.period) + ", de la plus utilisée à la moins utilisée.";
     var empty = rows.length ? null : "Aucun accès aux applis sur la période" +
       (profile === "all" ? "." : " pour le profil " + this.labels[profile] + ".");
-    words += rows.length ? " " + rows.length + " applications ; la plus utilisée : " + rows[0].a + " (" +
-      this.number(rows[0].v) + " accès)." : " " + empty;
-    return { key: "apps", rows: rows, datasets: {}, params: {}, words: words, empty: empty,
+    var tops = rows.filter(function (row) { return row.v === rows[0].v; }).map(function (row) { return row.a; });
+    words += !rows.length ? " " + empty : " " + rows.length + " applications ; " +
+      (tops.length > 1 ? "les plus utilisées, ex æquo : " : "la plus utilisée : ") + listWords(tops) + " (" +
+      this.number(rows[0].v) + " accès" + (tops.length > 1 ? " chacune" : "") + ").";
+    return { key: "apps", rows: rows, datasets: {}, params: { topApps: tops }, words: words, empty: empty,
       title: "Accès par application, " + this.config.periodWords[this.state.period] };
   };
 
@@ -409,19 +419,50 @@
         rows.push({ s: name, p: p.code, l: p.label, o: order, v: figures[p.code][i], d: text });
       });
     });
-    var peak = -1;
-    totals.forEach(function (total, i) { if (total > 0 && (peak < 0 || total > totals[peak])) { peak = i; } });
-    var peakRows = peak < 0 ? [] : [{ s: names[peak], v: totals[peak], label: "Pic" }];
-    var what = this.indicator.kind === "hours" ? "par créneau horaire" : "par jour de la semaine";
+    var most = Math.max.apply(null, totals);
+    var peaks = most > 0 ? names.filter(function (name, i) { return totals[i] === most; }) : [];
+    var weekdays = this.indicator.kind === "weekdays";
+    var occurrences = weekdays ? this.weekdayCounts(this.state.period) : null;
+    var peakRows = peaks.map(function (name) { return { s: name, v: most, label: "Pic" }; });
+    var what = weekdays ? "par jour de la semaine" : "par créneau horaire";
     var words = "Barres empilées par profil : connexions " + what + ", " + this.periodWords(this.state.period) + ".";
-    var empty = !visible.length ? NO_PROFILE_SHOWN : peak < 0 ? "Aucune connexion sur la période" +
+    var empty = !visible.length ? NO_PROFILE_SHOWN : !peaks.length ? "Aucune connexion sur la période" +
       (this.state.hidden.length ? " pour les profils affichés." : ".") : null;
-    words += peak < 0 ? " " + empty : " Pic : " + names[peak] + " avec " +
-      intFormat.format(totals[peak]) + " connexions" + (this.state.hidden.length ? " (profils affichés)" : "") + ".";
+    if (!peaks.length) {
+      words += " " + empty;
+    } else {
+      words += " Pic" + (peaks.length > 1 ? "s ex æquo : " : " : ") + listWords(peaks) + " avec " +
+        intFormat.format(most) + " connexions" + (peaks.length > 1 ? " chacun" : "") +
+        (this.state.hidden.length ? " (profils affichés)" : "");
+      if (weekdays) {  /* months hold unequal numbers of each weekday: the mean per occurrence as well */
+        words += " (" + peaks.map(function (name) {
+          var n = occurrences[names.indexOf(name)];
+          return self.perOccurrence(most, n) + " par " + name.toLowerCase() + ", " + n + " " +
+            name.toLowerCase() + (n > 1 ? "s" : "");
+        }).join(" ; ") + ")";
+      }
+      words += ".";
+    }
     return { key: this.indicator.kind, rows: rows, datasets: { peak: peakRows }, empty: empty,
       title: "Connexions " + what + ", " + this.config.periodWords[this.state.period],
-      params: { peakSlot: peak < 0 ? "" : names[peak] }, words: words, peak: peak < 0 ? null : names[peak] };
+      params: { peakSlots: peaks }, words: words, peaks: peaks, occurrences: occurrences };
   };
+
+  /* How many of each weekday (Lundi first) the period holds */
+  Detail.prototype.weekdayCounts = function (period) {
+    var span = this.data.periods[period];
+    var counts = [0, 0, 0, 0, 0, 0, 0];
+    for (var t = utc(span[0]); t <= utc(span[1]); t += DAY_MS) { counts[(new Date(t).getUTCDay() + 6) % 7] += 1; }
+    return counts;
+  };
+
+  Detail.prototype.perOccurrence = function (total, occurrences) {
+    return occurrences ? oneDecimal.format(total / occurrences) : "—";
+  };
+
+  function listWords(items) {
+    return items.length < 2 ? items.join("") : items.slice(0, -1).join(", ") + " et " + items[items.length - 1];
+  }
 
   Detail.prototype.chartModel = function () {
     if (this.indicator.kind === "series") { return this.seriesChart(); }
@@ -483,10 +524,14 @@
       this.periodWords(this.state.period);
     head.appendChild(tableCell("th", hours ? "Créneau" : "Jour", { scope: "col" }));
     this.profileColumns(head);
+    if (!hours) {  /* the period's number of each weekday, and Tous's mean per such day */
+      head.appendChild(tableCell("th", "Jours dans la période", { scope: "col", "class": "num" }));
+      head.appendChild(tableCell("th", "Moyenne par jour (Tous)", { scope: "col", "class": "num" }));
+    }
     this.slotNames().forEach(function (name, i) {
       var tr = el("tr");
       var th = tableCell("th", name, { scope: "row" });
-      if (name === model.peak) {
+      if (model.peaks.indexOf(name) >= 0) {
         tr.className = "peak";
         th.appendChild(el("strong", { "class": "peak-tag" }, " (pic)"));
       }
@@ -494,6 +539,11 @@
       self.profiles.forEach(function (p) {
         tr.appendChild(tableCell("td", self.number(slots[p.code][i]), { "class": "num" }));
       });
+      if (!hours) {
+        var n = model.occurrences[i];
+        tr.appendChild(tableCell("td", String(n), { "class": "num" }));
+        tr.appendChild(tableCell("td", self.perOccurrence(slots.all[i], n), { "class": "num" }));
+      }
       tbody.appendChild(tr);
     });
   };

@@ -14,6 +14,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -330,6 +331,61 @@ def test_a_url_view_with_unknown_values_falls_back_to_the_defaults(watched: Watc
     assert page.locator("#chart svg .mark-line path").count() == len(PROFILES) - 1
     assert page.evaluate("location.hash") == "#hidden=Teacher"
     assert not watched.errors and not watched.dialogs
+
+
+def switch_period(page, there: str, back: str) -> None:
+    """Render the chart again (after the test changed its data) by choosing another period, then back."""
+    for period in (there, back):
+        before = page.locator("#chart").get_attribute("data-rendered")
+        page.locator(f"label[for='period-{period}']").click()
+        rerendered(page, before)
+
+
+def test_every_tied_peak_is_marked(watched: Watched) -> None:
+    page = watched.open("platform/hourly_peak.html", chart=True)
+    page.evaluate("""() => {  // two slots tie at the top: 08h-09h and 14h-15h
+      const hours = window.STATS_DATA.hours['12months'];
+      Object.keys(hours).forEach(code => hours[code].forEach((_, i) => {
+        hours[code][i] = (i === 8 || i === 14) ? 5 : i % 3; }));
+    }""")
+    switch_period(page, "month", "12months")
+    assert page.locator("#chart svg .mark-text.role-mark text").all_text_contents() == ["Pic", "Pic"]
+    rows = page.locator("#table-region tr.peak th")
+    assert [t.split(" ")[0] for t in rows.all_inner_texts()] == ["08h-09h", "14h-15h"]
+    assert "Pics ex æquo : 08h-09h et 14h-15h avec" in page.locator("#chart-desc").inner_text()
+
+
+def test_the_weekly_peak_gives_the_mean_per_occurrence(watched: Watched, site: Path) -> None:
+    page = watched.open(f"{STRUCTURE}/weekly_peak.html", chart=True)
+    periods = json.loads((site / STRUCTURE / "summary.json").read_text(encoding="utf-8"))["periods"]
+    first, last = (date.fromisoformat(periods["12months"][k]) for k in ("first", "last"))
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    counts = [sum(1 for d in days if d.weekday() == w) for w in range(7)]
+    table = [[cell.strip() for cell in row.split("\t")] for row in
+             page.locator("#table-region tbody tr").all_inner_texts()]
+    assert [int(row[-2]) for row in table] == counts
+    for row, n in zip(table, counts):  # Tous ÷ the weekday's count, one decimal, French
+        tous = int(row[1].replace("\u202f", "").replace(" ", ""))
+        assert row[-1] == f"{tous / n:.1f}".replace(".", ",").removesuffix(",0"), row
+    peak = page.locator("#table-region tr.peak th").first.inner_text().split(" ")[0]
+    n = counts[[r[0].split(" ")[0] for r in table].index(peak)]
+    caption = page.locator("#chart-desc").inner_text()
+    assert re.search(rf"par {peak.lower()}, {n} {peak.lower()}s\)", caption), caption
+
+
+def test_the_highest_bars_are_marked_on_the_activation_and_app_charts(watched: Watched) -> None:
+    page = watched.open("platform/activations.html", chart=True)
+    values = [int(v) for v in page.locator("#table-region tbody tr td:nth-child(2)").all_inner_texts()]
+    labels = page.locator("#chart svg .mark-text.role-mark text").all_text_contents()
+    assert labels == ["Max"] * values.count(max(values)) and max(values) > 0
+    page = watched.open("platform/top_apps.html", chart=True)
+    counts = [int(v.replace("\u202f", "")) for v in
+              page.locator("#table-region tbody tr td:nth-child(3)").all_inner_texts()]
+    weights = page.locator("#chart svg .role-axis-label text").evaluate_all(
+        "texts => texts.map(t => [t.textContent, t.getAttribute('font-weight')])")
+    bold = {name for name, weight in weights if weight == "bold"}
+    names = page.locator("#table-region tbody tr th").all_inner_texts()
+    assert bold == {name for name, count in zip(names, counts) if count == counts[0]}
 
 
 def test_a_page_opened_from_disk_works(watched: Watched, site: Path) -> None:
