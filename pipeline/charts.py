@@ -2,7 +2,10 @@
 
 Every chart reads the named dataset `rows` (the page script fills it from the entity's `data.js`):
 `t` bucket start (UTC ms) and `t2` next bucket start for time series, `s` slot or weekday, `a` app,
-`p` profile code, `l` profile label, `o` profile order, `v` value, `d` the tooltip text (detail by profile).
+`p` profile code, `l` profile label, `o` profile order, `v` value, `d` the tooltip text (detail by profile),
+`partial` whether a time series' bucket holds only some of its days (the period's first or last week or
+month).
+Bar charts over time also read `peak` (`t`, `t2`, `v`, `label`: the highest bars).
 Hour and weekday charts also read `peak` (`s`, `v`, `label`: the highlighted slots, every one tied at the
 top) and the param `peakSlots`.
 The param `hidden` lists the profile codes the legend has switched off.
@@ -79,7 +82,13 @@ def lines(grouping: str) -> alt.LayerChart:
     )
     line = base.mark_line(strokeWidth=2).encode(detail="p:N")
     size = 18 if grouping == "day" else 52
-    points = base.mark_point(filled=True, size=size, opacity=1).encode(shape=_shape(), tooltip="d:N")
+    # a partial bucket (the period's first or last week or month) has hollow points
+    points = base.mark_point(filled=True, size=size, opacity=1, strokeWidth=1.5).encode(
+        shape=_shape(),
+        fill=alt.condition("datum.partial", alt.value("#ffffff"), _colour(shade=True)),
+        stroke=_colour(shade=True),
+        tooltip="d:N",
+    )
     # the pointer anywhere in a bucket's column (not only on its small symbols) shows the bucket's tooltip
     # and a rule; one column per bucket, from its first row, whichever series are hidden, centred on the
     # bucket's points and cut at the first and last (the time axis keeps its extent)
@@ -119,6 +128,7 @@ def bars(grouping: str) -> alt.LayerChart:
             y2=alt.datum(0),
             color=_colour(),
             stroke=_outline(),
+            fillOpacity=alt.condition("datum.partial", alt.value(0.35), alt.value(1)),  # partial: pale
             tooltip="d:N",
         )
     )

@@ -261,11 +261,25 @@
       if (!labels.length || labels[labels.length - 1] !== label) { labels.push(label); }
       dayBucket.push(labels.length - 1);
     }
+    var inPeriod = labels.map(function () { return 0; });
+    dayBucket.forEach(function (b) { inPeriod[b] += 1; });
+    var isoLabels = labels.map(function (ms) { return new Date(ms).toISOString().slice(0, 10); });
     this.bucketCache[grouping] = {
-      labels: labels.map(function (ms) { return new Date(ms).toISOString().slice(0, 10); }),
-      dayBucket: dayBucket
+      labels: isoLabels,
+      dayBucket: dayBucket,
+      /* the period's first and last weeks or months may hold only some of their days: they are marked,
+         or they would read as drops */
+      partial: isoLabels.map(function (iso, b) {
+        var length = Math.round((nextBucket(iso, grouping) - utc(iso)) / DAY_MS);
+        return inPeriod[b] < length ? { days: inPeriod[b], of: length } : null;
+      })
     };
     return this.bucketCache[grouping];
+  };
+
+  Detail.prototype.partialWords = function (partial, grouping) {
+    return (grouping === "week" ? "semaine partielle" : "mois partiel") + " : " + partial.days + " jour" +
+      (partial.days > 1 ? "s" : "") + " sur " + partial.of;
   };
 
   /* An indicator's values by profile for a grouping, from data.js: stored as they are (distinct visitors
@@ -298,7 +312,9 @@
 
   Detail.prototype.seriesFigures = function () {
     var grouping = this.state.grouping;
-    return { buckets: this.buckets(grouping).labels, values: this.seriesValues(this.indicator.id, grouping) };
+    var buckets = this.buckets(grouping);
+    return { buckets: buckets.labels, partial: buckets.partial,
+      values: this.seriesValues(this.indicator.id, grouping) };
   };
 
   Detail.prototype.slotNames = function () {
@@ -327,11 +343,14 @@
     figures.buckets.forEach(function (iso, i) {
       var byProfile = {};
       self.profiles.forEach(function (p) { byProfile[p.code] = figures.values[p.code][i]; });
-      var text = self.detailText(self.bucketWords(iso, g), byProfile, self.indicator.unit);
+      var partial = figures.partial[i];
+      var text = self.detailText(self.bucketWords(iso, g), byProfile, self.indicator.unit) +
+        (partial ? " (" + self.partialWords(partial, g) + ")" : "");
       var t = utc(iso);
       var t2 = nextBucket(iso, g);
       shown.forEach(function (p, order) {
-        rows.push({ t: t, t2: t2, p: p.code, l: p.label, o: order, v: byProfile[p.code], d: text });
+        rows.push({ t: t, t2: t2, p: p.code, l: p.label, o: order, v: byProfile[p.code], d: text,
+          partial: Boolean(partial) });
       });
     });
     /* the caption's maximum is of a series on show: Tous, else the first profile the legend shows */
@@ -487,7 +506,12 @@
     this.profileColumns(head);
     figures.buckets.forEach(function (iso, i) {
       var tr = el("tr");
-      tr.appendChild(tableCell("th", self.bucketWords(iso, grouping), { scope: "row" }));
+      var th = tableCell("th", self.bucketWords(iso, grouping), { scope: "row" });
+      if (figures.partial[i]) {
+        tr.className = "partial";
+        th.appendChild(el("span", { "class": "partial-tag" }, " (" + self.partialWords(figures.partial[i], grouping) + ")"));
+      }
+      tr.appendChild(th);
       self.profiles.forEach(function (p) {
         tr.appendChild(tableCell("td", self.number(figures.values[p.code][i]), { "class": "num" }));
       });

@@ -388,6 +388,22 @@ def test_the_highest_bars_are_marked_on_the_activation_and_app_charts(watched: W
     assert bold == {name for name, count in zip(names, counts) if count == counts[0]}
 
 
+def test_partial_weeks_and_months_are_marked(watched: Watched) -> None:
+    """The period opens on Saturday 1 March 2025 and ends on Tuesday 31 March 2026 (AS_OF): its first and
+    last weeks each hold 2 of their 7 days."""
+    page = watched.open("platform/connections.html#grouping=week", chart=True)
+    tagged = page.locator("#table-region tr.partial th .partial-tag").all_inner_texts()
+    assert tagged == [" (semaine partielle : 2 jours sur 7)"] * 2
+    rows = page.locator("#table-region tbody tr")
+    assert rows.first.get_attribute("class") == "partial" and rows.last.get_attribute("class") == "partial"
+    assert rows.nth(1).get_attribute("class") is None
+    fills = page.locator("#chart svg .mark-symbol path").evaluate_all(
+        "paths => paths.map(p => p.getAttribute('fill'))")
+    assert fills.count("#ffffff") == 2 * len(PROFILES)  # hollow: the first and last weeks, every series
+    page = watched.open("platform/connections.html", chart=True)  # by month: March 2026 is whole (31 of 31)
+    assert not page.locator("#table-region tr.partial").count()
+
+
 def test_a_page_opened_from_disk_works(watched: Watched, site: Path) -> None:
     page = watched.page
     page.goto((site / STRUCTURE / "weekly_peak.html").as_uri())
