@@ -115,14 +115,21 @@ ASSET_TYPES = {
 
 
 def test_only_the_hashed_assets_may_be_cached(nginx: int, site: Path) -> None:
-    names = sorted(p.name for p in (site / "assets").iterdir())
+    names = sorted(p.name for p in (site / "assets").iterdir() if p.suffix != ".gz")
     assert names and all(re.fullmatch(r"[a-z]+-[0-9a-f]{12}\.(js|css|svg)", n) for n in names), names
     for name in names:
         response = fetch(nginx, f"/assets/{name}", ADMIN)
         assert response.status == 200, name
         assert response.getheader("Cache-Control") == ASSET_CACHE, name
         assert response.getheader("Content-Type") == ASSET_TYPES[name.rpartition(".")[2]], name
+        assert (
+            response.getheader("Content-Encoding") is None
+            and response.body == (site / "assets" / name).read_bytes()
+        )
         assert_security_headers(response, name)
+        zipped = fetch(nginx, f"/assets/{name}", ADMIN, headers={"Accept-Encoding": "gzip"})
+        assert zipped.getheader("Content-Encoding") == "gzip", name
+        assert gzip.decompress(zipped.body) == response.body and len(zipped.body) < len(response.body), name
     # a refusal is not kept: the reader may sign in a minute later
     for uid, status in ((None, 401), ("parent", 403)):
         refused = fetch(nginx, f"/assets/{names[0]}", uid)
@@ -311,3 +318,25 @@ def test_an_export_downloads_as_csv_with_the_spec_bytes_through_nginx(reader: Re
     stored = (site / CLASS / "csv" / "activations-by-month.csv.gz").read_bytes()
     assert Path(download.path()).read_bytes() == gzip.decompress(stored)
     assert reader.violations() == []
+
+
+def test_a_first_detail_page_and_the_next_cross_the_network_compressed(reader: Reader) -> None:
+    """Issue 12's budget, measured in Chromium through the shipped nginx configuration: a first detail
+    page under 350 KB transferred (the chart runtime included), each later page under 30 KB."""
+    transferred: list[tuple[str, int]] = []
+
+    def record(request) -> None:
+        sizes = request.sizes()
+        transferred.append((request.url, sizes["responseBodySize"] + sizes["responseHeadersSize"]))
+
+    reader.page.on("requestfinished", record)
+    reader.open("platform/connections.html", chart=True)
+    first = sum(size for _, size in transferred)
+    assert first < 350_000, transferred
+    vega = next(size for url, size in transferred if "/assets/vega-" in url)
+    assert vega < 330_000, vega  # 900 KB on disk
+    transferred.clear()
+    reader.open("platform/unique_visitors.html", chart=True)
+    later = sum(size for _, size in transferred)
+    assert later < 30_000, transferred
+    assert not any("/assets/" in url and size > 1_000 for url, size in transferred), transferred
