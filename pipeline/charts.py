@@ -80,7 +80,7 @@ def lines(grouping: str) -> alt.LayerChart:
         .transform_filter(_NOT_HIDDEN)  # on each layer: each names its data, which a layer's filter misses
         .encode(x=_time_axis(grouping), y=_value_axis(), color=_colour(shade=True))
     )
-    line = base.mark_line(strokeWidth=2).encode(detail="p:N")
+    line = base.mark_line(strokeWidth=2, invalid="break-paths-filter-domains").encode(detail="p:N")  # gaps
     size = 18 if grouping == "day" else 52
     # a partial bucket (the period's first or last week or month) has hollow points
     points = base.mark_point(filled=True, size=size, opacity=1, strokeWidth=1.5).encode(

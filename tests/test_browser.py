@@ -545,3 +545,12 @@ def test_axe_finds_no_serious_violation(watched: Watched, axe_script: str) -> No
         serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
                    if v["impact"] in ("serious", "critical")]
         assert serious == [], (path, serious)
+
+
+def test_a_line_breaks_where_a_ratio_has_no_value(watched: Watched) -> None:
+    """By day, most days of the tiny site have no visitor of a given profile: no ratio, so no line across."""
+    page = watched.open("platform/visits_per_visitor.html#grouping=day", chart=True)
+    paths = page.locator("#chart svg .mark-line path").evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
+    table = page.locator("#table-region tbody tr td:nth-child(3)").all_inner_texts()  # Enseignants by day
+    assert "—" in table  # days without a teacher visitor
+    assert all(d.count("M") > 1 for d in paths), [d.count("M") for d in paths]
