@@ -394,6 +394,7 @@ class Pages:
         values["note"] = entity_note(ABSENT_STRUCTURE_NOTE) if absent else ""
         for k, tile in enumerate(self.tiles(figures)):
             values[f"text{k}"], values[f"raw{k}"] = escape(tile["text"]), escape(tile["raw"])
+            values[f"span{k}"] = escape(tile["span"])
         return values
 
     def shells(self, kind: str, root: str) -> list[tuple[str, PageShell]]:
@@ -404,7 +405,8 @@ class Pages:
             "structure_name": _marked("structure"),
             "note_html": _marked("note"),
             "tiles": [
-                {"text": _marked(f"text{k}"), "raw": _marked(f"raw{k}")} for k in range(len(INDICATORS))
+                {"text": _marked(f"text{k}"), "raw": _marked(f"raw{k}"), "span": _marked(f"span{k}")}
+                for k in range(len(INDICATORS))
             ],
         }
         return [(name, PageShell(html)) for name, html in self.render(kind, root, **stand_in)]
@@ -446,8 +448,18 @@ class Pages:
     @staticmethod
     def tiles(figures: EntityFigures) -> list[dict[str, Any]]:
         """Each tile's text as shown (`1 234`) and its value as JSON (`data-value`), in INDICATORS order."""
-        values = [figures.tiles[i.id] for i in INDICATORS]
-        return [{"text": tile_text(value), "raw": json.dumps(value)} for value in values]
+        spans = {
+            p: f" ({date_words(first)} – {date_words(figures.as_of)})"
+            for p, first in figures.period_starts.items()
+        }
+        return [
+            {
+                "text": tile_text(figures.tiles[i.id]),
+                "raw": json.dumps(figures.tiles[i.id]),
+                "span": spans.get(i.tile_period, ""),
+            }
+            for i in INDICATORS
+        ]
 
 
 def _crumbs(kind: str, root: str, structure_name: str) -> list[tuple[str, str]]:

@@ -151,7 +151,10 @@ def test_summary_tiles_hold_the_summary_json_values(site: Path) -> None:
             shown = re.search(r'class="tile-value" data-value="([^"]*)">([^<]*)<', tile)
             assert json.loads(html.unescape(shown.group(1))) == value
             assert html.unescape(shown.group(2)) == render.tile_text(value)
-            assert PERIOD_WORDS[indicator.tile_period] in tile
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            first = date.fromisoformat(summary["periods"][indicator.tile_period]["first"])
+            span = f"({render.date_words(first)} – {render.date_words(AS_OF)})"  # the period in words too
+            assert f"{PERIOD_WORDS[indicator.tile_period]} {span}</p>" in html.unescape(tile), tile
             assert f'href="{indicator.id}.html"' in tile
 
 
@@ -348,7 +351,9 @@ def test_figures_live_only_in_the_entity_folder(make_site) -> None:
             target = (path.parent / script).resolve()
             assert target == (path.parent / "data.js").resolve() or target.parent == assets, (path, script)
     for asset in assets.iterdir():
-        assert "STATS_DATA" not in asset.read_text(encoding="utf-8") or asset.name.startswith("app-")
+        data = asset.read_bytes()
+        text = (gzip.decompress(data) if asset.suffix == ".gz" else data).decode("utf-8")
+        assert "STATS_DATA" not in text or asset.name.startswith("app-")
 
 
 def test_runtime_and_assets_have_content_hashed_names(site: Path) -> None:
@@ -357,6 +362,11 @@ def test_runtime_and_assets_have_content_hashed_names(site: Path) -> None:
         assert sum(1 for n in names if re.fullmatch(rf"{stem}-[0-9a-f]{{12}}\.(js|css)", n)) == 1, names
     vega = next((site / "assets").glob("vega-*.js")).read_text(encoding="utf-8")
     assert "window.vegaEmbed" in vega
+    for name in names:  # each with its gzip twin, for gzip_static, and nothing else
+        plain = name.removesuffix(".gz")
+        assert plain in names and f"{plain}.gz" in names, name
+        twin = gzip.decompress((site / "assets" / f"{plain}.gz").read_bytes())
+        assert twin == (site / "assets" / plain).read_bytes(), name
 
 
 def test_detail_pages_default_to_an_existing_export(site: Path) -> None:
