@@ -22,6 +22,7 @@ from .constants import GROUPINGS, HOUR_SLOTS, PROFILES, WEEKDAYS
 ROWS = "rows"
 PEAK = "peak"
 HEIGHT = 320
+NARROW_CHART = 480  # px: below, slot and weekday labels are abbreviated
 APP_STEP = 26
 AXIS_FORMATS = {"day": None, "week": None, "month": "%b %Y"}
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif"
@@ -178,6 +179,10 @@ def slots(kind: str) -> alt.LayerChart:
             title=None,
             labelAngle=-45 if kind == "hours" else 0,
             labelFontWeight=alt.ExprRef("indexof(peakSlots, datum.value) >= 0 ? 'bold' : 'normal'"),
+            # on a narrow chart (a phone) "Mercredi" reads "Mer", and one hour in three is labelled, "09h"
+            labelExpr=f"width >= {NARROW_CHART} ? datum.label : "
+            + ("toNumber(slice(datum.label, 0, 2)) % 3 ? '' : " if kind == "hours" else "")
+            + "slice(datum.label, 0, 3)",
         ),
     )
     stacked = (

@@ -751,6 +751,13 @@
     var detail = new Detail(window.STATS_CONFIG, window.STATS_DATA, body.getAttribute("data-indicator"));
     /* the as-of day is in data.js, not in the page: a detail page's bytes do not change from night to night */
     document.getElementById("as-of").textContent = "Données au " + detail.dayWords(window.STATS_DATA.as_of);
+    /* on a narrow screen the indicator list scrolls sideways: the current one is brought into view */
+    var indicators = document.querySelector(".indicators ul");
+    var current = document.querySelector(".indicators a[aria-current='page']");
+    if (indicators && current && indicators.scrollWidth > indicators.clientWidth) {
+      var offset = current.getBoundingClientRect().left - indicators.getBoundingClientRect().left;
+      indicators.scrollLeft += offset - (indicators.clientWidth - current.offsetWidth) / 2;
+    }
     detail.bind();
     detail.readHash();
     detail.render();

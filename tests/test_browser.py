@@ -27,8 +27,14 @@ from pipeline.serve import preview_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 AXE_DEFAULT = "/opt/axe-core/node_modules/axe-core/axe.min.js"
 STRUCTURE = "structures/s-lycee"
 READY = "body[data-chart-ready='true'] #chart svg .role-mark"
@@ -96,7 +102,9 @@ def watched(browser, base_url: str) -> Iterator[Watched]:
 def rerendered(page, before: str) -> None:
     page.wait_for_function(
         "b => { const c = document.getElementById('chart'); return c.dataset.rendered !== b"
-        " && c.querySelector('svg .role-mark'); }", arg=before)
+        " && c.querySelector('svg .role-mark'); }",
+        arg=before,
+    )
 
 
 def test_summary_tiles_show_summary_json(watched: Watched, site: Path) -> None:
@@ -235,17 +243,20 @@ def test_the_pointer_near_a_bucket_not_on_its_symbol_gets_its_tooltip_and_a_rule
 def test_series_reach_3_to_1_and_differ_by_shape_as_well_as_colour(watched: Watched) -> None:
     page = watched.open("platform/connections.html", chart=True)
     strokes = page.locator("#chart svg .mark-line path").evaluate_all(
-        "paths => paths.map(p => p.getAttribute('stroke'))")
+        "paths => paths.map(p => p.getAttribute('stroke'))"
+    )
     assert sorted(strokes) == sorted(p.shade for p in PROFILES)
     assert all(contrast(rgb(colour), "rgb(255, 255, 255)") >= 3 for colour in strokes), strokes
     shapes = page.locator("#chart svg .mark-symbol path").evaluate_all(
-        "paths => paths.map(p => [p.getAttribute('fill'), p.getAttribute('d')])")
+        "paths => paths.map(p => [p.getAttribute('fill'), p.getAttribute('d')])"
+    )
     by_colour = {}
     for fill, d in shapes:  # a symbol's outline, relative to its centre
         by_colour.setdefault(fill, set()).add(re.sub(r"M[-\d.]+,[-\d.]+", "", d)[:40])
     assert len({min(outlines) for outlines in by_colour.values()}) == len(PROFILES)
     swatches = page.locator(".legend-item .swatch").evaluate_all(
-        "els => els.map(e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).clipPath])")
+        "els => els.map(e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).clipPath])"
+    )
     assert len({clip for _, clip in swatches}) == len(PROFILES)
     for (background, _), profile in zip(swatches, PROFILES):
         assert background == rgb(profile.shade)
@@ -361,8 +372,10 @@ def test_the_weekly_peak_gives_the_mean_per_occurrence(watched: Watched, site: P
     first, last = (date.fromisoformat(periods["12months"][k]) for k in ("first", "last"))
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
     counts = [sum(1 for d in days if d.weekday() == w) for w in range(7)]
-    table = [[cell.strip() for cell in row.split("\t")] for row in
-             page.locator("#table-region tbody tr").all_inner_texts()]
+    table = [
+        [cell.strip() for cell in row.split("\t")]
+        for row in page.locator("#table-region tbody tr").all_inner_texts()
+    ]
     assert [int(row[-2]) for row in table] == counts
     for row, n in zip(table, counts):  # Tous ÷ the weekday's count, one decimal, French
         tous = int(row[1].replace("\u202f", "").replace(" ", ""))
@@ -379,10 +392,13 @@ def test_the_highest_bars_are_marked_on_the_activation_and_app_charts(watched: W
     labels = page.locator("#chart svg .mark-text.role-mark text").all_text_contents()
     assert labels == ["Max"] * values.count(max(values)) and max(values) > 0
     page = watched.open("platform/top_apps.html", chart=True)
-    counts = [int(v.replace("\u202f", "")) for v in
-              page.locator("#table-region tbody tr td:nth-child(3)").all_inner_texts()]
+    counts = [
+        int(v.replace("\u202f", ""))
+        for v in page.locator("#table-region tbody tr td:nth-child(3)").all_inner_texts()
+    ]
     weights = page.locator("#chart svg .role-axis-label text").evaluate_all(
-        "texts => texts.map(t => [t.textContent, t.getAttribute('font-weight')])")
+        "texts => texts.map(t => [t.textContent, t.getAttribute('font-weight')])"
+    )
     bold = {name for name, weight in weights if weight == "bold"}
     names = page.locator("#table-region tbody tr th").all_inner_texts()
     assert bold == {name for name, count in zip(names, counts) if count == counts[0]}
@@ -398,7 +414,8 @@ def test_partial_weeks_and_months_are_marked(watched: Watched) -> None:
     assert rows.first.get_attribute("class") == "partial" and rows.last.get_attribute("class") == "partial"
     assert rows.nth(1).get_attribute("class") is None
     fills = page.locator("#chart svg .mark-symbol path").evaluate_all(
-        "paths => paths.map(p => p.getAttribute('fill'))")
+        "paths => paths.map(p => p.getAttribute('fill'))"
+    )
     assert fills.count("#ffffff") == 2 * len(PROFILES)  # hollow: the first and last weeks, every series
     page = watched.open("platform/connections.html", chart=True)  # by month: March 2026 is whole (31 of 31)
     assert not page.locator("#table-region tr.partial").count()
@@ -436,7 +453,8 @@ def test_the_switcher_offers_the_structures_and_the_classes(watched: Watched) ->
     panel = page.locator("#switcher-panel")
     panel.get_by_role("link", name="1ère B </script>").wait_for()
     assert panel.get_by_role("link", name="1ère B </script>").get_attribute("href") == (
-        "../../../../structures/s-lycee/classes/c-1ere-b/activations.html")
+        "../../../../structures/s-lycee/classes/c-1ere-b/activations.html"
+    )
     page.keyboard.type("hostile")
     assert panel.locator(".structures li").count() == 1
     page.keyboard.press("Escape")
@@ -518,6 +536,50 @@ def test_no_page_kind_scrolls_sideways(watched: Watched, width: int) -> None:
             assert toggle.get_attribute("title") == name.inner_text()  # the whole name, however cut
 
 
+def test_on_a_phone_the_table_keeps_its_first_column_and_the_current_indicator_shows(
+    watched: Watched,
+) -> None:
+    page = watched.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    watched.open("platform/activations.html", chart=True)  # the last indicator of the list
+    listing = page.locator(".indicators ul").bounding_box()
+    current = page.locator(".indicators a[aria-current='page']").bounding_box()
+    assert listing["x"] <= current["x"] and current["x"] + current["width"] <= listing["x"] + listing["width"]
+    region = page.locator("#table-region")
+    first = page.locator("#table-region tbody tr th").first
+    before = first.bounding_box()["x"]
+    assert region.evaluate("r => r.scrollWidth > r.clientWidth")  # seven columns do not fit
+    region.evaluate("r => { r.scrollLeft = 200; }")
+    assert region.evaluate("r => r.scrollLeft") > 0
+    assert abs(first.bounding_box()["x"] - before) < 1  # it stays in place, the others move
+    assert page.locator("#table-region thead th").nth(1).bounding_box()["x"] < before + 100
+
+
+X_LABELS = "#chart svg .role-axis[aria-label^='X-axis'] .role-axis-label text"
+
+
+@pytest.mark.parametrize("kind, short", [("hourly_peak", "09h"), ("weekly_peak", "Mer")])
+def test_on_a_phone_slot_labels_are_abbreviated_and_never_pile_up(
+    watched: Watched, kind: str, short: str
+) -> None:
+    page = watched.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    watched.open(f"platform/{kind}.html", chart=True)
+    texts = [t for t in page.locator(X_LABELS).all_text_contents() if t]
+    assert short in texts and all(len(t) <= 3 for t in texts), texts
+    boxes = page.locator(X_LABELS).evaluate_all(
+        "ts => ts.filter(t => t.textContent).map(t => t.getBoundingClientRect().toJSON())"
+    )
+    for a, b in zip(boxes, boxes[1:]):  # hour labels are turned 45°: their boxes may touch, not their text
+        across = min(a["right"], b["right"]) - max(a["left"], b["left"])
+        down = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
+        assert across <= 0.5 or down <= 0.5 or across * down < 0.5 * a["width"] * a["height"], (a, b)
+    page.set_viewport_size({"width": 1280, "height": 900})  # wide: the whole names again
+    page.reload()
+    page.wait_for_selector(READY, state="attached")
+    assert short not in page.locator(X_LABELS).all_text_contents()
+
+
 def test_the_root_filter_narrows_the_structures(watched: Watched) -> None:
     page = watched.open("index.html")
     items = page.locator("#structures li:visible")
@@ -531,8 +593,9 @@ def test_the_root_filter_narrows_the_structures(watched: Watched) -> None:
 def axe_script() -> str:
     path = Path(os.environ.get("AXE_CORE_JS", AXE_DEFAULT))
     if not path.is_file():
-        pytest.skip(f"axe-core not found at {path}: `npm install --prefix /opt/axe-core axe-core` "
-                    "or set AXE_CORE_JS")
+        pytest.skip(
+            f"axe-core not found at {path}: `npm install --prefix /opt/axe-core axe-core` or set AXE_CORE_JS"
+        )
     return path.read_text(encoding="utf-8")
 
 
@@ -542,8 +605,11 @@ def test_axe_finds_no_serious_violation(watched: Watched, axe_script: str) -> No
         page = watched.open(path, chart=path.endswith(".html") and "index" not in path)
         page.add_script_tag(content=axe_script)
         result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
-                   if v["impact"] in ("serious", "critical")]
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
         assert serious == [], (path, serious)
 
 
