@@ -650,6 +650,15 @@
       if (previous) { previous.finalize(); }
       if (self.token !== token) { result.finalize(); return; }
       self.view = result;
+      /* a touch screen has no hover: a tap shows what the tooltip would, under the chart */
+      var tip = document.getElementById("tap-tip");
+      tip.hidden = true;
+      result.view.addEventListener("click", function (event, item) {
+        var text = item && item.datum && item.datum.d;
+        if (event.pointerType !== "touch") { return; }
+        tip.textContent = text || "";
+        tip.hidden = !text;
+      });
       chart.setAttribute("data-chart", model.key);
       chart.setAttribute("data-rendered", String(Date.now()));
       body.setAttribute("data-chart-ready", "true");

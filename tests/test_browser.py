@@ -580,6 +580,24 @@ def test_on_a_phone_slot_labels_are_abbreviated_and_never_pile_up(
     assert short not in page.locator(X_LABELS).all_text_contents()
 
 
+def test_a_tap_shows_what_a_hover_shows(browser, base_url: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(base_url + "platform/hourly_peak.html")
+        page.wait_for_selector(READY, state="attached")
+        tip = page.locator("#tap-tip")
+        assert tip.is_hidden()
+        bar = page.locator("#chart svg .mark-rect path").nth(8 * 5)  # 08h-09h, a profile
+        bar.scroll_into_view_if_needed()
+        box = bar.bounding_box()
+        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        tip.wait_for(state="visible")
+        assert tip.inner_text().startswith("08h-09h — ") and "dont" in tip.inner_text(), tip.inner_text()
+    finally:
+        context.close()
+
+
 def test_the_root_filter_narrows_the_structures(watched: Watched) -> None:
     page = watched.open("index.html")
     items = page.locator("#structures li:visible")
