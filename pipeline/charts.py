@@ -63,10 +63,16 @@ def _shape() -> alt.Shape:
     )
 
 
+# Thirteen months hold the same month twice: a month's label always says its year ("mars 2025"); a tick
+# inside a month (a detail of a few weeks) says its day ("16 mars")
+_DAY_LABEL = "utcdate(datum.value) === 1 ? utcFormat(datum.value, '%b %Y') : utcFormat(datum.value, '%e %b')"
+
+
 def _time_axis(grouping: str, field: str = "t") -> alt.X:
-    axis = alt.Axis(title=None, labelOverlap=True, grid=False)
     if AXIS_FORMATS[grouping]:
         axis = alt.Axis(title=None, labelOverlap=True, grid=False, format=AXIS_FORMATS[grouping])
+    else:
+        axis = alt.Axis(title=None, labelOverlap=True, grid=False, labelExpr=_DAY_LABEL)
     return alt.X(f"{field}:T", scale=alt.Scale(type="utc"), axis=axis)
 
 
