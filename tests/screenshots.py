@@ -1,4 +1,5 @@
-"""README screenshots of a summary page and a detail page: `python tests/screenshots.py SITE [OUT_DIR]`.
+"""README screenshots of a summary page, a detail page and a detail page on a phone (390 px):
+`python tests/screenshots.py SITE [OUT_DIR]`.
 
 SITE is a built site (for instance the demo's, `python build.py demo --out /tmp/demo` → /tmp/demo/site);
 OUT_DIR defaults to docs/screenshots. Needs Playwright (Python) and Debian's /usr/bin/chromium.
@@ -26,18 +27,29 @@ def take(site: Path, out: Path, page_name: str = "connections.html") -> list[Pat
 
     out.mkdir(parents=True, exist_ok=True)
     folder = entity_folder(site)
-    shots = [(folder / "index.html", out / "summary.png"), (folder / page_name, out / "detail.png")]
+    desktop, phone = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+    shots = [
+        (folder / "index.html", out / "summary.png", desktop),
+        (folder / page_name, out / "detail.png", desktop),
+        (folder / "hourly_peak.html", out / "phone.png", phone),
+    ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
-        for source, target in shots:
+        page = browser.new_page(viewport=desktop, device_scale_factor=1)
+        for source, target, viewport in shots:
+            page.set_viewport_size(viewport)
             page.goto(source.resolve().as_uri())
             if source.name != "index.html":
                 page.wait_for_selector("#chart svg .role-mark", state="attached")
                 page.wait_for_timeout(200)
-            page.screenshot(path=str(target), full_page=False)
+            if viewport is phone:  # the page down to the chart's axis, as a reader scrolls it
+                height = page.evaluate("document.getElementById('chart').getBoundingClientRect().bottom + 16")
+                clip = {"x": 0, "y": 0, "width": phone["width"], "height": height}
+                page.screenshot(path=str(target), full_page=True, clip=clip)
+            else:
+                page.screenshot(path=str(target), full_page=False)
         browser.close()
-    return [target for _, target in shots]
+    return [target for _, target, _ in shots]
 
 
 def main(argv: list[str]) -> int:
