@@ -76,8 +76,21 @@ def _time_axis(grouping: str, field: str = "t") -> alt.X:
     return alt.X(f"{field}:T", scale=alt.Scale(type="utc"), axis=axis)
 
 
-def _value_axis(title: str | None = None) -> alt.Y:
-    return alt.Y("v:Q", axis=alt.Axis(title=title, format=",~f", tickMinStep=1), stack=None)
+# Counts get whole-number ticks. Vega's tickMinStep alone still gives 0 / 0,5 / 1 on a domain of [0, 1]
+# (seen in Chromium and vl-convert): a tick between two integers is not drawn, nor labelled, nor gridded.
+_WHOLE = "datum.value % 1 ? 0 : 1"
+_COUNT_AXIS = alt.Axis(
+    title=None,
+    format=",~f",
+    tickMinStep=1,
+    labelExpr="datum.value % 1 ? '' : datum.label",
+    tickOpacity=alt.ExprRef(_WHOLE),
+    gridOpacity=alt.ExprRef(_WHOLE),
+)
+
+
+def _value_axis() -> alt.Y:
+    return alt.Y("v:Q", axis=_COUNT_AXIS, stack=None)
 
 
 def lines(grouping: str) -> alt.LayerChart:
@@ -143,7 +156,7 @@ def bars(grouping: str) -> alt.LayerChart:
         alt.Chart(alt.NamedData(PEAK))
         .transform_calculate(middle="(datum.t + datum.t2) / 2")
         .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR)
-        .encode(x=alt.X("middle:T", scale=alt.Scale(type="utc")), y=alt.Y("v:Q"), text="label:N")
+        .encode(x=alt.X("middle:T", scale=alt.Scale(type="utc")), y=_value_axis(), text="label:N")
     )
     return (bar + label).add_params(_HIDDEN)
 
@@ -165,7 +178,7 @@ def apps() -> alt.Chart:
                     labelFontWeight=alt.ExprRef("indexof(topApps, datum.value) >= 0 ? 'bold' : 'normal'"),
                 ),
             ),
-            x=alt.X("v:Q", axis=alt.Axis(title=None, format=",~f", tickMinStep=1)),
+            x=alt.X("v:Q", axis=_COUNT_AXIS),
             color=_colour(),
             tooltip="d:N",
         )
@@ -197,7 +210,7 @@ def slots(kind: str) -> alt.LayerChart:
         .encode(
             x=x,
             stroke=_outline(PROFILES[1:]),
-            y=alt.Y("v:Q", stack="zero", axis=alt.Axis(title=None, format=",~f", tickMinStep=1)),
+            y=alt.Y("v:Q", stack="zero", axis=_COUNT_AXIS),
             color=_colour(PROFILES[1:]),
             order=alt.Order("o:Q"),
             opacity=alt.condition(peak_test, alt.value(1), alt.value(0.55)),
@@ -208,7 +221,7 @@ def slots(kind: str) -> alt.LayerChart:
     label = (
         alt.Chart(alt.NamedData(PEAK))
         .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR)
-        .encode(x=x, y=alt.Y("v:Q"), text="label:N")
+        .encode(x=x, y=alt.Y("v:Q", axis=_COUNT_AXIS), text="label:N")
     )
     return (stacked + label).add_params(_HIDDEN, alt.param(name="peakSlots", value=[]))
 

@@ -638,3 +638,13 @@ def test_a_line_breaks_where_a_ratio_has_no_value(watched: Watched) -> None:
     table = page.locator("#table-region tbody tr td:nth-child(3)").all_inner_texts()  # Enseignants by day
     assert "—" in table  # days without a teacher visitor
     assert all(d.count("M") > 1 for d in paths), [d.count("M") for d in paths]
+
+
+@pytest.mark.parametrize(
+    "path", [f"{STRUCTURE}/classes/c-2nde-a/activations.html", f"{STRUCTURE}/classes/c-1ere-b/top_apps.html"]
+)
+def test_counts_get_whole_number_ticks_only(watched: Watched, path: str) -> None:
+    page = watched.open(path + "#grouping=day", chart=True)  # a few events a day: values of 0, 1, 2
+    labels = page.locator("#chart svg .role-axis-label text").all_text_contents()
+    numbers = [t for t in labels if re.fullmatch(r"[\d\u202f ,.]+", t)]
+    assert numbers and all(re.fullmatch(r"\d[\d\u202f ]*", t) for t in numbers), numbers
