@@ -73,7 +73,17 @@ def _time_axis(grouping: str, field: str = "t") -> alt.X:
         axis = alt.Axis(title=None, labelOverlap=True, grid=False, format=AXIS_FORMATS[grouping])
     else:
         axis = alt.Axis(title=None, labelOverlap=True, grid=False, labelExpr=_DAY_LABEL)
-    return alt.X(f"{field}:T", scale=alt.Scale(type="utc"), axis=axis)
+    scale = alt.Scale(type="utc")
+    if grouping == "day":  # the window the page chooses (marks outside it are clipped)
+        scale = alt.Scale(type="utc", domainMin=alt.ExprRef(DAY_FROM), domainMax=alt.ExprRef(DAY_TO))
+    return alt.X(f"{field}:T", scale=scale, axis=axis)
+
+
+DAY_FROM, DAY_TO = "dayFrom", "dayTo"  # params of the day charts: the shown window, UTC ms
+
+
+def _window_params(grouping: str) -> list[alt.Parameter]:
+    return [alt.param(name=DAY_FROM, value=0), alt.param(name=DAY_TO, value=0)] if grouping == "day" else []
 
 
 # Counts get whole-number ticks. Vega's tickMinStep alone still gives 0 / 0,5 / 1 on a domain of [0, 1]
@@ -100,10 +110,10 @@ def lines(grouping: str) -> alt.LayerChart:
         .transform_filter(_NOT_HIDDEN)  # on each layer: each names its data, which a layer's filter misses
         .encode(x=_time_axis(grouping), y=_value_axis(), color=_colour(shade=True))
     )
-    line = base.mark_line(strokeWidth=2, invalid="break-paths-filter-domains").encode(detail="p:N")  # gaps
+    line = base.mark_line(strokeWidth=2, invalid="break-paths-filter-domains", clip=True).encode(detail="p:N")
     size = 18 if grouping == "day" else 52
     # a partial bucket (the period's first or last week or month) has hollow points
-    points = base.mark_point(filled=True, size=size, opacity=1, strokeWidth=1.5).encode(
+    points = base.mark_point(filled=True, size=size, opacity=1, strokeWidth=1.5, clip=True).encode(
         shape=_shape(),
         fill=alt.condition("datum.partial", alt.value("#ffffff"), _colour(shade=True)),
         stroke=_colour(shade=True),
@@ -121,7 +131,7 @@ def lines(grouping: str) -> alt.LayerChart:
             left="max(datum.t - (datum.t2 - datum.t) / 2, datum.first)",
             right="min(datum.t + (datum.t2 - datum.t) / 2, datum.last)",
         )
-        .mark_rect(opacity=0, aria=False)  # the points describe the figures to screen readers
+        .mark_rect(opacity=0, aria=False, clip=True)  # the points describe the figures to screen readers
         .encode(x=_time_axis(grouping, "left"), x2="right:T", tooltip="d:N")
         .add_params(hover)
     )
@@ -129,10 +139,10 @@ def lines(grouping: str) -> alt.LayerChart:
         alt.Chart(alt.NamedData(ROWS))
         .transform_filter(_NOT_HIDDEN)
         .transform_filter(hover)
-        .mark_rule(color=MUTED_COLOUR, strokeDash=[4, 3], aria=False)
+        .mark_rule(color=MUTED_COLOUR, strokeDash=[4, 3], aria=False, clip=True)
         .encode(x=_time_axis(grouping))
     )
-    return alt.layer(columns, line, rule, points).add_params(_HIDDEN)
+    return alt.layer(columns, line, rule, points).add_params(_HIDDEN, *_window_params(grouping))
 
 
 def bars(grouping: str) -> alt.LayerChart:
@@ -140,7 +150,7 @@ def bars(grouping: str) -> alt.LayerChart:
     (`peak`: `t`, `t2`, `v`, `label`) are labelled."""
     bar = (
         alt.Chart(alt.NamedData(ROWS))
-        .mark_bar(strokeWidth=1)
+        .mark_bar(strokeWidth=1, clip=True)
         .encode(
             x=_time_axis(grouping),
             x2="t2:T",
@@ -155,10 +165,10 @@ def bars(grouping: str) -> alt.LayerChart:
     label = (
         alt.Chart(alt.NamedData(PEAK))
         .transform_calculate(middle="(datum.t + datum.t2) / 2")
-        .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR)
-        .encode(x=alt.X("middle:T", scale=alt.Scale(type="utc")), y=_value_axis(), text="label:N")
+        .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR, clip=True)
+        .encode(x=_time_axis(grouping, "middle"), y=_value_axis(), text="label:N")
     )
-    return (bar + label).add_params(_HIDDEN)
+    return (bar + label).add_params(_HIDDEN, *_window_params(grouping))
 
 
 def apps() -> alt.Chart:

@@ -68,6 +68,10 @@ MONTH_NAMES = (
 # SPEC 2.4 -------------------------------------------------------------------------------------------
 DEFAULT_GROUPING = "month"  # what a detail page shows first
 DEFAULT_PERIOD = PERIOD_12MONTHS
+# By day, thirteen months are 396 points a series: the chart shows a window of them (days, label), the
+# last one first, and the reader moves it or widens it to the whole period (0 days)
+DAY_WINDOWS = {"8w": (56, "8 semaines"), "6m": (183, "6 mois"), "all": (0, "13 mois")}
+DEFAULT_DAY_WINDOW = "8w"
 
 
 @dataclass(frozen=True)

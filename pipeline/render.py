@@ -26,6 +26,8 @@ from markupsafe import Markup, escape
 from . import charts
 from .constants import (
     CSV_STORED_SUFFIX,
+    DAY_WINDOWS,
+    DEFAULT_DAY_WINDOW,
     DEFAULT_GROUPING,
     DEFAULT_PERIOD,
     GROUPING_LABELS,
@@ -198,7 +200,13 @@ def chart_config() -> dict[str, Any]:
             }
             for i in INDICATORS
         ],
-        "defaults": {"grouping": DEFAULT_GROUPING, "period": DEFAULT_PERIOD, "profile": PROFILES[0].code},
+        "defaults": {
+            "grouping": DEFAULT_GROUPING,
+            "period": DEFAULT_PERIOD,
+            "profile": PROFILES[0].code,
+            "window": DEFAULT_DAY_WINDOW,
+        },
+        "dayWindows": {key: days for key, (days, _label) in DAY_WINDOWS.items()},
         "exportStoredSuffix": CSV_STORED_SUFFIX,  # opened from disk, a page links the stored file itself
         "ratioOf": list(RATIO_OF),
         "weekdays": list(WEEKDAYS),
@@ -325,6 +333,10 @@ def indicator_panel(indicator: Indicator) -> Markup:
             else [],
             default_grouping=DEFAULT_GROUPING,
             default_period=DEFAULT_PERIOD,
+            windows=[(key, label) for key, (_days, label) in DAY_WINDOWS.items()]
+            if indicator.kind == "series"
+            else [],
+            default_window=DEFAULT_DAY_WINDOW,
             profiles=PROFILES if single else [],
             legend=[] if single else (PROFILES if indicator.kind == "series" else PROFILES[1:]),
             export=indicator.csv_name(indicator.default_choice),

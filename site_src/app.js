@@ -205,7 +205,8 @@
     var labels = this.labels;
     this.profiles.forEach(function (p) { labels[p.code] = p.label; });
     var defaults = config.defaults;
-    this.state = { grouping: defaults.grouping, period: defaults.period, profile: defaults.profile, hidden: [] };
+    this.state = { grouping: defaults.grouping, period: defaults.period, profile: defaults.profile, hidden: [],
+      window: defaults.window, windowEnd: null };
     this.bucketCache = {};
     this.view = null;
   }
@@ -601,6 +602,11 @@
     spec.datasets = datasets;
     if (model.key === "apps") { spec.height = Math.max(1, model.rows.length) * this.config.appStep; }
     var values = { hidden: this.state.hidden.slice() };
+    if (/-day$/.test(model.key)) {
+      var shown = this.dayWindow();
+      values.dayFrom = shown[0];
+      values.dayTo = shown[1];
+    }
     Object.keys(model.params).forEach(function (k) { values[k] = model.params[k]; });
     (spec.params || []).forEach(function (param) {
       if (Object.prototype.hasOwnProperty.call(values, param.name)) { param.value = values[param.name]; }
@@ -608,9 +614,41 @@
     return spec;
   };
 
+  /* The day view's window [from, to) in UTC ms: the chosen span, ending at the period's end unless the
+     reader moved it; the whole period for "13 mois" */
+  Detail.prototype.dayWindow = function () {
+    var span = this.data.periods[this.config.defaults.period];
+    var start = utc(span[0]);
+    var stop = utc(span[1]) + DAY_MS;
+    var length = this.config.dayWindows[this.state.window] * DAY_MS;
+    if (!length || length >= stop - start) { return [start, stop]; }
+    var end = Math.min(stop, Math.max(start + length, this.state.windowEnd || stop));
+    return [end - length, end];
+  };
+
+  Detail.prototype.moveWindow = function (direction) {
+    var shown = this.dayWindow();
+    this.state.windowEnd = shown[1] + direction * (shown[1] - shown[0]);
+    this.render();
+  };
+
+  Detail.prototype.showWindowControls = function (model) {
+    var box = document.getElementById("day-window");
+    if (!box) { return ""; }
+    box.hidden = !/-day$/.test(model.key) || Boolean(model.empty);
+    if (box.hidden) { return ""; }
+    var shown = this.dayWindow();
+    var span = this.data.periods[this.config.defaults.period];
+    document.getElementById("window-earlier").disabled = shown[0] <= utc(span[0]);
+    document.getElementById("window-later").disabled = shown[1] >= utc(span[1]) + DAY_MS;
+    return " Affichés : du " + this.dayWords(new Date(shown[0]).toISOString().slice(0, 10)) + " au " +
+      this.dayWords(new Date(shown[1] - DAY_MS).toISOString().slice(0, 10)) + ".";
+  };
+
   Detail.prototype.render = function () {
     var self = this;
     var model = this.chartModel();
+    model.words += this.showWindowControls(model);
     var chart = document.getElementById("chart");
     document.getElementById("chart-title").textContent = model.title;
     document.getElementById("chart-desc").textContent = model.words +
@@ -670,15 +708,20 @@
 
   Detail.prototype.bind = function () {
     var self = this;
-    ["grouping", "period", "profile"].forEach(function (name) {
+    CHOICES.forEach(function (name) {
       var checked = document.querySelector("input[name='" + name + "']:checked");
       if (checked) { self.state[name] = checked.value; }
       Array.prototype.forEach.call(document.querySelectorAll("input[name='" + name + "']"), function (input) {
         input.addEventListener("change", function () {
           self.state[name] = input.value;
+          if (name === "window") { self.state.windowEnd = null; }
           self.render();
         });
       });
+    });
+    [["window-earlier", -1], ["window-later", 1]].forEach(function (pair) {
+      var button = document.getElementById(pair[0]);
+      if (button) { button.addEventListener("click", function () { self.moveWindow(pair[1]); }); }
     });
     Array.prototype.forEach.call(document.querySelectorAll(".legend-item"), function (button) {
       button.addEventListener("click", function () {
@@ -693,7 +736,7 @@
   };
 
   /* The view in the URL (#grouping=week&period=month&profile=Teacher&hidden=Guest,Relative) ------- */
-  var CHOICES = ["grouping", "period", "profile"];
+  var CHOICES = ["grouping", "period", "profile", "window"];
 
   /* Applies what the URL's fragment says to this page's controls (values a control does not offer are
      ignored) and keeps every key read, so that a choice this page has no control for carries on. */

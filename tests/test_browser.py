@@ -421,6 +421,34 @@ def test_partial_weeks_and_months_are_marked(watched: Watched) -> None:
     assert not page.locator("#table-region tr.partial").count()
 
 
+def test_the_day_view_shows_a_window_that_moves_and_widens(watched: Watched) -> None:
+    """By day, 13 months are 396 points a series: the last 8 weeks first (56 days up to AS_OF)."""
+    page = watched.open("platform/connections.html#grouping=day", chart=True)
+    caption = page.locator("#chart-desc")
+    earlier, later = page.locator("#window-earlier"), page.locator("#window-later")
+    assert page.locator("#day-window").is_visible()
+    assert "Affichés : du 4 février 2026 au 31 mars 2026." in caption.inner_text()
+    assert later.is_disabled() and not earlier.is_disabled()
+    labels = page.locator(X_LABELS).all_text_contents()
+    assert labels[0] == "4 févr." and not [t for t in labels if "janv" in t or "2025" in t], labels
+    before = page.locator("#chart").get_attribute("data-rendered")
+    earlier.click()
+    rerendered(page, before)
+    assert "Affichés : du 10 décembre 2025 au 3 février 2026." in caption.inner_text()
+    assert not later.is_disabled()
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.locator("label[for='window-all']").click()
+    rerendered(page, before)
+    assert "Affichés : du 1er mars 2025 au 31 mars 2026." in caption.inner_text()
+    assert earlier.is_disabled() and later.is_disabled()
+    assert page.evaluate("location.hash") == "#grouping=day&window=all"
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.locator("label[for='grouping-week']").click()
+    rerendered(page, before)
+    assert page.locator("#day-window").is_hidden() and "Affichés" not in caption.inner_text()
+    assert not watched.errors
+
+
 def test_a_page_opened_from_disk_works(watched: Watched, site: Path) -> None:
     page = watched.page
     page.goto((site / STRUCTURE / "weekly_peak.html").as_uri())

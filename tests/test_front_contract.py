@@ -49,7 +49,8 @@ def test_flags_and_defaults_come_from_the_constants(site: Path) -> None:
         "month": "weekly_peak-month.csv",
         "12months": "weekly_peak-12months.csv",
     }
-    assert config["defaults"] == {"grouping": "month", "period": "12months", "profile": "all"}
+    assert config["defaults"] == {"grouping": "month", "period": "12months", "profile": "all", "window": "8w"}
+    assert config["dayWindows"] == {"8w": 56, "6m": 183, "all": 0}  # days; 0: the whole period
 
 
 def test_the_script_names_no_indicator_and_no_csv_file() -> None:
