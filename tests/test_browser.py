@@ -538,9 +538,9 @@ def test_the_switcher_keeps_a_visible_focus_and_closes_when_focus_leaves(watched
 
 PAGE_KINDS = [
     "index.html",
-    "platform/summary.html",
-    "platform/connections.html",
-    f"{STRUCTURE}/summary.html",
+    "platform/index.html",
+    "platform/connections.html#grouping=day",
+    f"{STRUCTURE}/index.html",
     f"{STRUCTURE}/hourly_peak.html",
     f"{STRUCTURE}/top_apps.html",
     f"{STRUCTURE}/classes/c-2nde-a/weekly_peak.html",
@@ -552,7 +552,7 @@ def test_no_page_kind_scrolls_sideways(watched: Watched, width: int) -> None:
     page = watched.page
     page.set_viewport_size({"width": width, "height": 800})
     for path in PAGE_KINDS:
-        watched.open(path, chart=path.endswith(("connections.html", "peak.html", "apps.html")))
+        watched.open(path, chart="index" not in path)
         toggle = page.locator("#switcher-toggle")
         if toggle.count():
             toggle.click()  # the open switcher too
@@ -647,8 +647,9 @@ def axe_script() -> str:
 
 def test_axe_finds_no_serious_violation(watched: Watched, axe_script: str) -> None:
     pages = ["index.html", f"{STRUCTURE}/index.html", *(f"{STRUCTURE}/{i.id}.html" for i in INDICATORS)]
+    pages += ["platform/connections.html#grouping=day"]  # the day window's controls
     for path in pages:
-        page = watched.open(path, chart=path.endswith(".html") and "index" not in path)
+        page = watched.open(path, chart="index" not in path)
         page.add_script_tag(content=axe_script)
         result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         serious = [
