@@ -677,3 +677,42 @@ def test_counts_get_whole_number_ticks_only(watched: Watched, path: str) -> None
     labels = page.locator("#chart svg .role-axis-label text").all_text_contents()
     numbers = [t for t in labels if re.fullmatch(r"[\d\u202f ,.]+", t)]
     assert numbers and all(re.fullmatch(r"\d[\d\u202f ]*", t) for t in numbers), numbers
+
+
+@pytest.mark.parametrize("width", [320, 390, 768, 1280])
+def test_a_detail_page_works_at_every_width(browser, base_url: str, width: int) -> None:
+    """The points of issue 12 that depend on the screen, at each width: the chart and its legend, the
+    tooltip (by hover, or by tap on a touch screen), the table's first column, no sideways scroll."""
+    touch = width < 768
+    context = browser.new_context(viewport={"width": width, "height": 900}, has_touch=touch, locale="fr-FR")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(base_url + "platform/connections.html")
+        page.wait_for_selector(READY, state="attached")
+        assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
+        before = page.locator("#chart").get_attribute("data-rendered")
+        page.locator(".legend-item[data-profile='Guest']").click()
+        rerendered(page, before)
+        assert page.locator("#chart svg .mark-line path").count() == len(PROFILES) - 1
+        symbol = page.locator("#chart svg .mark-symbol path").nth(2)
+        symbol.scroll_into_view_if_needed()
+        box = symbol.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        if touch:
+            page.touchscreen.tap(x, y)
+            shown = page.locator("#tap-tip")
+        else:
+            page.mouse.move(x, y)
+            shown = page.locator("#vg-tooltip-element")
+        shown.wait_for(state="visible")
+        assert " connexions, dont " in shown.inner_text()
+        region = page.locator("#table-region")
+        first = page.locator("#table-region tbody tr th").first
+        left = first.bounding_box()["x"]
+        region.evaluate("r => { r.scrollLeft = 120; }")
+        assert abs(first.bounding_box()["x"] - left) < 1  # scrolled or not, it stays
+        assert not errors
+    finally:
+        context.close()
