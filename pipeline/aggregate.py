@@ -249,26 +249,25 @@ _MONTH_CODE = {m: i for i, m in enumerate(store.MONTH_MEASURES)}
 
 def _sum_sorted(keys: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct keys, sorted; `n` summed per key)."""
-    order = np.argsort(keys, kind="stable")
-    keys, n = keys[order], n[order]
-    if not len(keys):
-        return keys, n
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-    return keys[starts], np.add.reduceat(n, starts)
+    return _combine_by_key(keys, n, np.add)
 
 
 def _merge_sorted(
     keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray, new_values: np.ndarray, combine: np.ufunc
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two runs of sorted unique keys merged into one, the values of a key present in both combined."""
-    merged = np.concatenate([keys, new_keys])
-    order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
-    merged = merged[order]
-    merged_values = np.concatenate([values, new_values])[order]
-    if not len(merged):
-        return merged, merged_values
-    starts = np.flatnonzero(np.concatenate([[True], merged[1:] != merged[:-1]]))
-    return merged[starts], combine.reduceat(merged_values, starts)
+    """Two runs of sorted unique keys merged into one, the values of a key present in both combined (a
+    stable sort of two sorted runs is a linear merge)."""
+    return _combine_by_key(np.concatenate([keys, new_keys]), np.concatenate([values, new_values]), combine)
+
+
+def _combine_by_key(keys: np.ndarray, values: np.ndarray, combine: np.ufunc) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, sorted; the values of each key combined by `combine`)."""
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    if not len(keys):
+        return keys, values
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[starts], combine.reduceat(values, starts)
 
 
 # ---------------------------------------------------------------------------------------- day sources
@@ -284,6 +283,7 @@ _PURE_PART = (
     month_counts,
     _sum_sorted,
     _merge_sorted,
+    _combine_by_key,
 )
 CODE_VERSION = hashlib.sha1("".join(inspect.getsource(f) for f in _PURE_PART).encode()).hexdigest()[:16]
 
