@@ -53,8 +53,9 @@ def test_flags_and_defaults_come_from_the_constants(site: Path) -> None:
     assert config["dayWindows"] == {"8w": 56, "6m": 183, "all": 0}  # days; 0: the whole period
 
 
-def test_the_script_names_no_indicator_and_no_csv_file() -> None:
-    script = (Path(__file__).resolve().parent.parent / "site_src" / "app.js").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["app.js", "detail.js"])
+def test_the_scripts_name_no_indicator_and_no_csv_file(name: str) -> None:
+    script = (Path(__file__).resolve().parent.parent / "site_src" / name).read_text(encoding="utf-8")
     for indicator in INDICATORS:
         assert f'"{indicator.id}"' not in script, indicator.id
     assert ".csv" not in script

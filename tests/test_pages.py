@@ -353,12 +353,12 @@ def test_figures_live_only_in_the_entity_folder(make_site) -> None:
     for asset in assets.iterdir():
         data = asset.read_bytes()
         text = (gzip.decompress(data) if asset.suffix == ".gz" else data).decode("utf-8")
-        assert "STATS_DATA" not in text or asset.name.startswith("app-")
+        assert "STATS_DATA" not in text or asset.name.startswith(("app-", "detail-"))  # they read it
 
 
 def test_runtime_and_assets_have_content_hashed_names(site: Path) -> None:
     names = [p.name for p in (site / "assets").iterdir()]
-    for stem in ("vega", "charts", "nav", "app", "style"):
+    for stem in ("vega", "charts", "nav", "app", "detail", "style"):
         assert sum(1 for n in names if re.fullmatch(rf"{stem}-[0-9a-f]{{12}}\.(js|css)", n)) == 1, names
     vega = next((site / "assets").glob("vega-*.js")).read_text(encoding="utf-8")
     assert "window.vegaEmbed" in vega
@@ -424,7 +424,7 @@ def test_page_shells_give_what_jinja_renders_for_the_entity(site: Path, kind: st
     )
     pages = render.Pages(
         [entity],
-        {"style.css": "s.css", "app.js": "a.js", "nav.js": "n.js", "vega.js": "v.js", "charts.js": "c.js"},
+        {n: n for n in ("style.css", "app.js", "detail.js", "nav.js", "vega.js", "charts.js")},
     )
     got = pages.of(figures)
     root = "../" * (path.count("/") + 1)
@@ -471,7 +471,8 @@ def test_a_structure_absent_from_the_directory_says_why_on_its_pages_and_its_cla
     )
     its_class = Entity("class", "c-x", "6e A", "structures/s-x/classes/c-x", structure_id="s-x")
     pages = render.Pages(
-        [absent, known, its_class], {n: n for n in ("style.css", "app.js", "nav.js", "vega.js", "charts.js")}
+        [absent, known, its_class],
+        {n: n for n in ("style.css", "app.js", "detail.js", "nav.js", "vega.js", "charts.js")},
     )
     note = str(markupsafe.escape(render.ABSENT_STRUCTURE_NOTE))
     for entity in (absent, known, its_class):
