@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import aggregate_store as store
-from .codes import Vocabulary, cell_user_keys, merge_unique, positions, split_keys
+from .codes import USER_BITS, Vocabulary, cell_user_keys, merge_unique, positions, split_keys
 from .constants import PROFILE_CODES
 from .periods import Span, month_masks
 
@@ -29,15 +29,27 @@ class MonthKeys:
 
 # ------------------------------------------------------------------------------------------ pure part
 def distinct_in_span(months: dict[date, MonthKeys], span: Span, n_cells: int) -> np.ndarray:
-    """Distinct users per cell over the span's days: users seen on at least one of them."""
-    selected = [
-        table.keys[(table.days & mask) != 0]
-        for month, mask in month_masks(span).items()
-        if (table := months.get(month)) is not None
+    """Distinct users per cell over the span's days: users seen on at least one of them.
+
+    The months' keys are merged a range of cells at a time (a cell's keys are contiguous in every month),
+    about PIECE_KEYS keys each: the union of twelve regional months is never held whole (it was 3 GB)."""
+    masked = [
+        (table, mask) for month, mask in month_masks(span).items() if (table := months.get(month)) is not None
     ]
-    if not selected:
-        return np.zeros(n_cells, dtype=np.int64)
-    return np.bincount(split_keys(merge_unique(selected))[0], minlength=n_cells)
+    counts = np.zeros(n_cells, dtype=np.int64)
+    pieces = 1 + sum(len(table.keys) for table, _ in masked) // PIECE_KEYS
+    edges = np.linspace(0, n_cells, pieces + 1).astype(np.int64) << USER_BITS
+    for low, high in zip(edges[:-1], edges[1:]):
+        selected = []
+        for table, mask in masked:
+            start, stop = np.searchsorted(table.keys, [low, high])
+            selected.append(table.keys[start:stop][(table.days[start:stop] & mask) != 0])
+        if selected:
+            counts += np.bincount(split_keys(merge_unique(selected))[0], minlength=n_cells)
+    return counts
+
+
+PIECE_KEYS = 1 << 23  # 64 MB of keys merged at a time
 
 
 # ------------------------------------------------------------------------------------------------- load

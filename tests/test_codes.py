@@ -176,3 +176,32 @@ def test_month_counts_equals_group_by_sums_of_its_days():
                 expected[key] = expected.get(key, 0) + r["n"]
     assert got == expected
     assert rolled.num_rows == len(expected)  # one row per key
+
+
+def test_distinct_visitors_merged_a_range_of_cells_at_a_time_equal_the_whole_merge(monkeypatch):
+    from pipeline import presence
+    from pipeline.periods import Span
+
+    rng = np.random.default_rng(5)
+    n_cells = 40
+
+    def month_keys(n: int) -> presence.MonthKeys:
+        keys = unique_sorted(cell_user_keys(rng.integers(0, n_cells, n), rng.integers(0, 30, n)))
+        return presence.MonthKeys(keys, rng.integers(1, 1 << 28, len(keys)))
+
+    months = {
+        date(2025, 1, 1): month_keys(500),
+        date(2025, 2, 1): month_keys(400),
+        date(2025, 3, 1): month_keys(50),
+    }
+    span = Span(date(2025, 1, 10), date(2025, 1, 10), date(2025, 3, 2))
+    whole = presence.distinct_in_span(months, span, n_cells)
+    monkeypatch.setattr(presence, "PIECE_KEYS", 7)  # about 130 pieces, some of them empty
+    assert presence.distinct_in_span(months, span, n_cells).tolist() == whole.tolist()
+    by_hand = {}
+    for month, table in months.items():
+        for key, days in zip(table.keys.tolist(), table.days.tolist()):
+            seen = [month.replace(day=d + 1) for d in range(28) if days >> d & 1]
+            if any(span.first <= day <= span.last for day in seen):
+                by_hand.setdefault(key >> 32, set()).add(key & 0xFFFFFFFF)
+    assert whole.tolist() == [len(by_hand.get(cell, ())) for cell in range(n_cells)]
