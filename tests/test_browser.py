@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS, contrast, rgb
 from conftest import read_csv
 from test_pages import HOSTILE, build_tiny_site
 
@@ -26,15 +27,6 @@ from pipeline.render import tile_text
 from pipeline.serve import preview_server
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AXE_DEFAULT = "/opt/axe-core/node_modules/axe-core/axe.min.js"
 STRUCTURE = "structures/s-lycee"
 READY = "body[data-chart-ready='true'] #chart svg .role-mark"
@@ -487,23 +479,6 @@ def test_the_switcher_offers_the_structures_and_the_classes(watched: Watched) ->
     assert panel.locator(".structures li").count() == 1
     page.keyboard.press("Escape")
     assert panel.is_hidden() and toggle.get_attribute("aria-expanded") == "false"
-
-
-def rgb(hex_colour: str) -> str:
-    """`#rrggbb` as the browser computes it: `rgb(r, g, b)`."""
-    return "rgb({}, {}, {})".format(*(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)))
-
-
-def contrast(first: str, second: str) -> float:
-    """WCAG contrast ratio of two CSS `rgb(…)` colours."""
-
-    def luminance(colour: str) -> float:
-        channels = [int(c) / 255 for c in colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]]
-        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
 
 
 def test_the_switcher_keeps_a_visible_focus_and_closes_when_focus_leaves(watched: Watched) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS, rgb
 from nginx_helpers import fetch, running_nginx
 from test_pages import Page, build_tiny_site
 
@@ -20,15 +21,6 @@ from pipeline import render
 from pipeline.constants import INDICATORS, PROFILES
 from pipeline.serve import SESSION_COOKIE
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ADMIN = "admin"
 STRUCTURE = "structures/s-lycee"
 CLASS = f"{STRUCTURE}/classes/c-2nde-a"
@@ -192,12 +184,12 @@ def test_swatch_colours_come_from_profiles(site: Path) -> None:
 # The pages in Chromium, through nginx -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     missing = "Playwright is missing (pip install playwright)"
     sync_api = pytest.importorskip("playwright.sync_api", reason=missing)
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
@@ -273,9 +265,8 @@ def test_tooltips_legend_and_switcher_work_under_the_policy(reader: Reader) -> N
     tooltip.wait_for(state="hidden")
     # the swatches take their colours from the generated classes
     teacher = next(p for p in PROFILES if p.code == "Teacher").shade
-    rgb = "rgb({}, {}, {})".format(*(int(teacher[i : i + 2], 16) for i in (1, 3, 5)))
     swatch = page.locator(".legend-item[data-profile='Teacher'] .swatch")
-    assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == rgb
+    assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == rgb(teacher)
     before = page.locator("#chart").get_attribute("data-rendered")
     page.locator(".legend-item[data-profile='Teacher']").click()
     page.wait_for_function(
