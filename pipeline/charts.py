@@ -34,33 +34,28 @@ _HIDDEN = alt.param(name="hidden", value=[])
 _NOT_HIDDEN = "indexof(hidden, datum.p) < 0"
 
 
+def _profile_scale(attribute: str, profiles=PROFILES) -> alt.Scale:
+    """Each profile's label mapped to one of its attributes (colour, shade, shape)."""
+    return alt.Scale(domain=[p.label for p in profiles], range=[getattr(p, attribute) for p in profiles])
+
+
 def _colour(profiles=PROFILES, shade: bool = False) -> alt.Color:
     """Each profile's SPEC colour (bar fills), or its shade (lines and points: 3:1 on white)."""
     return alt.Color(
         "l:N",
-        scale=alt.Scale(
-            domain=[p.label for p in profiles], range=[p.shade if shade else p.colour for p in profiles]
-        ),
+        scale=_profile_scale("shade" if shade else "colour", profiles),
         sort=[p.label for p in profiles],
         legend=None,
     )
 
 
 def _outline(profiles=PROFILES) -> alt.Stroke:
-    """A bar's outline in its profile's shade: the bar's edge reaches 3:1 on white whatever its fill."""
-    return alt.Stroke(
-        "l:N",
-        scale=alt.Scale(domain=[p.label for p in profiles], range=[p.shade for p in profiles]),
-        legend=None,
-    )
+    """An outline in its profile's shade: a bar's or point's edge reaches 3:1 on white whatever its fill."""
+    return alt.Stroke("l:N", scale=_profile_scale("shade", profiles), legend=None)
 
 
 def _shape() -> alt.Shape:
-    return alt.Shape(
-        "l:N",
-        scale=alt.Scale(domain=[p.label for p in PROFILES], range=[p.shape for p in PROFILES]),
-        legend=None,
-    )
+    return alt.Shape("l:N", scale=_profile_scale("shape"), legend=None)
 
 
 # Thirteen months hold the same month twice: a month's label always says its year ("mars 2025"); a tick
@@ -116,7 +111,7 @@ def lines(grouping: str) -> alt.LayerChart:
     points = base.mark_point(filled=True, size=size, opacity=1, strokeWidth=1.5, clip=True).encode(
         shape=_shape(),
         fill=alt.condition("datum.partial", alt.value("#ffffff"), _colour(shade=True)),
-        stroke=_colour(shade=True),
+        stroke=_outline(),
         tooltip="d:N",
     )
     # the pointer anywhere in a bucket's column (not only on its small symbols) shows the bucket's tooltip

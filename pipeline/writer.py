@@ -103,7 +103,7 @@ def write_shared(site: Path, entities: list[Entity], written: Written) -> render
         kind = logical.rpartition(".")[2]
         write_file(assets / names[logical], data, kind, written)
         # served as is to browsers that accept gzip (nginx's gzip_static): the Vega runtime's 900 KB cross
-        # the network as about 250 KB. Written once a build, so compressed at the best level.
+        # the network as 306 KB. Written once a build, so compressed at the best level.
         write_file(assets / (names[logical] + ".gz"), gzip.compress(data, 9, mtime=0), kind, written)
     write_file(site / ACCESS_FILE, access_json(entities).encode("utf-8"), "json", written)
     write_page(site / "index.html", render.root_index(entities, names).encode("utf-8"), written)
