@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline import demo_data as demo
+from pipeline import lake as lake_io
 from pipeline.lake import EVENT_SCHEMA
 
 TIMEZONE = "Europe/Paris"
@@ -499,7 +499,7 @@ def _write_utc_day(lake: Path, number: int, tables: list[pa.Table]) -> None:
     day = date(1970, 1, 1) + timedelta(days=number)
     folder = lake / "events" / f"day={day.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.concat_tables(tables), folder / PART_NAME, compression="zstd")
+    lake_io.write_table(pa.concat_tables(tables), folder / PART_NAME)
 
 
 # ------------------------------------------------------------------------------------------------ mongoexport

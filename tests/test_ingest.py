@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
+import uuid
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -195,3 +197,32 @@ def test_forked_parsers_give_the_same_lake_and_report_as_one(tmp_path, monkeypat
     assert reports[1] == reports[2] and lakes[1] == lakes[2]
     assert reports[1]["duplicates"] == 1 and len(lakes[1]) == 20
     assert reports[1]["rejects"] == [("a.json", 8, "not_json"), ("a.json", 10, "unknown_profile")]
+
+
+def test_lake_files_keep_many_distinct_ids_in_dictionaries(tmp_path):
+    """Parquet's default 1 MiB dictionary page holds fewer than 30,000 ids of 36 characters, after which a
+    column falls back to plain strings: a regional day's class and user ids then took twice the disk."""
+    rng = random.Random(3)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(50_000)] * 4
+    rng.shuffle(ids)
+    table = pa.table(
+        {
+            "event_id": [f"{i:024x}" for i in range(len(ids))],
+            "user_id": ids,
+            "classes": [[i] for i in ids],
+        }
+    )
+    lake.write_table(table, tmp_path / "lake.parquet")
+    pq.write_table(table, tmp_path / "default.parquet", compression="zstd")
+    assert pq.read_table(tmp_path / "lake.parquet").equals(table)
+    column_bytes = {}
+    for name in ("lake", "default"):
+        meta = pq.ParquetFile(tmp_path / f"{name}.parquet").metadata
+        for group in range(meta.num_row_groups):
+            for c in range(meta.num_columns):
+                chunk = meta.row_group(group).column(c)
+                key = (name, chunk.path_in_schema.split(".")[0])
+                column_bytes[key] = column_bytes.get(key, 0) + chunk.total_compressed_size
+    for column in ("user_id", "classes"):
+        assert column_bytes["lake", column] < 0.6 * column_bytes["default", column], column
+    assert column_bytes["lake", "event_id"] <= column_bytes["default", "event_id"]  # unique: no dictionary
