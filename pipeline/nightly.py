@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import ingest, retention
+from . import ingest, memory, retention
 from .lock import lake_lock
 from .periods import check_timezone, default_as_of
 from .site import SiteOptions, build
@@ -32,6 +32,7 @@ def run(
     options = replace(options, as_of=options.as_of or default_as_of(options.timezone))  # one D for all
     with lake_lock(options.lake, wait=wait, create=bool(files)):
         ingested = ingest.run(files, options.lake) if files else ingest.IngestReport(run_id="none")
+        memory.release_unused()  # a regional day's ingest leaves 1.5 GB freed but held
         rate = round(ingested.lines / ingested.seconds) if ingested.seconds else None
         clock = time.perf_counter()
         deleted = retention.apply(options.lake, retain_months, options.as_of, options.timezone)

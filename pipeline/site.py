@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import aggregate, indicators, publish, writer
+from . import aggregate, indicators, memory, publish, writer
 from . import aggregate_store as store
 from . import lake as lake_io
 from .constants import DEFAULT_TIMEZONE
@@ -52,6 +52,7 @@ class Stages:
         try:
             yield
         finally:
+            memory.release_unused()  # what the stage freed, before the next one allocates
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - clock
 
     def report(self) -> dict[str, float]:
