@@ -197,6 +197,7 @@ def chart_config() -> dict[str, Any]:
                 "ratio": i.ratio,
                 "summed": i.summed,
                 "exports": {choice: i.csv_name(choice) for choice in i.choices},
+                "controls": indicator_controls(i),
             }
             for i in INDICATORS
         ],
@@ -292,8 +293,7 @@ def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, A
             continue  # the page script divides RATIO_OF itself, exactly as the CSV writer does
         stored = ("day",) if indicator.summed else GROUPINGS  # the script sums days into weeks and months
         series[indicator.id] = {
-            g: {"v": dict(zip(PROFILE_CODES, np.ascontiguousarray(figures.series[indicator.id][g].values.T)))}
-            for g in stored
+            g: {"v": _compact_rows(figures.series[indicator.id][g].values)} for g in stored
         }
     return {
         "entity": {
@@ -313,6 +313,13 @@ def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, A
     }
 
 
+def _compact_rows(values: np.ndarray) -> dict[str, np.ndarray | int]:
+    """Each profile's values (a column of `values`), a profile with only zeros as the number 0: most classes
+    have no Personnels and no Autres, whose year of days would otherwise be a quarter of their data.js."""
+    rows = np.ascontiguousarray(values.T)
+    return {code: row if row.any() else 0 for code, row in zip(PROFILE_CODES, rows)}
+
+
 def data_script(figures: EntityFigures, classes: list[list[str]]) -> bytes:
     """`window.STATS_DATA=…;`: the figures as JSON (NumPy arrays serialised by orjson, NaN as null), safe
     inside a script like `js_json`."""
@@ -322,26 +329,32 @@ def data_script(figures: EntityFigures, classes: list[list[str]]) -> bytes:
 
 # Pages -----------------------------------------------------------------------------------------------
 def indicator_panel(indicator: Indicator) -> Markup:
-    """What of a detail page depends only on the indicator: controls, chart, legend, table, export."""
-    single = indicator.one_profile
+    """What of a detail page depends only on the indicator: the chart's card, its table, its export link."""
     return Markup(
         _env.get_template("panel.html").render(
-            indicator=indicator,
-            groupings=[(g, GROUPING_LABELS[g]) for g in GROUPINGS] if indicator.kind == "series" else [],
-            periods=[(p, capitalised(PERIOD_WORDS[p])) for p in PERIODS]
-            if indicator.kind != "series"
-            else [],
-            default_grouping=DEFAULT_GROUPING,
-            default_period=DEFAULT_PERIOD,
-            windows=[(key, label) for key, (_days, label) in DAY_WINDOWS.items()]
-            if indicator.kind == "series"
-            else [],
-            default_window=DEFAULT_DAY_WINDOW,
-            profiles=PROFILES if single else [],
-            legend=[] if single else (PROFILES if indicator.kind == "series" else PROFILES[1:]),
-            export=indicator.csv_name(indicator.default_choice),
+            indicator=indicator, export=indicator.csv_name(indicator.default_choice)
         )
     )
+
+
+def indicator_controls(indicator: Indicator) -> dict[str, str]:
+    """The chart's controls, which only work with the page script: written once into STATS_CONFIG, put in
+    place by detail.js (`head` in the card's heading, `series` above the chart), not repeated in every page
+    (13 KB of each entity's 43 KB of pages)."""
+    controls = _env.get_template("controls.html").module
+    series = indicator.kind == "series"
+    single = indicator.one_profile
+    head = controls.head(
+        groupings=[(g, GROUPING_LABELS[g]) for g in GROUPINGS] if series else [],
+        default_grouping=DEFAULT_GROUPING,
+        windows=[(key, label) for key, (_days, label) in DAY_WINDOWS.items()] if series else [],
+        default_window=DEFAULT_DAY_WINDOW,
+        periods=[] if series else [(p, capitalised(PERIOD_WORDS[p])) for p in PERIODS],
+        default_period=DEFAULT_PERIOD,
+    )
+    legend = [] if single else (PROFILES if series else PROFILES[1:])
+    choice = controls.series(profiles=PROFILES if single else [], legend=legend)
+    return {"head": str(head).strip(), "series": str(choice).strip()}
 
 
 class PageShell:

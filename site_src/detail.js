@@ -1,6 +1,7 @@
 /* Statistiques: a detail page's chart, table, export link and view (loaded after app.js). Reads
    window.STATS_DATA (the entity's data.js) and window.STATS_CONFIG (labels, chart specs, built once per
-   build). Text from data always goes through textContent, never innerHTML. */
+   build). Text from data always goes through textContent, never innerHTML; the one innerHTML is the chart's
+   controls, markup the build renders from its templates (no data in it). */
 (function () {
   "use strict";
 
@@ -131,12 +132,24 @@
       return out;
     }
     var stored = this.data.series[id];
-    if (stored[grouping]) { return stored[grouping].v; }
+    if (stored[grouping]) { return this.storedValues(stored[grouping].v, grouping); }
     var buckets = this.buckets(grouping);
+    var days = this.storedValues(stored.day.v, "day");
     this.profiles.forEach(function (p) {
       var sums = buckets.labels.map(function () { return 0; });
-      stored.day.v[p.code].forEach(function (n, day) { sums[buckets.dayBucket[day]] += n; });
+      days[p.code].forEach(function (n, day) { sums[buckets.dayBucket[day]] += n; });
       out[p.code] = sums;
+    });
+    return out;
+  };
+
+  /* data.js writes a profile whose values are all zero as the number 0: its bucket's zeros again */
+  Detail.prototype.storedValues = function (values, grouping) {
+    var length = this.buckets(grouping).labels.length;
+    var out = {};
+    this.profiles.forEach(function (p) {
+      var v = values[p.code];
+      out[p.code] = typeof v === "number" ? new Array(length).fill(v) : v;
     });
     return out;
   };
@@ -623,6 +636,15 @@
     });
   };
 
+  /* The controls (grouping, day window, period, profile, legend) only work with this script: the build writes
+     them once into STATS_CONFIG instead of into every page, and they are put in place before anything reads them. */
+  function placeControls(indicator) {
+    document.getElementById("controls").innerHTML = indicator.controls.head;
+    var slot = document.getElementById("series-controls");
+    slot.insertAdjacentHTML("beforebegin", indicator.controls.series);
+    slot.parentNode.removeChild(slot);
+  }
+
   function setupDetail() {
     if (body.getAttribute("data-page") !== "detail") { return; }
     var chart = document.getElementById("chart");
@@ -631,6 +653,7 @@
       return;
     }
     var detail = new Detail(window.STATS_CONFIG, window.STATS_DATA, body.getAttribute("data-indicator"));
+    placeControls(detail.indicator);
     /* the as-of day is in data.js, not in the page: a detail page's bytes do not change from night to night */
     document.getElementById("as-of").textContent = "Données au " + detail.dayWords(window.STATS_DATA.as_of);
     /* on a narrow screen the indicator list scrolls sideways: the current one is brought into view */

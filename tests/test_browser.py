@@ -294,6 +294,12 @@ def test_an_entity_without_activity_says_so_and_zero_is_not_missing(watched: Wat
     page = watched.open(f"{folder}/connections.html", chart=True)  # zeros are figures: the lines are drawn
     caption = page.locator("#chart-desc").inner_text()
     assert "0 connexions sur toute la période (Tous)" in caption and "Aucune donnée" not in caption
+    assert page.evaluate("window.STATS_DATA.series.connections.day.v.all") == 0  # stored as one 0
+    before = page.locator("#chart").get_attribute("data-rendered")
+    page.locator("label[for='grouping-week']").click()
+    rerendered(page, before)
+    cells = page.locator("#table-region tbody td.num").all_inner_texts()
+    assert len(cells) >= 6 * 53 and set(cells) == {"0"}  # a 0 in every week of every profile
     page = watched.open(f"{folder}/visits_per_visitor.html")  # no visitor: no ratio to draw
     page.wait_for_selector(EMPTY_CHART)
     assert "Aucun visiteur sur la période" in page.locator("#chart").inner_text()

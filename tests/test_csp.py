@@ -8,6 +8,7 @@ administrator: no page may trigger a CSP violation, and every chart must draw.
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,11 +157,22 @@ def test_a_folder_without_its_slash_redirects_relatively(nginx: int) -> None:
 INLINE_EVENT = re.compile(r"on[a-z]+")
 
 
+def markup(site: Path) -> dict[str, str]:
+    """Every page of the site, and the charts' controls that detail.js puts into the detail pages."""
+    texts = {str(path): path.read_text(encoding="utf-8") for path in sorted(site.rglob("*.html"))}
+    config = next((site / "assets").glob("charts-*.js")).read_text(encoding="utf-8")
+    config = json.loads(config.removeprefix("window.STATS_CONFIG=").rstrip().removesuffix(";"))
+    for indicator in config["indicators"]:
+        for part, html in indicator["controls"].items():
+            texts[f"controls of {indicator['id']} ({part})"] = html
+    return texts
+
+
 def test_no_page_has_inline_script_style_or_event_handler(site: Path) -> None:
-    pages = sorted(site.rglob("*.html"))
-    assert len(pages) > 20
-    for path in pages:
-        page = Page(path.read_text(encoding="utf-8"))
+    texts = markup(site)
+    assert len(texts) > 20 and sum("controls" in name for name in texts) == 2 * len(INDICATORS)
+    for path, text in texts.items():
+        page = Page(text)
         for tag, attrs in page.tags:
             assert tag != "style", path
             assert "style" not in attrs, (path, tag, attrs)
@@ -176,8 +188,8 @@ def test_swatch_colours_come_from_profiles(site: Path) -> None:
         rules = re.findall(rf"\.swatch-{re.escape(profile.code)}\s*\{{([^}}]*)\}}", css)
         assert rules == [f" background: {profile.shade}; clip-path: {render.SHAPE_CLIPS[profile.shape]}; "]
     used = set()
-    for path in site.rglob("*.html"):
-        used |= set(re.findall(r"\bswatch-([A-Za-z0-9_-]+)", path.read_text(encoding="utf-8")))
+    for text in markup(site).values():
+        used |= set(re.findall(r"\bswatch-([A-Za-z0-9_-]+)", text))
     assert used == {p.code for p in PROFILES}
 
 

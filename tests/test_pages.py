@@ -129,6 +129,25 @@ def test_every_entity_has_its_pages_and_data(site: Path) -> None:
         assert {f"{i.id}.html" for i in INDICATORS} <= names
 
 
+def test_data_js_writes_a_profile_without_any_value_as_one_zero(make_site) -> None:
+    """Most classes have no Personnels and no Autres: a year of zeros for each would be a quarter of their
+    data.js. The page script expands the 0 again (tests/test_browser.py)."""
+    site = make_site(
+        [event(when="2026-03-10 10:00", user="t1"), event(when="2026-03-12 10:00", profile="Student")],
+        as_of="2026-03-31",
+    )
+    text = (site.root / "platform" / "data.js").read_text(encoding="utf-8")
+    series = json.loads(text.removeprefix("window.STATS_DATA=").rstrip(";\n"))["series"]
+    days = (AS_OF - AS_OF.replace(year=AS_OF.year - 1, day=1)).days + 1  # the 12months period
+    logins = series["connections"]["day"]["v"]
+    assert [p.code for p in PROFILES if logins[p.code] != 0] == ["all", "Teacher", "Student"]
+    assert len(logins["Teacher"]) == days and sum(logins["Teacher"]) == sum(logins["Student"]) == 1
+    assert sum(logins["all"]) == 2
+    assert series["activations"]["day"]["v"] == {p.code: 0 for p in PROFILES}
+    visitors = series["unique_visitors"]["month"]["v"]
+    assert visitors["Relative"] == 0 and visitors["Teacher"][-1] == 1 and len(visitors["Teacher"]) == 13
+
+
 def test_pages_have_language_landmarks_and_one_heading(site: Path) -> None:
     pages = [site / "index.html"]
     pages += [folder / name for folder in entity_folders(site) for name in ("index.html", "top_apps.html")]
