@@ -339,9 +339,9 @@ def run(lake: Path, timezone: str, days: list[date], workers: int | None = None)
 MAX_WORKERS = 2
 TASKS_PER_WORKER = 4  # runs of days per worker: the progress moves, and each run reads one partition twice
 MIN_DAYS_PER_WORKER = 8  # below this, forking costs more than it saves (a nightly's 2-3 days: in process)
-# A worker's peak memory is about this many times the Parquet bytes of the UTC partitions it reads
-# (regional, a school day: 231 MB of Parquet, 3.6 GB peak): two workers only when both fit in the budget.
-PEAK_PER_PARQUET_BYTE = 16
+# A worker's peak memory is about this many bytes per event of the UTC partitions it reads (regional, a
+# school day: 4.2 M events in its two partitions, 2.8 GB peak): two workers only when both fit in the budget.
+PEAK_PER_EVENT = 700
 MEMORY_BUDGET = 3 << 30
 
 
@@ -349,18 +349,26 @@ def _workers(lake: Path, timezone: str, stale: list[date]) -> int:
     workers = min(os.cpu_count() or 1, MAX_WORKERS)
     if workers <= 1 or len(stale) < MIN_DAYS_PER_WORKER * workers:
         return 1
-    largest = max((_day_bytes(lake, timezone, day) for day in stale), default=0)
-    return workers if workers * largest * PEAK_PER_PARQUET_BYTE <= MEMORY_BUDGET else 1
+    largest = max((_day_events(lake, timezone, day) for day in stale), default=0)
+    return workers if workers * largest * PEAK_PER_EVENT <= MEMORY_BUDGET else 1
 
 
-def _day_bytes(lake: Path, timezone: str, day: date) -> int:
-    """The Parquet bytes of the UTC partitions a local day reads: its work, and its memory."""
-    return sum(f.stat().st_size for u in utc_days_of(day, timezone) for f in lake_io.day_files(lake, u))
+def _day_events(lake: Path, timezone: str, day: date) -> int:
+    """The events of the UTC partitions a local day reads (their footers'): its memory."""
+    return sum(lake_io.row_count(f) for u in utc_days_of(day, timezone) for f in lake_io.day_files(lake, u))
+
+
+FILE_WORK = 10_000  # reading a file and writing a day's aggregates cost about as much as this many events
+
+
+def _day_work(lake: Path, timezone: str, day: date) -> int:
+    files = sum(len(lake_io.day_files(lake, u)) for u in utc_days_of(day, timezone))
+    return _day_events(lake, timezone, day) + FILE_WORK * files + 1
 
 
 def _runs(lake: Path, timezone: str, days: list[date], count: int) -> list[list[date]]:
     """`days` cut into at most `count` runs of consecutive items holding about the same bytes to read."""
-    weights = np.array([_day_bytes(lake, timezone, day) + 1 for day in days], dtype=np.float64)
+    weights = np.array([_day_work(lake, timezone, day) for day in days], dtype=np.float64)
     if not len(days):
         return []
     share = np.minimum((np.cumsum(weights) - weights / 2) * count // weights.sum(), count - 1)

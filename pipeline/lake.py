@@ -147,6 +147,11 @@ def write_table(table: pa.Table, path: Path) -> None:
     )
 
 
+def row_count(path: Path) -> int:
+    """The rows of a Parquet file, from its footer."""
+    return pq.ParquetFile(path).metadata.num_rows
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write atomically, not durably: a temporary file, then a rename (for what can be recomputed)."""
     tmp = temporary_beside(path)
