@@ -160,8 +160,10 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 
 
 class StagedWrites:
-    """Files written under temporary names, made durable with one sync, then renamed into place together:
-    one sync per run instead of one per file (a day's file is whole or absent, never half)."""
+    """Files written under temporary names, made durable, then renamed into place together, and the renames
+    made durable (a day's file is whole or absent, never half). Each file is synced on its own: os.sync()
+    would also flush whatever else the machine has written (after the benchmark's generation, 0.4 s of a
+    medium day's 2.5 s ingest)."""
 
     def __init__(self) -> None:
         self.pending: list[tuple[Path, Path]] = []
@@ -172,11 +174,21 @@ class StagedWrites:
         self.pending.append((tmp, path))
 
     def commit(self) -> None:
-        if self.pending:
-            os.sync()
+        for tmp, _path in self.pending:
+            _fsync(tmp)
         for tmp, path in self.pending:
             os.replace(tmp, path)
+        for folder in sorted({path.parent for _tmp, path in self.pending}):
+            _fsync(folder)
         self.pending.clear()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_json(data: object, path: Path) -> None:
