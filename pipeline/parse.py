@@ -164,6 +164,11 @@ def _reject(reason: str, document: dict) -> Reject:
 
 def _dumps(document: dict) -> str:
     """The document as compact JSON text that UTF-8 can hold (lone surrogates stay \\u escapes)."""
+    if not _has_float(document):
+        try:  # the standard encoder's text (its floats aside: orjson writes 1e-07 as 1e-7), 20 times faster
+            return orjson.dumps(document).decode()
+        except orjson.JSONEncodeError:  # a lone surrogate, an integer past 64 bits, past 255 levels
+            pass
     text = _compact(document, ascii_only=False)
     if not text.isascii():
         try:
@@ -184,6 +189,30 @@ def _compact(document: dict, ascii_only: bool) -> str:
             return json.dumps(document, ensure_ascii=ascii_only, separators=(",", ":"))
         finally:
             sys.setrecursionlimit(limit)
+
+
+def _has_float(document: object) -> bool:
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif kind is float:
+            return True
+    return False
+
+
+def reject_of(line: bytes, reason: str) -> Reject | None:
+    """The reject of a line whose reason is already known (the columnar fast path found it), with the raw
+    text `parse_line` gives it; None when orjson does not read the line (parse_line's slower path decides)."""
+    try:
+        document = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return _reject(reason, document) if type(document) is dict else None
 
 
 def _load_slowly(text: str) -> object:

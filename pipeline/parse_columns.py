@@ -21,7 +21,24 @@ import pyarrow.compute as pc
 from . import lake as lake_io
 from .constants import ENT_PROFILES, EVENT_TYPES_USED, FUTURE_TOLERANCE_MS, ID_ALPHABET_PATTERN, MIN_EVENT_MS
 from .exports import Block
-from .parse import SURROGATE_ESCAPE, TRUNCATED_GZIP, Event, parse_line
+from .parse import (
+    BAD_ID,
+    DATE_BEFORE_2000,
+    DATE_IN_FUTURE,
+    MISSING_DATE,
+    MISSING_EVENT_TYPE,
+    MISSING_ID,
+    MISSING_MODULE,
+    MISSING_PROFILE,
+    MISSING_USER_ID,
+    SURROGATE_ESCAPE,
+    TRUNCATED_GZIP,
+    UNKNOWN_PROFILE,
+    Event,
+    Reject,
+    parse_line,
+    reject_of,
+)
 
 _ABSENT = msgspec.Raw(b"")
 
@@ -48,6 +65,7 @@ _OID_START, _OID_END = '{"$oid":', "}"
 EVENT_ID_TEXT, EVENT_ID_OID = f"^{_TEXT}$", rf'^\{{"\$oid":{_TEXT}\}}$'
 _ID = '"' + ID_ALPHABET_PATTERN.removeprefix("^").removesuffix("$") + '"'
 ID_LIST_FORMS = rf"^(?:\[(?:{_ID}(?:,{_ID})*)?\]|null|)$"  # empty: the field is absent
+STRING_LIST_FORMS = r'^\[(?:"[^"\\]*"(?:,"[^"\\]*")*)?\]$'  # any strings: a bad_id when not those above
 _ID_SEPARATOR = '","'
 _NEWLINE = ord("\n")
 _SURROGATE_ESCAPES = re.compile(SURROGATE_ESCAPE.encode()).finditer
@@ -68,6 +86,7 @@ DATE_ISO_FORM = (
 _ISO_PARTS = ("y", "mo", "d", "h", "mi", "s", "f", "sign", "oh", "om")
 _PROFILES = pa.array(sorted(ENT_PROFILES))
 _TYPES_USED = pa.array(EVENT_TYPES_USED)
+_ABSENT_DATES = pa.array(["", "null"], pa.large_string())  # no `date`, or `"date":null`
 
 
 @dataclass
@@ -87,18 +106,18 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
     try:
         lines = block.lines()
         readable = _whole_lines_readable(block.text) if lines else np.zeros(0, bool)
-        events, slow = _fast_events(lines, readable, now_ms)
+        events, known_rejects, slow = _fast_events(lines, readable, now_ms)
+        found: list[tuple[int, Reject | Event]] = []
+        for index, reason in known_rejects:
+            reject = reject_of(lines[index], reason)
+            found.append((index, reject if reject is not None else parse_line(lines[index], now_ms)))
     finally:
         if gc_was_on:
             gc.enable()
-    rejects: list[tuple[int, str, str]] = []
-    slow_events: list[tuple[int, Event]] = []
-    for index in slow:
-        parsed = parse_line(lines[index], now_ms)
-        if type(parsed) is Event:
-            slow_events.append((index, parsed))
-        else:
-            rejects.append((block.first_line + index, parsed.reason, parsed.raw))
+    found += [(index, parse_line(lines[index], now_ms)) for index in slow]
+    found.sort(key=lambda pair: pair[0])
+    slow_events = [(index, parsed) for index, parsed in found if type(parsed) is Event]
+    rejects = [(block.first_line + i, p.reason, p.raw) for i, p in found if type(p) is not Event]
     if slow_events:
         events = _merge(events, slow_events)
     else:
@@ -108,41 +127,70 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
     return ParsedBlock(block.path, block.count + block.broken, events, rejects)
 
 
-def _fast_events(lines: list[bytes], readable: np.ndarray, now_ms: int) -> tuple[pa.Table, list[int]]:
-    """The lines the fast path validates, as a table with their `index` in the block; the others' indices.
-    `readable`: per line, whether it is whole UTF-8 (msgspec skips the fields it is not asked for unread)."""
+def _fast_events(
+    lines: list[bytes], readable: np.ndarray, now_ms: int
+) -> tuple[pa.Table, list[tuple[int, str]], list[int]]:
+    """The lines the fast path validates, as a table with their `index` in the block; the lines it knows for
+    certain to be rejects, as (index, reason); the others' indices, for parse_line. `readable`: per line,
+    whether it is whole UTF-8 (msgspec skips the fields it is not asked for unread).
+
+    SPEC 1.1's checks run in `parse.validate`'s order: a line's reason is its first failing check, known for
+    certain when every check before it passed on a form the fast path reads."""
     decoded = [_decoded(line) for line in lines]
     n = len(decoded)
-    event_id, id_ok = _event_ids(_raw_texts([d.event_id for d in decoded]))
+    id_texts = _raw_texts([d.event_id for d in decoded])
+    event_id, id_ok = _event_ids(id_texts)
     event_type = pa.array([d.event_type for d in decoded], pa.string())
     module = pa.array([d.module for d in decoded], pa.string())
     user_id = pa.array([d.userId for d in decoded], pa.string())
     profile = pa.array([d.profil for d in decoded], pa.string())
-    ms, date_ok = dates_ms(_raw_texts([d.date for d in decoded]))
-    structures, structures_ok = id_lists(_raw_texts([d.structures for d in decoded]))
-    classes, classes_ok = id_lists(_raw_texts([d.classes for d in decoded]))
+    date_texts = _raw_texts([d.date for d in decoded])
+    ms, date_ok = dates_ms(date_texts)
+    structures = id_lists(_raw_texts([d.structures for d in decoded]))
+    classes = id_lists(_raw_texts([d.classes for d in decoded]))
 
     ts_ms = pa.array(ms)
-    has_user = _nonempty(user_id)
-    used = pc.is_in(event_type, value_set=_TYPES_USED)
-    known_profile = pc.is_in(profile, value_set=_PROFILES)
-    module = pc.if_else(_nonempty(module), module, pa.scalar(None, pa.string()))
-    ok = _all(
-        pa.array(readable & id_ok & date_ok & structures_ok & classes_ok),
-        _nonempty(event_type),
-        pc.greater_equal(ts_ms, MIN_EVENT_MS),
-        pc.less_equal(ts_ms, now_ms + FUTURE_TOLERANCE_MS),
-        pc.or_(pc.invert(used), _all(has_user, known_profile)),
-        pc.or_(pc.not_equal(event_type, "ACCESS"), pc.is_valid(module)),
+    has_user = _numpy(_nonempty(user_id))
+    has_module = _nonempty(module)
+    used = _numpy(pc.is_in(event_type, value_set=_TYPES_USED))
+    known_profile = _numpy(pc.fill_null(pc.is_in(profile, value_set=_PROFILES), False))
+    id_absent = _numpy(pc.equal(id_texts, ""))
+    date_absent = _numpy(pc.is_in(date_texts, value_set=_ABSENT_DATES))
+    access = _numpy(pc.fill_null(pc.equal(event_type, "ACCESS"), False))
+    nothing = np.zeros(n, bool)
+    checks = (  # (reason, fails for certain, not known to the fast path), in parse.validate's order
+        (MISSING_ID, id_absent, ~id_absent & ~id_ok),
+        (MISSING_EVENT_TYPE, ~_numpy(_nonempty(event_type)), nothing),
+        (MISSING_DATE, date_absent, ~date_absent & ~date_ok),
+        (DATE_BEFORE_2000, ms < MIN_EVENT_MS, nothing),
+        (DATE_IN_FUTURE, ms > now_ms + FUTURE_TOLERANCE_MS, nothing),
+        (MISSING_USER_ID, used & ~has_user, nothing),
+        (MISSING_PROFILE, used & ~_numpy(_nonempty(profile)), nothing),
+        (UNKNOWN_PROFILE, used & ~known_profile, nothing),
+        (MISSING_MODULE, used & access & ~_numpy(has_module), nothing),
+        (None, nothing, ~structures.strings),
+        (None, nothing, ~classes.strings),
+        (BAD_ID, ~structures.valid | ~classes.valid, nothing),
+        (None, nothing, structures.twice | classes.twice),
     )
+    undecided = readable & np.fromiter((d is not _UNREAD for d in decoded), bool, n)
+    slow = ~undecided
+    known_rejects = []
+    for reason, fails, unknown in checks:
+        known_rejects += [(int(i), reason) for i in np.flatnonzero(undecided & fails)]
+        slow |= undecided & ~fails & unknown
+        undecided &= ~fails & ~unknown
+    ok = pa.array(undecided)  # every check passed
     # events of other types keep a user and a profile only when they are valid ones
-    user_id = pc.if_else(has_user, user_id, pa.scalar(None, pa.string()))
-    profile = pc.if_else(known_profile, profile, pa.scalar(None, pa.string()))
+    module = pc.if_else(has_module, module, pa.scalar(None, pa.string()))
+    user_id = pc.if_else(pa.array(has_user), user_id, pa.scalar(None, pa.string()))
+    profile = pc.if_else(pa.array(known_profile), profile, pa.scalar(None, pa.string()))
     table = pa.Table.from_arrays(
-        [event_id, event_type, module, ts_ms, user_id, profile, structures, classes, pa.array(np.arange(n))],
+        [event_id, event_type, module, ts_ms, user_id, profile, structures.lists, classes.lists]
+        + [pa.array(np.arange(n))],
         schema=lake_io.EVENT_SCHEMA.append(pa.field("index", pa.int64())),
     )
-    return table.filter(ok), np.flatnonzero(~_numpy(ok)).tolist()
+    return table.filter(ok), known_rejects, np.flatnonzero(slow).tolist()
 
 
 def _decoded(line: bytes) -> _Fields:
@@ -204,15 +252,28 @@ def _event_ids(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return ids, _numpy(pc.or_(is_text, is_oid))
 
 
-def id_lists(texts: pa.Array) -> tuple[pa.ListArray, np.ndarray]:
-    """`structures` / `classes` as lists of ids, and whether the fast path read them: an array of ids of
-    the SPEC's alphabet, null, or absent (no id), no id twice in one list (parse_line takes the others)."""
-    known = _numpy(pc.match_substring_regex(texts, ID_LIST_FORMS))
-    inner = pc.utf8_slice_codeunits(pc.if_else(known, texts, ""), 2, -2)
+@dataclass
+class IdLists:
+    """`structures` or `classes` read from their texts: `lists` where `valid`, else empty."""
+
+    lists: pa.ListArray
+    strings: np.ndarray  # an array of strings without escapes, null, or absent: parse_line's list forms
+    valid: np.ndarray  # ... of ids of the SPEC's alphabet (else a bad_id reject)
+    twice: np.ndarray  # ... with an id listed twice (valid: parse_line keeps it once; the fast path does not)
+
+
+def id_lists(texts: pa.Array) -> IdLists:
+    """`structures` / `classes` as lists of ids, and what the fast path knows of each text."""
+    valid = _numpy(pc.match_substring_regex(texts, ID_LIST_FORMS))
+    strings = valid.copy()
+    others = np.flatnonzero(~valid)  # few: the second pattern only reads them
+    if len(others):
+        strings[others] = _numpy(pc.match_substring_regex(texts.take(others), STRING_LIST_FORMS))
+    inner = pc.utf8_slice_codeunits(pc.if_else(valid, texts, ""), 2, -2)
     nothing = pa.scalar(None, inner.type)
     lists = pc.split_pattern(pc.if_else(pc.equal(inner, ""), nothing, inner), _ID_SEPARATOR)
     lists = pc.fill_null(lists.cast(pa.list_(pa.string())), _NO_IDS)
-    return lists, known & ~_listed_twice(lists)
+    return IdLists(lists, strings, valid, _listed_twice(lists))
 
 
 def _listed_twice(lists: pa.ListArray) -> np.ndarray:
@@ -284,14 +345,6 @@ def _numpy(mask: pa.Array) -> np.ndarray:
 
 def _nonempty(values: pa.Array) -> pa.Array:
     return pc.fill_null(pc.greater(pc.utf8_length(values), 0), False)
-
-
-def _all(*conditions: pa.Array) -> pa.Array:
-    """True where every condition is true; an unknown (null) condition counts as false."""
-    result = conditions[0]
-    for condition in conditions[1:]:
-        result = pc.and_kleene(result, condition)
-    return pc.fill_null(result, False)
 
 
 def _merge(events: pa.Table, slow_events: list[tuple[int, Event]]) -> pa.Table:

@@ -37,8 +37,10 @@ def assert_agrees(lines: list[bytes]) -> parse_columns.ParsedBlock:
 
 def fast_path_takes(line: bytes) -> bool:
     """Whether the line is an event of the fast path, without parse_line."""
-    table, slow = parse_columns._fast_events([line], parse_columns._whole_lines_readable(line), NOW)
-    return table.num_rows == 1 and not slow
+    table, known_rejects, slow = parse_columns._fast_events(
+        [line], parse_columns._whole_lines_readable(line), NOW
+    )
+    return table.num_rows == 1 and not known_rejects and not slow
 
 
 def line(**fields: object) -> bytes:
@@ -220,6 +222,32 @@ def test_common_forms_are_read_without_the_reference():
     assert fast_path_takes(line(_id={"$oid": "65f0c1a2b3c4d5e6f7a8b9c0"}, structures=[], classes=...))
     assert fast_path_takes(line(**{"event-type": "GET_RESOURCE", "profil": "Director", "userId": ""}))
     assert not fast_path_takes(line(profil="Director"))  # a reject: its reason and raw text are parse_line's
+
+
+def test_common_rejects_are_decided_without_the_reference(monkeypatch):
+    """A reject of a known form costs no more than an event: its reason comes from the columns, in
+    parse.validate's order, and only its raw text from the line; parse_line is never called."""
+    lines = [
+        line(profil="Director", ua="Mozilla/5.0", ratio=1e-07),  # raw text: json's 1e-07, not orjson's 1e-7
+        line(profil=""),
+        line(profil=None, structures="not a list"),  # the first failing check decides
+        line(date={"$date": "1999-12-31T23:00:00Z"}),
+        line(date=NOW + 2 * 86_400_000),
+        line(date=None),
+        line(date=..., userId=...),
+        line(userId=..., profil="Director"),
+        line(_id=...),
+        line(**{"event-type": None}),
+        line(**{"event-type": "ACCESS", "module": ""}),
+        line(structures=["bad id", "s1"]),
+        line(structures=None, classes=["c1", "x/y"]),
+        line(ua="Mozilla/5.0"),  # a valid event beside them
+    ]
+    events, rejects = reference(lines)
+    assert len(events) == 1 and len({reason for _n, reason, _raw in rejects}) == 10
+    monkeypatch.setattr(parse_columns, "parse_line", lambda *_a: pytest.fail("parse_line was called"))
+    parsed = parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)
+    assert parsed.events.to_pylist() == events and parsed.rejects == rejects
 
 
 def test_a_broken_stream_is_one_more_line():
