@@ -143,8 +143,11 @@ class Access:
         self.everywhere: list[dict] = list(document.get("everywhere", []))
         self.files: dict[str, list[dict]] = {}
         self.folders: dict[str, list[dict]] = {}
+        self.class_folders: dict[str, str] = {}  # class id → its folder
         for path, rule in document.get("paths", {}).items():
             (self.folders if path.endswith("/") else self.files)[path] = list(rule.get("allow", []))
+            if rule.get("kind") == "class":
+                self.class_folders[rule.get("class")] = path
 
     @classmethod
     def load(cls, site: Path) -> Access:

@@ -33,8 +33,8 @@ class User:
 
     id: str
     profile: str  # Teacher, Student, Relative, Personnel or Guest (SPEC 2.3)
-    structures: frozenset[str] = frozenset()
-    classes: frozenset[str] = frozenset()
+    structures: tuple[str, ...] = ()  # in users.csv's order: the first is the main one (GET /_me)
+    classes: tuple[str, ...] = ()
     functions: frozenset[str] = frozenset()  # among FUNCTIONS
 
 
@@ -127,8 +127,8 @@ def read_users(folder: Path) -> dict[str, User] | None:
         users[values["id"]] = User(
             values["id"],
             values["profile"],
-            frozenset(structures),
-            frozenset(classes),
+            tuple(structures),
+            tuple(classes),
             frozenset(functions),
         )
     return users

@@ -8,7 +8,8 @@
   asks in the tests and in a local trial of `deploy/nginx/statistiques.conf`. It answers 204 when the
   session's user may read `X-Original-URI`, 401 without a known session, 403 otherwise. Its "session" is
   the cookie `oneSessionId` holding a user id, so it is for loopback tests only: in production the ENT's own
-  session check plays this role (README "Access").
+  session check plays this role (README "Access"). It also answers the reader's question `GET /_me` (their
+  own structures and classes, `reader_document`), which the preview answers too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import gzip
 import io
 import ipaddress
+import json
 import logging
 import sys
 from functools import partial
@@ -27,13 +29,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .access import ADML, SUPER_ADMIN, Access, may_read, site_path
-from .directory import USERS_FILE, User, read_users
+from .directory import USERS_FILE, Snapshot, User, read_snapshot, read_users
 from .exceptions import StatistiquesError
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "oneSessionId"  # the ENT's session cookie; the stand-in reads a user id in it
 URI_HEADER = "X-Original-URI"  # set by nginx (deploy/nginx/statistiques.conf) on the auth subrequest
+ME_URL = "/_me"  # the reader's own entities, asked by the pages (site_src/app.js)
+CHECK_ME_PATH = "/statistiques/me"  # where nginx's `location = /_me` sends that question to the session check
+READER_VERSION = 1
 KINDS = ("SUPER_ADMIN", "ADML", "Personnel", "Teacher", "Relative", "Student", "Guest")
 
 
@@ -75,14 +80,62 @@ def sample_users(users: dict[str, User], per_kind: int = 3) -> str:
     return "\n".join(lines)
 
 
+def reader_document(user: User, access: Access, snapshot: Snapshot | None) -> dict:
+    """The answer to `GET /_me` (README "Access"): the entity folders that are the reader's own (their
+    structures, then their classes, in users.csv's order) among those the access rules let them read, with
+    their names for the switcher; `main`, the summary the root index opens: the first of them, none for a
+    super administrator (the whole index is theirs)."""
+    structures = snapshot.structures if snapshot else {}
+    classes = snapshot.classes if snapshot else {}
+    own: list[dict] = []
+    for structure_id in user.structures:
+        path = f"structures/{structure_id}/"
+        if path in access.folders and may_read(user, "/" + path, access):
+            name = structures.get(structure_id, {}).get("name") or structure_id
+            own.append({"kind": "structure", "path": path, "name": name})
+    for class_id in user.classes:
+        path = access.class_folders.get(class_id)
+        if path is not None and may_read(user, "/" + path, access):
+            known = classes.get(class_id, {})
+            structure_id = known.get("structure_id", path.split("/")[1])
+            structure = structures.get(structure_id, {}).get("name") or structure_id
+            own.append(
+                {"kind": "class", "path": path, "name": known.get("name") or class_id, "structure": structure}
+            )
+    return {
+        "version": READER_VERSION,
+        "super_admin": SUPER_ADMIN in user.functions,
+        "main": own[0]["path"] if own and SUPER_ADMIN not in user.functions else None,
+        "entities": own,
+    }
+
+
+def _send_json(handler: BaseHTTPRequestHandler, document: dict) -> None:
+    body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    handler.send_response(HTTPStatus.OK)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Cache-Control", "no-store")
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 # The preview ------------------------------------------------------------------------------------------
 class PreviewServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], site: Path, access: Access, user: User):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        site: Path,
+        access: Access,
+        user: User,
+        snapshot: Snapshot | None = None,
+    ):
         self.site = Path(site)
         self.access = access
         self.user = user
+        self.snapshot = snapshot
         super().__init__(address, partial(_PreviewHandler, directory=str(self.site)))
 
     @property
@@ -93,6 +146,12 @@ class PreviewServer(ThreadingHTTPServer):
 
 class _PreviewHandler(SimpleHTTPRequestHandler):
     server: PreviewServer
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] == ME_URL:
+            _send_json(self, reader_document(self.server.user, self.server.access, self.server.snapshot))
+            return
+        super().do_GET()
 
     def send_head(self):
         user = self.server.user
@@ -147,6 +206,7 @@ def preview_server(
     """A preview of `site` for `user_id` of `directory/users.csv`, or of the whole site as a super
     administrator when `user_id` is None; bound (not yet serving)."""
     access = Access.load(site)
+    snapshot = None  # the names of the reader's own entities (GET /_me): a super administrator has none
     if user_id is None:
         user = WHOLE_SITE_READER
     else:
@@ -156,10 +216,11 @@ def preview_server(
                 f"{Path(directory) / USERS_FILE}: no user {user_id!r}; run `build.py serve {site} "
                 f"--directory {directory}` without --user to list some"
             )
+        snapshot = read_snapshot(directory)
     if not _is_loopback(host):
         log.warning("serving on %s: anyone who reaches this port reads the site as %s", host, user.id)
     try:
-        return PreviewServer((host, port), site, access, user)
+        return PreviewServer((host, port), site, access, user, snapshot)
     except OSError as error:
         raise StatistiquesError(
             f"cannot listen on {host}:{port} ({error.strerror}); choose another --port"
@@ -177,9 +238,16 @@ def _is_loopback(host: str) -> bool:
 class SessionCheckServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], access: Access, users: dict[str, User]):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        access: Access,
+        users: dict[str, User],
+        snapshot: Snapshot | None = None,
+    ):
         self.access = access
         self.users = users
+        self.snapshot = snapshot
         super().__init__(address, _SessionCheckHandler)
 
 
@@ -188,6 +256,9 @@ class _SessionCheckHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         user = self.server.users.get(_session_user(self.headers.get("Cookie", "")) or "")
+        if self.path.split("?")[0] == CHECK_ME_PATH and user is not None:
+            _send_json(self, reader_document(user, self.server.access, self.server.snapshot))
+            return
         uri = self.headers.get(URI_HEADER)
         if user is None:
             status = HTTPStatus.UNAUTHORIZED
@@ -220,7 +291,7 @@ def session_check_server(
     access = Access.load(site)
     users = load_users(directory)
     try:
-        return SessionCheckServer((host, port), access, users)
+        return SessionCheckServer((host, port), access, users, read_snapshot(directory))
     except OSError as error:
         raise StatistiquesError(
             f"cannot listen on {host}:{port} ({error.strerror}); choose another --port"

@@ -1,5 +1,5 @@
-/* Statistiques: what every page does (the root index's filter, the entity switcher). Reads window.STATS_NAV
-   when the switcher opens; detail pages add detail.js. Text from data always goes through textContent,
+/* Statistiques: what every page does (the root index's filter, the entity switcher, the reader's own entities
+   from GET /_me). Reads window.STATS_NAV when the switcher opens; detail pages add detail.js. Text from data always goes through textContent,
    never innerHTML. */
 (function () {
   "use strict";
@@ -54,6 +54,63 @@
     });
   }
 
+  /* The reader's own entities ------------------------------------------------------------------- */
+  /* GET /_me, answered by the ENT's session check behind nginx (README "Access"): the reader's structures
+     and classes, and the summary the root index opens. null where nothing answers it (a page opened from
+     disk, a plain static server): the pages then work as they always have. */
+  var OWN_PATH = /^structures\/[A-Za-z0-9_-]+\/(classes\/[A-Za-z0-9_-]+\/)?$/;
+  var OPENED_KEY = "statistiques.opened";
+  var readerAnswer = null;
+
+  function loadReader(done) {
+    if (!readerAnswer) {
+      readerAnswer = new Promise(function (resolve) {
+        if (!window.fetch || window.location.protocol === "file:") { resolve(null); return; }
+        window.fetch(root + "_me", { credentials: "same-origin", cache: "no-store" })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (me) { resolve(readerOf(me)); }, function () { resolve(null); });
+      });
+    }
+    readerAnswer.then(done);
+  }
+
+  /* only folders of the site's own shape are followed: the answer names where links and the root go */
+  function readerOf(me) {
+    if (!me || me.version !== 1 || !Array.isArray(me.entities)) { return null; }
+    var entities = me.entities.filter(function (e) {
+      return e && typeof e.path === "string" && OWN_PATH.test(e.path) && typeof e.name === "string";
+    });
+    var main = typeof me.main === "string" && OWN_PATH.test(me.main) ? me.main : null;
+    return { main: main, entities: entities };
+  }
+
+  function ownLabel(entity) {
+    return entity.kind === "class" && entity.structure ? entity.name + " — " + entity.structure : entity.name;
+  }
+
+  /* Root index: the reader's main summary on the way in (once a tab: the site's own link back to the index
+     then shows the whole list, the reader's own entities first) */
+  function setupRootReader() {
+    var section = document.getElementById("own");
+    if (!section) { return; }
+    loadReader(function (me) {
+      if (!me || !me.entities.length) { return; }
+      var storage = null;
+      try { storage = window.sessionStorage; } catch (error) { storage = null; }
+      var arriving = !storage || !storage.getItem(OPENED_KEY);
+      if (storage) { storage.setItem(OPENED_KEY, "1"); }
+      if (arriving && me.main) {
+        window.location.replace(root + me.main + "index.html");
+        return;
+      }
+      var list = document.getElementById("own-list");
+      me.entities.forEach(function (e) {
+        list.appendChild(linkItem(ownLabel(e), root + e.path + "index.html"));
+      });
+      section.hidden = false;
+    });
+  }
+
   /* Entity switcher ---------------------------------------------------------------------------- */
   var SWITCHER_LIMIT = 200;
 
@@ -79,11 +136,21 @@
     return li;
   }
 
-  function buildSwitcher(panel) {
+  function buildSwitcher(panel, me) {
     var data = window.STATS_DATA || { entity: {}, classes: [] };
     var entity = data.entity;
     var file = currentFile();
     panel.textContent = "";
+    var here = entity.kind === "class" ? "structures/" + entity.structure_id + "/classes/" + entity.id + "/"
+      : entity.kind === "structure" ? "structures/" + entity.id + "/" : null;
+    if (me && me.entities.length) {
+      panel.appendChild(el("h2", { "class": "switch-title", id: "switch-own" }, "Vos établissements et classes"));
+      var ownList = el("ul", { "class": "switch-list own", "aria-labelledby": "switch-own" });
+      me.entities.forEach(function (e) {
+        ownList.appendChild(linkItem(ownLabel(e), root + e.path + file, null, e.path === here));
+      });
+      panel.appendChild(ownList);
+    }
     var platformList = el("ul", { "class": "switch-list" });
     platformList.appendChild(linkItem(window.STATS_NAV.platform, root + "platform/" + file, null,
       entity.kind === "platform"));
@@ -155,8 +222,11 @@
       panel.textContent = "Chargement…";
       loadNavigation(function (error) {
         if (error) { panel.textContent = "La liste des établissements n'a pas pu être chargée."; return; }
-        built = true;
-        buildSwitcher(panel).focus();
+        loadReader(function (me) {
+          if (built) { return; }
+          built = true;
+          buildSwitcher(panel, me).focus();
+        });
       });
     }
     button.addEventListener("click", function () {
@@ -178,5 +248,6 @@
   window.STATS_PAGE = { el: el };  /* shared with detail.js */
 
   setupRootFilter();
+  setupRootReader();
   setupSwitcher();
 }());

@@ -30,12 +30,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def shipped_config(site: Path, port: int, check_url: str) -> str:
-    """deploy/nginx/statistiques.conf with its documented values set: listen, root, proxy_pass."""
+CHECK_ORIGIN = "http://127.0.0.1:8090"  # the session check's address in the shipped configuration
+
+
+def shipped_config(site: Path, port: int, check_origin: str) -> str:
+    """deploy/nginx/statistiques.conf with its documented values set: listen, root, and the session check's
+    address in its two proxy_pass lines (the access check, `/_me`)."""
     text = SHIPPED_CONF.read_text(encoding="utf-8")
-    for directive, value in (("listen", f"127.0.0.1:{port}"), ("root", str(site)), ("proxy_pass", check_url)):
+    for directive, value in (("listen", f"127.0.0.1:{port}"), ("root", str(site))):
         text, count = re.subn(rf"(?m)^(\s*){directive}\s+[^;]+;", rf"\g<1>{directive} {value};", text)
         assert count == 1, f"{SHIPPED_CONF}: expected one `{directive}` line to set"
+    text, count = re.subn(rf"(?m)^(\s*proxy_pass ){re.escape(CHECK_ORIGIN)}/", rf"\g<1>{check_origin}/", text)
+    assert count == 2, f"{SHIPPED_CONF}: expected two proxy_pass lines to the session check"
     return text
 
 
@@ -49,7 +55,7 @@ def running_nginx(site: Path, directory: Path, prefix: Path) -> Iterator[int]:
     threading.Thread(target=check.serve_forever, daemon=True).start()
     port = free_port()
     (prefix / "statistiques.conf").write_text(
-        shipped_config(site, port, f"http://127.0.0.1:{check.server_address[1]}/statistiques/session-check"),
+        shipped_config(site, port, f"http://127.0.0.1:{check.server_address[1]}"),
         encoding="utf-8",
     )
     temp = " ".join(

@@ -33,8 +33,9 @@ USERS = [  # id, profile, structures, classes, functions
     ("parent-c1", "Relative", "s1", "c1", ""),
     ("pupil-c1", "Student", "s1", "c1", ""),
     ("guest-s1", "Guest", "s1", "", ""),
+    ("teacher-2", "Teacher", "s2|s1", "c3|c1", ""),  # a class in each of two schools
 ]
-STAFF = {"admin", "adml-s1", "staff-s1", "teacher-c1"}
+STAFF = {"admin", "adml-s1", "staff-s1", "teacher-c1", "teacher-2"}
 S1_READERS = {"admin", "adml-s1", "staff-s1"}
 # request URI → the users who may read it (everyone else: 403; no session or an unknown one: 401)
 MATRIX: dict[str, set[str]] = {
@@ -55,10 +56,10 @@ MATRIX: dict[str, set[str]] = {
     "/structures/s1/%2e%2e/s2/index.html": {"admin"},  # = structures/s2/
     "/structures/s1/classes/c1/..%2f..%2f..%2fs2/index.html": {"admin"},  # = structures/s2/
     "/structures/s1/../s2/index.html": {"admin"},
-    "/structures/s1/classes/c1/index.html": S1_READERS | {"teacher-c1"},
-    "/structures/s1/classes/c1/csv/connections-by-month.csv": S1_READERS | {"teacher-c1"},
+    "/structures/s1/classes/c1/index.html": S1_READERS | {"teacher-c1", "teacher-2"},
+    "/structures/s1/classes/c1/csv/connections-by-month.csv": S1_READERS | {"teacher-c1", "teacher-2"},
     "/structures/s1/classes/c2/index.html": S1_READERS,
-    "/structures/s2/classes/c3/index.html": {"admin"},
+    "/structures/s2/classes/c3/index.html": {"admin", "teacher-2"},
 }
 
 
@@ -107,7 +108,7 @@ def test_users_csv_is_read_with_its_lists_and_functions(tmp_path: Path) -> None:
     )
     users = read_users(tmp_path)
     assert users == {
-        "u-1": User("u-1", "Teacher", frozenset({"s1", "s2"}), frozenset({"c1", "c3"}), frozenset(FUNCTIONS)),
+        "u-1": User("u-1", "Teacher", ("s1", "s2"), ("c1", "c3"), frozenset(FUNCTIONS)),
         "u-2": User("u-2", "Student"),
     }
 
@@ -157,7 +158,7 @@ def small_access() -> Access:
 
 
 def user(profile: str, structures=(), classes=(), functions=()) -> User:
-    return User("u", profile, frozenset(structures), frozenset(classes), frozenset(functions))
+    return User("u", profile, tuple(structures), tuple(classes), frozenset(functions))
 
 
 @pytest.mark.parametrize(
@@ -340,6 +341,47 @@ def test_nginx_applies_access_json_for_each_kind_of_user(nginx: int, access_site
             if status != 401:
                 failures.append((uid, uri, status, 401))
     assert not failures, failures
+
+
+# GET /_me: the reader's own entities, main first (README "Access")
+OWN = {  # user → the folders GET /_me lists, main first
+    "admin": ["structures/s2/"],  # a super administrator's main page is the whole index: no main
+    "adml-s1": ["structures/s1/", "structures/s1/classes/c1/"],
+    "staff-s1": ["structures/s1/"],
+    "teacher-c1": ["structures/s1/classes/c1/"],
+    "teacher-2": ["structures/s2/classes/c3/", "structures/s1/classes/c1/"],  # not their schools: not theirs
+    "parent-c1": [],
+    "pupil-c1": [],
+    "guest-s1": [],
+}
+
+
+def assert_reader_document(uid: str, document: dict) -> None:
+    folders = OWN[uid]
+    assert document["version"] == 1 and document["super_admin"] == (uid == "admin"), uid
+    assert [e["path"] for e in document["entities"]] == folders, uid
+    assert document["main"] == (folders[0] if folders and uid != "admin" else None), uid
+    names = {e["path"]: (e["kind"], e["name"], e.get("structure")) for e in document["entities"]}
+    expected = {
+        "structures/s1/": ("structure", "Lycée Un", None),
+        "structures/s2/": ("structure", "Collège Deux", None),
+        "structures/s1/classes/c1/": ("class", "2nde A", "Lycée Un"),
+        "structures/s2/classes/c3/": ("class", "6e A", "Collège Deux"),
+    }
+    assert names == {path: expected[path] for path in folders}, uid
+
+
+def test_nginx_sends_me_to_the_session_check_for_the_reader(nginx: int) -> None:
+    for uid in OWN:
+        response = fetch(nginx, "/_me", uid)
+        assert response.status == 200, uid
+        assert response.getheader("Content-Type") == "application/json; charset=utf-8"
+        assert response.getheader("Cache-Control") == "no-store"
+        assert response.getheader("Content-Security-Policy")  # the server's headers, as on every answer
+        assert_reader_document(uid, json.loads(response.body))
+    assert fetch(nginx, "/_me").status == 401
+    assert fetch(nginx, "/_me", "nobody-known").status == 401
+    assert fetch(nginx, "/_me", "admin", method="POST").status == 403
 
 
 GZIP = {"Accept-Encoding": "gzip"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from nginx_helpers import free_port
-from test_access import MATRIX, USERS, an_asset, build_access_site
+from test_access import MATRIX, OWN, USERS, an_asset, assert_reader_document, build_access_site
 
 import build
 from pipeline.serve import SESSION_COOKIE, URI_HEADER, preview_server, session_check_server
@@ -103,6 +104,32 @@ def test_the_session_check_stand_in(access_site: tuple[Path, Path]) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_stand_in_and_the_preview_answer_me_for_their_reader(access_site: tuple[Path, Path]) -> None:
+    site, directory = access_site
+    check = running(session_check_server(site, directory, "127.0.0.1", 0))
+    try:
+        port = check.server_address[1]
+        for uid in OWN:
+            response = get(port, "/statistiques/me", {"Cookie": f"{SESSION_COOKIE}={uid}"})
+            assert response.status == 200 and response.getheader("Cache-Control") == "no-store", uid
+            assert_reader_document(uid, json.loads(response.body))
+        assert get(port, "/statistiques/me").status == 401
+    finally:
+        check.shutdown()
+        check.server_close()
+    for uid in ("teacher-2", None):  # the preview as a user, and of the whole site (a super administrator)
+        server = running(preview_server(site, directory, uid, "127.0.0.1", 0))
+        try:
+            document = json.loads(get(server.server_address[1], "/_me").body)
+            if uid:
+                assert_reader_document(uid, document)
+            else:
+                assert document == {"version": 1, "super_admin": True, "main": None, "entities": []}
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def test_serve_without_user_lists_users_of_each_kind(access_site: tuple[Path, Path]) -> None:
