@@ -240,3 +240,30 @@ def test_app_counts_dense_and_sparse_give_the_same_sums(monkeypatch):
     for day in days:
         turning.add(*day)
     assert turning.dense is None and _app_sums(turning) == expected
+
+
+def test_the_months_presence_and_each_periods_app_counts_are_dropped_before_ranking(make_site, monkeypatch):
+    """Memory: at regional size the months' presence keys (1.2 GB) and each period's dense app counts
+    (up to 384 MB) were all still held while the apps were ranked, the indicator stage's peak."""
+    from pipeline import indicators, presence
+
+    loaded, seen = [], []
+    load_months, rank = presence.load_months, indicators.RankedApps.rank
+
+    def keep_months(*args):
+        loaded.append(load_months(*args))
+        return loaded[-1]
+
+    def watch_rank(*args, **kwargs):
+        seen.append(sum(len(m.keys) for m in loaded[-1].values()))
+        return rank(*args, **kwargs)
+
+    monkeypatch.setattr(presence, "load_months", keep_months)
+    monkeypatch.setattr(indicators.RankedApps, "rank", watch_rank)
+    site = make_site(
+        [event("ACCESS", when="2026-03-10 09:00", module="Blog"), event(when="2026-02-10 09:00", user="u2")],
+        as_of="2026-03-31",
+    )
+    assert site.tile("top_apps") == "Blog" and site.tile("unique_visitors") == 0
+    assert seen == [0, 0]  # two periods ranked, no presence key held any more
+    assert loaded and not loaded[-1]
