@@ -292,7 +292,7 @@ def test_users_csv_lists_this_school_years_accounts(tmp_path: Path, november: di
     assert [u.profile for u in users.values() if "SUPER_ADMIN" in u.functions] == ["Personnel"]
     for u in users.values():
         if u.profile == "Teacher" and demo_data.UNKNOWN_STRUCTURE_ID not in u.structures:
-            assert u.classes and {class_of[c] for c in u.classes} <= u.structures, u
+            assert u.classes and {class_of[c] for c in u.classes} <= set(u.structures), u
         if u.profile in ("Personnel", "Guest"):
             assert len(u.structures) == 1 and not u.classes, u
         if u.profile == "Student":
