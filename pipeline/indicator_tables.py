@@ -73,8 +73,25 @@ class RankedApps:
 
     @classmethod
     def rank(cls, entity, profile, module, count, names: list[str], n_entities: int) -> RankedApps:
+        return cls.joined([cls.sorted_rows(entity, profile, module, count, names)], names, n_entities)
+
+    @staticmethod
+    def sorted_rows(entity, profile, module, count, names: list[str]) -> tuple[np.ndarray, ...]:
+        """The rows in their order, in the narrowest types that hold them (a regional year: 15 M rows)."""
         order = app_order(entity, profile, module, count, names)
-        ranked = cls(entity[order], profile[order], module[order], count[order], names)
+        return (
+            entity[order].astype(np.int32),
+            profile[order].astype(np.int8),
+            module[order].astype(np.int32),
+            count[order],
+        )
+
+    @classmethod
+    def joined(cls, parts: list[tuple[np.ndarray, ...]], names: list[str], n_entities: int) -> RankedApps:
+        """Sorted rows of consecutive ranges of entities, in order, as one ranking."""
+        empty = (np.int32, np.int8, np.int32, np.int64)
+        columns = [np.concatenate(c) for c in zip(*parts)] if parts else [np.zeros(0, t) for t in empty]
+        ranked = cls(*columns, names)
         ranked._bounds = np.searchsorted(ranked.entity, np.arange(n_entities + 1))
         return ranked
 

@@ -108,28 +108,32 @@ class AppCounts:
         wider[:, : self.dense.shape[1]] = self.dense
         self.dense = wider
 
-    def _dense_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(cells, modules, counts) of the non-zero dense counts, Tous (profile 0) included."""
-        assert self.dense is not None
-        by_profile = self.dense.reshape(self.n_cells // N_PROFILES, N_PROFILES, self.dense.shape[1])
+    def _dense_rows(self, first: int = 0, end: int | None = None) -> tuple[np.ndarray, ...]:
+        """(cells, modules, counts) of the non-zero dense counts of cells [first, end) (whole entities),
+        Tous (profile 0) included."""
+        assert self.dense is not None and first % N_PROFILES == 0
+        block = self.dense[first:end]
+        by_profile = block.reshape(len(block) // N_PROFILES, N_PROFILES, block.shape[1])
         by_profile[:, 0, :] = by_profile[:, 1:, :].sum(axis=1)  # each access has one profile
-        cells, modules = np.nonzero(self.dense)
-        return cells, modules, self.dense[cells, modules]
+        cells, modules = np.nonzero(block)
+        return cells + first, modules, block[cells, modules]
 
     def compact(self) -> None:
         if len(self.cells) > 1:
             cells, counts = group_counts(np.concatenate(self.cells), np.concatenate(self.counts))
             self.cells, self.counts = [cells], [counts]
 
-    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(cells, modules, counts) of every non-zero count, Tous included."""
+    def rows(self, first: int = 0, end: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cells, modules, counts) of every non-zero count of cells [first, end), Tous included."""
         if self.dense is not None:
-            return self._dense_rows()
+            return self._dense_rows(first, end)
         self.compact()
         codes = self.cells[0] if self.cells else np.zeros(0, dtype=np.int64)
         counts = self.counts[0] if self.counts else np.zeros(0, dtype=np.int64)
-        cells, modules = np.divmod(codes, MAX_MODULES)
-        return cells, modules, counts
+        end = self.n_cells if end is None else end
+        start, stop = np.searchsorted(codes, [first * MAX_MODULES, end * MAX_MODULES])  # sorted: summed
+        cells, modules = np.divmod(codes[start:stop], MAX_MODULES)
+        return cells, modules, counts[start:stop]
 
 
 @dataclass
@@ -243,10 +247,16 @@ class DailySums:
         DENSE_APP_BYTES) are dropped once their rows are out, before the next period's are ranked."""
         names = list(self.modules)
         ranked = {}
+        n_entities = len(self.logins)
         for period in list(self.apps):
-            cells, module, n = self.apps.pop(period).rows()
-            entity, profile = np.divmod(cells, N_PROFILES)
-            ranked[period] = RankedApps.rank(entity, profile, module, n, names, len(self.logins))
+            counts = self.apps.pop(period)
+            parts = []
+            for first in range(0, n_entities, RANK_ENTITIES):  # the rows of a few entities at a time
+                cells, module, n = counts.rows(first * N_PROFILES, (first + RANK_ENTITIES) * N_PROFILES)
+                entity, profile = np.divmod(cells, N_PROFILES)
+                parts.append(RankedApps.sorted_rows(entity, profile, module, n, names))
+            del counts
+            ranked[period] = RankedApps.joined(parts, names, n_entities)
         return ranked
 
 
@@ -265,6 +275,7 @@ def _coded_rows(
 
 
 COMPACT_ROWS = 2_000_000
+RANK_ENTITIES = 8192  # entities whose app rows are ranked at a time: the sort's copies stay small
 DENSE_APP_BYTES = 384 << 20  # per period: 63,000 entities × 6 profiles × 127 modules
 MAX_MODULES = 1 << 20  # module codes share an int64 with the cell: entity × profiles × 2**20 < 2**63
 

@@ -248,18 +248,18 @@ def test_the_months_presence_and_each_periods_app_counts_are_dropped_before_rank
     from pipeline import indicators, presence
 
     loaded, seen = [], []
-    load_months, rank = presence.load_months, indicators.RankedApps.rank
+    load_months, joined = presence.load_months, indicators.RankedApps.joined
 
     def keep_months(*args):
         loaded.append(load_months(*args))
         return loaded[-1]
 
-    def watch_rank(*args, **kwargs):
+    def watch_ranking(*args, **kwargs):
         seen.append(sum(len(m.keys) for m in loaded[-1].values()))
-        return rank(*args, **kwargs)
+        return joined(*args, **kwargs)
 
     monkeypatch.setattr(presence, "load_months", keep_months)
-    monkeypatch.setattr(indicators.RankedApps, "rank", watch_rank)
+    monkeypatch.setattr(indicators.RankedApps, "joined", watch_ranking)
     site = make_site(
         [event("ACCESS", when="2026-03-10 09:00", module="Blog"), event(when="2026-02-10 09:00", user="u2")],
         as_of="2026-03-31",
@@ -267,3 +267,28 @@ def test_the_months_presence_and_each_periods_app_counts_are_dropped_before_rank
     assert site.tile("top_apps") == "Blog" and site.tile("unique_visitors") == 0
     assert seen == [0, 0]  # two periods ranked, no presence key held any more
     assert loaded and not loaded[-1]
+
+
+def test_apps_ranked_a_few_entities_at_a_time_rank_as_all_at_once(make_site, monkeypatch):
+    from pipeline import indicators
+
+    documents = [
+        event(
+            "ACCESS",
+            when=f"2026-03-{1 + k % 28:02d} 09:00",
+            user=f"u{k % 5}",
+            module=f"M{k % 4}",
+            profile=["Teacher", "Student", "Relative"][k % 3],
+            structures=[f"s{1 + k % 2}"],
+            classes=["c1"],
+        )
+        for k in range(60)
+    ]
+    whole = make_site(documents, as_of="2026-03-31")
+    monkeypatch.setattr(indicators, "RANK_ENTITIES", 1)  # one entity per piece: the platform, s1, s2, c1
+    pieces = make_site(documents, as_of="2026-03-31")
+    for folder in ("platform", "structures/s1", "structures/s2", "structures/s1/classes/c1"):
+        for name in ("top_apps-month.csv.gz", "top_apps-12months.csv.gz"):
+            stored = f"{folder}/csv/{name}"
+            assert (pieces.root / stored).read_bytes() == (whole.root / stored).read_bytes(), stored
+    assert (whole.root / "platform/csv/top_apps-month.csv.gz").stat().st_size > 100
