@@ -1,6 +1,6 @@
 /* Statistiques: what every page does (the root index's filter, the entity switcher, the reader's own entities
-   from GET /_me). Reads window.STATS_NAV when the switcher opens; detail pages add detail.js. Text from data always goes through textContent,
-   never innerHTML. */
+   from GET /_me). Reads window.STATS_NAV when the switcher opens; detail pages add detail.js. Text from data
+   always goes through textContent, never innerHTML. */
 (function () {
   "use strict";
 
@@ -95,10 +95,12 @@
     if (!section) { return; }
     loadReader(function (me) {
       if (!me || !me.entities.length) { return; }
-      var storage = null;
-      try { storage = window.sessionStorage; } catch (error) { storage = null; }
-      var arriving = !storage || !storage.getItem(OPENED_KEY);
-      if (storage) { storage.setItem(OPENED_KEY, "1"); }
+      /* without session storage (refused by the browser), arriving means coming from no page of the site */
+      var arriving = !document.referrer;
+      try {
+        arriving = !window.sessionStorage.getItem(OPENED_KEY);
+        window.sessionStorage.setItem(OPENED_KEY, "1");
+      } catch (error) { /* keep the referrer's answer */ }
       if (arriving && me.main) {
         window.location.replace(root + me.main + "index.html");
         return;
