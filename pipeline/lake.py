@@ -178,7 +178,8 @@ class StagedWrites:
             _fsync(tmp)
         for tmp, path in self.pending:
             os.replace(tmp, path)
-        for folder in sorted({path.parent for _tmp, path in self.pending}):
+        # the renames, and a day's folder made for them (its entry in events/)
+        for folder in sorted({f for _tmp, path in self.pending for f in (path.parent, path.parent.parent)}):
             _fsync(folder)
         self.pending.clear()
 
