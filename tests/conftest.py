@@ -8,11 +8,13 @@ import io
 import itertools
 import json
 import os
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
 
 from pipeline import ingest
 from pipeline.site import SiteOptions, build
@@ -137,6 +139,20 @@ def make_site(tmp_path):
         return Site(out, report)
 
     return _make
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (never Playwright's own download), one per test module; the
+    tests that use it skip, with the install command, when either is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    missing = "Playwright is missing (pip install playwright)"
+    sync_api = pytest.importorskip("playwright.sync_api", reason=missing)
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 # ------------------------------------------------------------------------------------ skips under CI

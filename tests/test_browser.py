@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from chromium import CHROMIUM, CHROMIUM_ARGS, contrast, rgb
+from chromium import CHROMIUM, contrast, rgb
 from conftest import read_csv
 from test_pages import HOSTILE, build_tiny_site
 
@@ -33,7 +33,7 @@ READY = "body[data-chart-ready='true'] #chart svg .role-mark"
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is missing (pip install playwright)")
+pytest.importorskip("playwright.sync_api", reason="Playwright is missing (pip install playwright)")
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +49,6 @@ def base_url(site: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Watched:

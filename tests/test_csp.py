@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium import CHROMIUM, CHROMIUM_ARGS, rgb
+from chromium import rgb
 from nginx_helpers import fetch, running_nginx
 from test_pages import Page, build_tiny_site
 
@@ -194,18 +194,6 @@ def test_swatch_colours_come_from_profiles(site: Path) -> None:
 
 
 # The pages in Chromium, through nginx -----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    missing = "Playwright is missing (pip install playwright)"
-    sync_api = pytest.importorskip("playwright.sync_api", reason=missing)
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 class Reader:
     """A super administrator's browser tab on nginx that records CSP violations, CSP console messages and
     uncaught errors."""

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium import CHROMIUM, CHROMIUM_ARGS
 from nginx_helpers import running_nginx
 from test_access import build_access_site
 
@@ -27,18 +26,6 @@ def nginx(access_site: tuple[Path, Path], tmp_path_factory: pytest.TempPathFacto
     site, directory = access_site
     with running_nginx(site, directory, tmp_path_factory.mktemp("nginx")) as port:
         yield port
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    missing = "Playwright is missing (pip install playwright)"
-    sync_api = pytest.importorskip("playwright.sync_api", reason=missing)
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
