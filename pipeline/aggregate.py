@@ -301,7 +301,8 @@ def run(lake: Path, timezone: str, days: list[date], workers: int | None = None)
     # Load: which days and months changed since their aggregates were written
     sources = {day: _day_source(lake, day, timezone) for day in days}
     stale = sorted(d for d in days if store.read_day_record(lake, timezone, d).get("source") != sources[d])
-    workers = workers or _workers(lake, timezone, stale)
+    sizes = {day: _day_size(lake, timezone, day) for day in stale}  # the files' footers, read once
+    workers = workers or _workers(sizes)
 
     # Process + Save, runs of consecutive days at a time: memory holds the one or two UTC partitions a day
     # overlaps (per worker); a month once its days are done
@@ -313,7 +314,7 @@ def run(lake: Path, timezone: str, days: list[date], workers: int | None = None)
         with multiprocessing.get_context("fork").Pool(workers, _start_worker) as pool:
             tasks = [
                 (lake, timezone, days_run, sources)
-                for days_run in _runs(lake, timezone, stale, workers * TASKS_PER_WORKER)
+                for days_run in _runs(stale, sizes, workers * TASKS_PER_WORKER)
             ]
             for _ in progress(pool.imap_unordered(_aggregate_run, tasks), "aggregate days", len(tasks)):
                 pass  # every day is written before any month reads it
@@ -345,30 +346,28 @@ PEAK_PER_EVENT = 700
 MEMORY_BUDGET = 3 << 30
 
 
-def _workers(lake: Path, timezone: str, stale: list[date]) -> int:
+def _workers(sizes: dict[date, tuple[int, int]]) -> int:
+    """How many processes aggregate the stale days whose `_day_size` are `sizes`."""
     workers = min(os.cpu_count() or 1, MAX_WORKERS)
-    if workers <= 1 or len(stale) < MIN_DAYS_PER_WORKER * workers:
+    if workers <= 1 or len(sizes) < MIN_DAYS_PER_WORKER * workers:
         return 1
-    largest = max((_day_events(lake, timezone, day) for day in stale), default=0)
+    largest = max((events for events, _files in sizes.values()), default=0)
     return workers if workers * largest * PEAK_PER_EVENT <= MEMORY_BUDGET else 1
 
 
-def _day_events(lake: Path, timezone: str, day: date) -> int:
-    """The events of the UTC partitions a local day reads (their footers'): its memory."""
-    return sum(lake_io.row_count(f) for u in utc_days_of(day, timezone) for f in lake_io.day_files(lake, u))
+def _day_size(lake: Path, timezone: str, day: date) -> tuple[int, int]:
+    """(events, files) of the UTC partitions a local day reads, from the files' footers: its memory, and
+    with a fixed cost per file its work."""
+    files = [f for u in utc_days_of(day, timezone) for f in lake_io.day_files(lake, u)]
+    return sum(lake_io.row_count(f) for f in files), len(files)
 
 
 FILE_WORK = 10_000  # reading a file and writing a day's aggregates cost about as much as this many events
 
 
-def _day_work(lake: Path, timezone: str, day: date) -> int:
-    files = sum(len(lake_io.day_files(lake, u)) for u in utc_days_of(day, timezone))
-    return _day_events(lake, timezone, day) + FILE_WORK * files + 1
-
-
-def _runs(lake: Path, timezone: str, days: list[date], count: int) -> list[list[date]]:
-    """`days` cut into at most `count` runs of consecutive items holding about the same bytes to read."""
-    weights = np.array([_day_work(lake, timezone, day) for day in days], dtype=np.float64)
+def _runs(days: list[date], sizes: dict[date, tuple[int, int]], count: int) -> list[list[date]]:
+    """`days` cut into at most `count` runs of consecutive items holding about the same work."""
+    weights = np.array([sizes[d][0] + FILE_WORK * sizes[d][1] + 1 for d in days], dtype=np.float64)
     if not len(days):
         return []
     share = np.minimum((np.cumsum(weights) - weights / 2) * count // weights.sum(), count - 1)
