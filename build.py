@@ -206,11 +206,11 @@ def nightly_command(
 @click.option("--seed", default=7, show_default=True, help="Seed of the synthetic platform.")
 @_fail_cleanly
 def demo_command(out: Path, seed: int) -> None:
-    """Make a synthetic ENT (a year of events), ingest it and build its site."""
+    """Make a synthetic ENT (two years of events), ingest it and build its site."""
     result = demo.run(out, seed)
     click.echo(f"\nDemo site: {result.site / 'index.html'}")
     click.echo(
-        f"  first build (a year, {result.first_events} events): {result.first_seconds:.1f} s; "
+        f"  first build (two years, {result.first_events} events): {result.first_seconds:.1f} s; "
         f"nightly adding {result.last_day}: {result.nightly_seconds:.1f} s"
     )
     click.echo(

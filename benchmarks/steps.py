@@ -83,7 +83,7 @@ def ingest(args: dict) -> dict:
 def aggregate(args: dict) -> dict:
     clock = time.perf_counter()
     work = pipeline_aggregate.run(
-        Path(args["lake"]), args["timezone"], periods.window_days(_day(args["as_of"]))
+        Path(args["lake"]), args["timezone"], periods.history_days(_day(args["as_of"]))
     )
     return {"seconds": time.perf_counter() - clock, "aggregation": work}
 

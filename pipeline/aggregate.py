@@ -14,8 +14,9 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -323,6 +324,8 @@ def run(lake: Path, timezone: str, days: list[date], workers: int | None = None)
                 progress(pool.imap(_refresh_month_task, month_tasks), "aggregate months", len(months))
             )
     months_rebuilt = sum(rebuilt)
+    first_day = local_day_of(lake_io.first_event_ms(lake), timezone)
+    store.write_history(lake, timezone, first_day)
     log.info(
         "aggregate: %d of %d days recomputed, %d months, %d process(es)",
         len(stale),
@@ -334,7 +337,14 @@ def run(lake: Path, timezone: str, days: list[date], workers: int | None = None)
         "days_considered": len(days),
         "days_recomputed": len(stale),
         "months_recomputed": months_rebuilt,
+        "lake_first_day": first_day.isoformat() if first_day else None,
     }
+
+
+def local_day_of(ms: int | None, timezone: str) -> date | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(timezone)).date()
 
 
 MAX_WORKERS = 2

@@ -9,6 +9,8 @@ retention read and delete through it; no other module builds one of its paths, k
                                       counts.parquet    entity, profile, measure, key, n (complete months)
                                       source.json       {"days": {"YYYY-MM-DD": that day's fingerprint},
                                                          "counts_days": the same, of counts.parquet}
+    LAKE/daily/<tz>/history.json                        {"first_day": the lake's first local day holding an
+                                                         event, or null}: whether the year before is covered
 
 Counts: a login's key is its local hour "00".."23", an access's its module, an activation's and the day's
 distinct visitors' "". Presence: the distinct (entity, profile, user) of the day's logins, profile "all"
@@ -78,6 +80,7 @@ DAY_VALUES = pa.array(DAY_KEYS)
 DAILY, MONTHLY = "daily", "monthly"
 _FOLDER_PREFIX = {DAILY: "day=", MONTHLY: "month="}
 COUNTS_FILE, PRESENCE_FILE, RECORD_FILE = "counts.parquet", "presence.parquet", "source.json"
+HISTORY_FILE = "history.json"
 _ENCODED = ("entity", "profile", "measure", "key", "user_id")  # few distinct values, many rows
 
 
@@ -129,7 +132,7 @@ _LAYOUT = json.dumps(  # everything a reader relies on: the version changes when
         "profiles": PROFILE_CODES,
         "entity_keys": [_PLATFORM_KEY, _PREFIX],
         "folders": _FOLDER_PREFIX,
-        "files": [COUNTS_FILE, PRESENCE_FILE, RECORD_FILE],
+        "files": [COUNTS_FILE, PRESENCE_FILE, RECORD_FILE, HISTORY_FILE],
     },
     sort_keys=True,
 )
@@ -170,6 +173,10 @@ def month_presence_path(lake: Path, timezone: str, month: date) -> Path:
 
 def month_counts_path(lake: Path, timezone: str, month: date) -> Path:
     return monthly_dir(lake, timezone, month) / COUNTS_FILE
+
+
+def history_path(lake: Path, timezone: str) -> Path:
+    return lake / DAILY / tz_folder(timezone) / HISTORY_FILE
 
 
 def folders_before(lake: Path, first_day: date) -> Iterator[tuple[str, Path]]:
@@ -222,6 +229,12 @@ def read_month_record(lake: Path, timezone: str, month: date) -> dict | None:
     return lake_io.read_json(monthly_dir(lake, timezone, month) / RECORD_FILE)
 
 
+def read_first_day(lake: Path, timezone: str) -> date | None:
+    """The lake's first local day holding an event, as the last aggregation found it (None: no event)."""
+    first = (lake_io.read_json(history_path(lake, timezone)) or {}).get("first_day")
+    return date.fromisoformat(first) if first else None
+
+
 def entity_ids_seen(
     lake: Path, timezone: str, days: list[date], months: list[date], rolled_up: Sequence[date] = ()
 ) -> dict[str, set[str]]:
@@ -265,6 +278,12 @@ def write_day(
         lake_io.write_parquet(counts.cast(COUNTS_SCHEMA), folder / COUNTS_FILE)
         lake_io.write_parquet(presence.cast(PRESENCE_SCHEMA), folder / PRESENCE_FILE)
     lake_io.write_json(record, folder / RECORD_FILE)
+
+
+def write_history(lake: Path, timezone: str, first_day: date | None) -> None:
+    path = history_path(lake, timezone)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lake_io.write_json({"first_day": first_day.isoformat() if first_day else None}, path)
 
 
 def write_month(

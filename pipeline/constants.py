@@ -128,6 +128,12 @@ INDICATORS_BY_ID: dict[str, Indicator] = {i.id: i for i in INDICATORS}
 RATIO_OF = ("connections", "unique_visitors")  # visits per visitor: connections ÷ unique visitors
 SERIES_INDICATORS = tuple(i.id for i in INDICATORS if i.kind == "series")
 
+# SPEC 2.5 -------------------------------------------------------------------------------------------
+YEAR_BEFORE_DAYS = 364  # 52 weeks: weekdays and school rhythms line up
+COMPARED = ("connections", "unique_visitors", "visits_per_visitor", "activations")  # tiles with a change
+CHANGE_NEW = "new"  # summary.json's change when the year before counted 0 and now does not
+CHANGE_NEW_WORD = "nouveau"
+
 # SPEC 3.2 -------------------------------------------------------------------------------------------
 PLATFORM_NAME = "Plateforme"
 CSV_STORED_SUFFIX = ".gz"  # csv/<name>.csv is stored as csv/<name>.csv.gz only; servers decompress as needed

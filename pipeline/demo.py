@@ -1,5 +1,6 @@
-"""The demo: a synthetic ENT's year as mongoexport files, ingested and built twice — the year, then a
-nightly that adds its last day — so that both timings are shown."""
+"""The demo: two years of a synthetic ENT as mongoexport files (the tiles compare with the year before),
+ingested and built twice — the history, then a nightly that adds its last day — so that both timings are
+shown."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from . import lake as lake_io
 from . import nightly
 from .site import SiteOptions
 
-DEMO_FIRST_DAY = date(2025, 3, 1)
+DEMO_FIRST_DAY = date(2024, 3, 1)  # two years: the tiles compare with the year before (SPEC 2.5)
 DEMO_AS_OF = date(2026, 3, 31)  # a school-year month with the change to summer time in it
 
 

@@ -3,9 +3,13 @@ any engine. Profile 0 of a profile axis is "Tous"."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
+
+from .constants import CHANGE_NEW
 
 
 def sum_into(shape: tuple[int, ...], index: Sequence[np.ndarray], values: np.ndarray) -> np.ndarray:
@@ -64,3 +68,17 @@ def app_order(
     """The order of access rows by entity, profile, count (most first), then module name."""
     by_name = np.argsort(np.argsort(np.array(names, dtype=object))) if names else np.zeros(0, int)
     return np.lexsort((by_name[module] if len(module) else module, -count, profile, entity))
+
+
+def change_percent(now: tuple[int, int], before: tuple[int, int]) -> int | str | None:
+    """SPEC 2.5's change from `before` to `now`, each a (numerator, denominator) pair (a count over 1, a
+    ratio's two counts): (now − before) ÷ before × 100 rounded half away from zero, exactly; CHANGE_NEW
+    when before is 0 and now is not; None when both are 0 or either ratio is empty (denominator 0)."""
+    (a, b), (c, d) = now, before
+    if b == 0 or d == 0:
+        return None
+    if c == 0:
+        return None if a == 0 else CHANGE_NEW
+    percent = Fraction(100 * (a * d - b * c), b * c)  # (a/b ÷ c/d − 1) × 100
+    whole = math.floor(abs(percent) + Fraction(1, 2))
+    return whole if percent >= 0 else -whole

@@ -24,8 +24,15 @@ from .constants import (
     PROFILE_CODES,
     WEEKDAYS,
 )
-from .indicator_math import app_order, rebucket, top_label, visits_per_visitor
-from .model import Entity, EntityFigures, Series
+from .indicator_math import (
+    app_order,
+    change_percent,
+    ratio_hundredths,
+    rebucket,
+    top_label,
+    visits_per_visitor,
+)
+from .model import Comparison, Entity, EntityFigures, Series
 from .periods import Span
 
 
@@ -59,6 +66,40 @@ class DayColumns:
         """Entity i's counts [day, profile] as int64."""
         block = self.head[i] if i < self.split else self.tail[i - self.split]
         return block.astype(np.int64)
+
+    def totals(self, first: int, end: int, profile: int = 0) -> np.ndarray:
+        """Every entity's count of one profile over the days [first, end) of the window, as int64."""
+        return np.concatenate(
+            [tier[:, first:end, profile].sum(axis=1, dtype=np.int64) for tier in (self.head, self.tail)]
+        )
+
+
+@dataclass
+class YearBefore:
+    """The compared tiles (constants.COMPARED) of every entity over their period 52 weeks earlier, Tous: a
+    tile's (numerators, denominators) [entity] (a count's denominators are None; visits per visitor is
+    connections ÷ visitors), its span, and whether the lake's history covers that span."""
+
+    totals: dict[str, tuple[np.ndarray, np.ndarray | None]]
+    spans: dict[str, Span]
+    covered: dict[str, bool]
+
+    def of(self, i: int, now: dict[str, tuple[int, int]]) -> dict[str, Comparison]:
+        """Entity i's comparisons, from its tiles' (numerator, denominator) now."""
+        out = {}
+        for tile, (numerators, denominators) in self.totals.items():
+            span = self.spans[tile]
+            if not self.covered[tile]:
+                out[tile] = Comparison(None, span.first, span.last, None)
+                continue
+            before = (int(numerators[i]), 1 if denominators is None else int(denominators[i]))
+            if denominators is None:
+                value: int | float | None = before[0]
+            else:
+                hundredths = int(ratio_hundredths(np.array([before[0]]), np.array([before[1]]))[0])
+                value = None if hundredths < 0 else hundredths / 100
+            out[tile] = Comparison(value, span.first, span.last, change_percent(now[tile], before))
+        return out
 
 
 @dataclass
@@ -122,6 +163,7 @@ class IndicatorTables:
     weekdays: dict[str, np.ndarray]  # period → [entity, profile, 7]
     apps: dict[str, RankedApps]  # period → ranked access counts
     visitors: dict[str, np.ndarray]  # period → [entity, profile], distinct over the whole period
+    year_before: YearBefore
 
     def __len__(self) -> int:
         return len(self.entities)
@@ -173,15 +215,26 @@ class IndicatorTables:
         month_visitors = entity_visitors[PERIOD_MONTH][ALL]
         ratio = visits_per_visitor(np.array([month_connections]), np.array([month_visitors]))[0]
         top_apps = entity_apps[PERIOD_12MONTHS][ALL]
+        year_connections = int(self.hours[PERIOD_12MONTHS][i, 0].sum())
+        year_activations = int(self.activations.row(i)[:, 0].sum())
         tiles = {
-            "connections": int(self.hours[PERIOD_12MONTHS][i, 0].sum()),
+            "connections": year_connections,
             "unique_visitors": month_visitors,
             "visits_per_visitor": None if np.isnan(ratio) else float(ratio),
             "top_apps": top_apps[0][0] if top_apps else None,
             "hourly_peak": top_label(self.hours[PERIOD_12MONTHS][i, 0], HOUR_SLOTS),
             "weekly_peak": top_label(self.weekdays[PERIOD_12MONTHS][i, 0], WEEKDAYS),
-            "activations": int(self.activations.row(i)[:, 0].sum()),
+            "activations": year_activations,
         }
+        before = self.year_before.of(
+            i,
+            {
+                "connections": (year_connections, 1),
+                "unique_visitors": (month_visitors, 1),
+                "visits_per_visitor": (month_connections, month_visitors),
+                "activations": (year_activations, 1),
+            },
+        )
         return EntityFigures(
             entity=self.entities[i],
             as_of=self.as_of,
@@ -192,4 +245,5 @@ class IndicatorTables:
             hours=entity_hours,
             weekdays=entity_weekdays,
             visitors=entity_visitors,
+            before=before,
         )

@@ -13,6 +13,7 @@ The arithmetic is in `indicator_math`; the aggregate layer is read through `aggr
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,13 +25,31 @@ import pyarrow.compute as pc
 from . import aggregate_store as store
 from . import presence
 from .codes import positions
-from .constants import GROUPINGS, PERIOD_12MONTHS, PERIODS, PROFILE_CODES
+from .constants import (
+    COMPARED,
+    GROUPINGS,
+    INDICATORS_BY_ID,
+    PERIOD_12MONTHS,
+    PERIOD_MONTH,
+    PERIODS,
+    PROFILE_CODES,
+)
 from .directory import EntitySet, Snapshot, entity_set
 from .exceptions import CapacityError
 from .indicator_math import group_counts, sum_into, with_tous
-from .indicator_tables import DayColumns, IndicatorTables, RankedApps
+from .indicator_tables import DayColumns, IndicatorTables, RankedApps, YearBefore
 from .model import CLASS, STRUCTURE, Entity
-from .periods import Span, add_months, bucket_spans, months_of, period_spans, window_days
+from .periods import (
+    Span,
+    add_months,
+    bucket_spans,
+    days_between,
+    month_masks,
+    months_of,
+    period_spans,
+    window_days,
+    year_before,
+)
 
 log = logging.getLogger(__name__)
 N_PROFILES = len(PROFILE_CODES)
@@ -56,9 +75,58 @@ def run(lake: Path, timezone: str, as_of: date, snapshot: Snapshot) -> tuple[Ind
         elif day.day == 1:
             sums.add_month(offset, day, store.read_month_counts(lake, timezone, day), keys, periods)
     month_keys = presence.load_months(lake, timezone, months, keys)
+    # the year before: its first weeks lie before the window (their logins and activations, summed here),
+    # the rest in it; whether the lake's history reaches back to it
+    earlier = history_before_window(as_of)
+    before = EarlierTotals(*_totals_over(lake, timezone, earlier, keys), store.read_first_day(lake, timezone))
 
     # Process (compute empties month_keys once it is done with them)
-    return compute(sums, month_keys, entities.entities, as_of), entities
+    return compute(sums, month_keys, entities.entities, as_of, before), entities
+
+
+def history_before_window(as_of: date) -> Span:
+    """The days of the `12months` period 52 weeks back that come before the window (they may be none)."""
+    window_first = period_spans(as_of)[PERIOD_12MONTHS].first
+    first = year_before(period_spans(as_of)[PERIOD_12MONTHS]).first
+    return Span(first, first, window_first - timedelta(days=1))
+
+
+@dataclass
+class EarlierTotals:
+    """What the year before needs from outside the window: logins and activations (Tous) per entity over
+    `history_before_window`, and the lake's first local day holding an event (None: none)."""
+
+    logins: np.ndarray
+    activations: np.ndarray
+    first_day: date | None
+
+
+def _totals_over(lake: Path, timezone: str, span: Span, keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Logins and activations per entity (Tous: every profile's events) over `span`: from a complete
+    month's rolled-up counts (its days' rows), else day by day."""
+    n = len(keys)
+    logins, activations = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for month, mask in month_masks(span).items():
+        if store.month_counts_path(lake, timezone, month).exists():
+            tables = [(store.read_month_counts(lake, timezone, month), store.MONTH_MEASURES, mask)]
+            measures = (store.MEASURE_LOGIN_BY_DAY, store.MEASURE_ACTIVATION_BY_DAY)
+        else:
+            days = [d for d in days_between(span.first, span.last) if d.replace(day=1) == month]
+            tables = [(store.read_counts(lake, timezone, d), store.MEASURES, None) for d in days]
+            measures = (store.MEASURE_LOGIN, store.MEASURE_ACTIVATION)
+        for table, names, day_mask in tables:
+            coded = _coded_rows(table, keys, pa.array(names))
+            if coded is None:
+                continue
+            table, e, p, m, counts = coded
+            rows = p > 0  # the ENT's profiles: Tous is their sum
+            if day_mask is not None:  # a month's rows are keyed by their day of the month
+                day = positions(table.column("key"), store.DAY_VALUES)
+                rows &= (day >= 0) & ((day_mask >> np.maximum(day, 0)) & 1 == 1)
+            for measure, total in zip(measures, (logins, activations)):
+                chosen = rows & (m == names.index(measure))
+                total += sum_into((n,), [e[chosen]], counts[chosen])
+    return logins, activations
 
 
 def _class_start(entities: list[Entity]) -> int:
@@ -281,12 +349,17 @@ MAX_MODULES = 1 << 20  # module codes share an int64 with the cell: entity × pr
 
 
 def compute(
-    sums: DailySums, months: dict[date, presence.MonthKeys], entities: list[Entity], as_of: date
+    sums: DailySums,
+    months: dict[date, presence.MonthKeys],
+    entities: list[Entity],
+    as_of: date,
+    earlier: EarlierTotals,
 ) -> IndicatorTables:
-    """Distinct visitors of every bucket and period, ranked apps: the tables of `as_of`."""
+    """Distinct visitors of every bucket and period, ranked apps, the year before: the tables of `as_of`."""
     periods = period_spans(as_of)
     n_cells = len(entities) * N_PROFILES
     distinct = lambda span: presence.distinct_in_span(months, span, n_cells).reshape(-1, N_PROFILES)
+    compared = compare_year_before(sums, distinct, periods, earlier)
     buckets = {g: bucket_spans(periods[PERIOD_12MONTHS], g) for g in GROUPINGS}
     visitors_by_bucket = {
         g: np.stack([distinct(s) for s in buckets[g]], axis=1).astype(np.int32)
@@ -310,4 +383,31 @@ def compute(
         weekdays=sums.weekdays,
         apps=sums.rank_apps(),
         visitors=visitors,
+        year_before=compared,
     )
+
+
+def compare_year_before(
+    sums: DailySums, distinct: Callable[[Span], np.ndarray], periods: dict[str, Span], earlier: EarlierTotals
+) -> YearBefore:
+    """SPEC 2.5: each compared tile over its period 52 weeks back. The month's span lies inside the window
+    (52 weeks are less than the window's twelve months before the current one), the 12 months' begins
+    before it: `earlier` holds those first weeks."""
+    window_first = periods[PERIOD_12MONTHS].first
+    spans = {p: year_before(span) for p, span in periods.items()}
+    offsets = {
+        p: (max((s.first - window_first).days, 0), (s.last - window_first).days + 1) for p, s in spans.items()
+    }
+    month_visitors = distinct(spans[PERIOD_MONTH])[:, 0]
+    totals = {
+        "connections": (earlier.logins + sums.logins.totals(*offsets[PERIOD_12MONTHS]), None),
+        "unique_visitors": (month_visitors, None),
+        "visits_per_visitor": (sums.logins.totals(*offsets[PERIOD_MONTH]), month_visitors),
+        "activations": (earlier.activations + sums.activations.totals(*offsets[PERIOD_12MONTHS]), None),
+    }
+    tile_spans = {tile: spans[INDICATORS_BY_ID[tile].tile_period] for tile in COMPARED}
+    covered = {
+        tile: earlier.first_day is not None and span.first >= earlier.first_day
+        for tile, span in tile_spans.items()
+    }
+    return YearBefore(totals, tile_spans, covered)

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .exceptions import LakeError
@@ -83,6 +84,31 @@ def day_fingerprint(lake: Path, day: date) -> str:
     """Changes whenever a file is added to (or removed from) the day's partition."""
     names = [f"{p.name}:{p.stat().st_size}" for p in day_files(lake, day)]
     return hashlib.sha1("\n".join(names).encode()).hexdigest() if names else ""
+
+
+def first_event_ms(lake: Path) -> int | None:
+    """The time of the lake's earliest event (ms since the epoch), from its oldest partition's footers
+    (statistics of `ts_ms`, read when a file has none); None for a lake without events."""
+    for day in event_days(lake):
+        earliest = [_min_ts(f) for f in day_files(lake, day)]
+        if found := [t for t in earliest if t is not None]:
+            return min(found)
+    return None
+
+
+def _min_ts(path: Path) -> int | None:
+    metadata = pq.ParquetFile(path).metadata
+    column = metadata.schema.names.index("ts_ms")
+    minima = []
+    for group in range(metadata.num_row_groups):
+        chunk = metadata.row_group(group)
+        if chunk.num_rows == 0:
+            continue
+        statistics = chunk.column(column).statistics
+        if statistics is None or not statistics.has_min_max:
+            return pc.min(pq.read_table(path, columns=["ts_ms"]).column("ts_ms")).as_py()
+        minima.append(statistics.min)
+    return min(minima, default=None)
 
 
 def read_days(lake: Path, days: Iterable[date], columns: list[str] | None = None) -> pa.Table:

@@ -46,6 +46,16 @@ class Series:
         ]
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A tile's figure over its period 52 weeks earlier (SPEC 2.5), and the change to now."""
+
+    value: int | float | None  # None: the history does not reach `first`, or an empty ratio
+    first: date
+    last: date
+    change: int | str | None  # a whole percentage, CHANGE_NEW, or None
+
+
 @dataclass
 class EntityFigures:
     """Every figure of one entity, ready to write: what the CSVs, summary.json and pages show.
@@ -67,3 +77,5 @@ class EntityFigures:
     weekdays: dict[str, dict[str, list[int]]]
     # distinct visitors over whole periods (never sums of buckets): totals[period][profile]
     visitors: dict[str, dict[str, int]] = field(default_factory=dict)
+    # before[indicator_id]: the tiles of constants.COMPARED over their period a year before
+    before: dict[str, Comparison] = field(default_factory=dict)

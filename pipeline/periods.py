@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .constants import PERIOD_12MONTHS, PERIOD_MONTH
+from .constants import PERIOD_12MONTHS, PERIOD_MONTH, YEAR_BEFORE_DAYS
 from .exceptions import StatistiquesError
 
 
@@ -61,6 +61,19 @@ def window_days(as_of: date) -> list[date]:
     """Every day of the longest period (`12months`): what a build reads."""
     year = period_spans(as_of)[PERIOD_12MONTHS]
     return days_between(year.first, year.last)
+
+
+def year_before(span: Span) -> Span:
+    """The span 52 weeks earlier (SPEC 2.5): the same weekdays, whatever leap day lies between."""
+    shift = timedelta(days=YEAR_BEFORE_DAYS)
+    return Span(span.label - shift, span.first - shift, span.last - shift)
+
+
+def history_days(as_of: date) -> list[date]:
+    """What the aggregate layer keeps up to date: the window and the year before it, from the 1st of the
+    month where the `12months` period shifted back 52 weeks starts (whole months: they are rolled up)."""
+    earliest = year_before(period_spans(as_of)[PERIOD_12MONTHS]).first.replace(day=1)
+    return days_between(earliest, as_of)
 
 
 def days_between(first: date, last: date) -> list[date]:

@@ -25,6 +25,9 @@ from markupsafe import Markup, escape
 
 from . import charts
 from .constants import (
+    CHANGE_NEW,
+    CHANGE_NEW_WORD,
+    COMPARED,
     CSV_STORED_SUFFIX,
     DAY_WINDOWS,
     DEFAULT_DAY_WINDOW,
@@ -44,7 +47,7 @@ from .constants import (
     WEEKDAYS,
     Indicator,
 )
-from .model import CLASS, PLATFORM, STRUCTURE, Entity, EntityFigures
+from .model import CLASS, PLATFORM, STRUCTURE, Comparison, Entity, EntityFigures
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -84,8 +87,18 @@ def relative(from_folder: str, to_path: str) -> str:
 
 def summary_json(figures: EntityFigures) -> str:
     entity = figures.entity
+    tiles: dict[str, dict[str, Any]] = {
+        i.id: {"value": figures.tiles[i.id], "period": i.tile_period} for i in INDICATORS
+    }
+    for tile, before in figures.before.items():
+        tiles[tile]["before"] = {
+            "value": before.value,
+            "from": before.first.isoformat(),
+            "to": before.last.isoformat(),
+        }
+        tiles[tile]["change"] = before.change
     data = {
-        "tiles": {i.id: {"value": figures.tiles[i.id], "period": i.tile_period} for i in INDICATORS},
+        "tiles": tiles,
         "entity": {
             "kind": entity.kind,
             "id": entity.id,
@@ -120,6 +133,39 @@ def script_safe(text: str) -> str:
 def date_words(day: date) -> str:
     """`1er mars 2026`, `31 mars 2026`."""
     return f"{'1er' if day.day == 1 else day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def span_words(first: date, last: date) -> str:
+    """`du 2 mars au 1er avril 2025`; both years when they differ."""
+    start = date_words(first) if first.year != last.year else date_words(first).rsplit(" ", 1)[0]
+    return f"du {start} au {date_words(last)}"
+
+
+def change_text(change: int | str) -> str:
+    """`+12 %`, `−5 %` (a minus sign), `0 %`, `nouveau`."""
+    if change == CHANGE_NEW:
+        return CHANGE_NEW_WORD
+    assert isinstance(change, int)
+    sign = "+" if change > 0 else "\u2212" if change < 0 else ""
+    return f"{sign}{abs(change)}\u202f%"
+
+
+def change_html(before: Comparison | None) -> Markup:
+    """A tile's change to the year before: the figure, and in words (a tooltip, and for screen readers)
+    what it compares with; nothing when there is no change to show."""
+    if before is None or before.change is None:
+        return Markup("")
+    versus = f"contre {tile_text(before.value)} {span_words(before.first, before.last)}"
+    if before.change == CHANGE_NEW:
+        direction, words = "new", "nouveau"
+    else:
+        direction = "up" if before.change > 0 else "down" if before.change < 0 else "same"
+        words = {"up": "en hausse de ", "down": "en baisse de ", "same": "stable, "}[direction]
+        words += f"{abs(before.change)}\u202f%"
+    return Markup(
+        '<p class="tile-change tile-change-{}" title="{}"><span aria-hidden="true">{}</span>'
+        '<span class="visually-hidden">Sur un an : {}, {}</span></p>'
+    ).format(direction, versus, change_text(before.change), words, versus)
 
 
 def tile_text(value: object) -> str:
@@ -420,6 +466,7 @@ class Pages:
         for k, tile in enumerate(self.tiles(figures)):
             values[f"text{k}"], values[f"raw{k}"] = escape(tile["text"]), escape(tile["raw"])
             values[f"span{k}"] = escape(tile["span"])
+            values[f"change{k}"] = tile["change"]
         return values
 
     def shells(self, kind: str, root: str) -> list[tuple[str, PageShell]]:
@@ -430,8 +477,13 @@ class Pages:
             "structure_name": _marked("structure"),
             "note_html": _marked("note"),
             "tiles": [
-                {"text": _marked(f"text{k}"), "raw": _marked(f"raw{k}"), "span": _marked(f"span{k}")}
-                for k in range(len(INDICATORS))
+                {
+                    "text": _marked(f"text{k}"),
+                    "raw": _marked(f"raw{k}"),
+                    "span": _marked(f"span{k}"),
+                    "change": _marked(f"change{k}") if i.id in COMPARED else "",
+                }
+                for k, i in enumerate(INDICATORS)
             ],
         }
         return [(name, PageShell(html)) for name, html in self.render(kind, root, **stand_in)]
@@ -482,6 +534,7 @@ class Pages:
                 "text": tile_text(figures.tiles[i.id]),
                 "raw": json.dumps(figures.tiles[i.id]),
                 "span": spans.get(i.tile_period, ""),
+                "change": change_html(figures.before.get(i.id)),
             }
             for i in INDICATORS
         ]

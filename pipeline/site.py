@@ -26,7 +26,7 @@ from .directory import EntitySet, read_snapshot
 from .exceptions import LakeError
 from .lock import holding_lock
 from .model import CLASS, STRUCTURE
-from .periods import check_timezone, default_as_of, period_spans, window_days
+from .periods import check_timezone, default_as_of, history_days, period_spans, window_days
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def build(
 
     with stages("aggregate"):
         snapshot = read_snapshot(options.directory)
-        aggregation = aggregate.run(options.lake, options.timezone, window_days(as_of))
+        aggregation = aggregate.run(options.lake, options.timezone, history_days(as_of))
     with stages("indicators"):
         tables, entities = indicators.run(options.lake, options.timezone, as_of, snapshot)
     with stages("write"):

@@ -305,7 +305,7 @@ def test_site_killed_while_aggregating_publishes_nothing_and_a_rerun_equals_a_cl
     run.kill_when(lambda: daily.is_dir() and sum(1 for _ in daily.glob("*/source.json")) >= 40)
     assert not os.path.lexists(out)  # nothing published
     written = sum(1 for _ in daily.glob("*/source.json"))
-    window = len(periods.window_days(date(2026, 4, 30)))
+    window = len(periods.history_days(date(2026, 4, 30)))  # the days the aggregate layer keeps
     assert 40 <= written < window, written
 
     report = build(SiteOptions(root, directory, out, date(2026, 4, 30)))

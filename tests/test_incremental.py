@@ -19,7 +19,8 @@ def test_a_new_day_recomputes_only_the_days_it_touches_and_equals_a_fresh_build(
         lake,
     )
     first = build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 30)))
-    assert first["aggregation"]["days_recomputed"] == 395
+    # the window and the year before it (SPEC 2.5), from 2024-03-01: 365 + 365 + 30 days
+    assert first["aggregation"]["days_recomputed"] == 760
 
     same = build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 30)))
     assert same["aggregation"]["days_recomputed"] == 0 and same["aggregation"]["months_recomputed"] == 0
@@ -43,7 +44,7 @@ def test_changing_the_timezone_recomputes_everything(tmp_path):
     ingest.run([write_lines(tmp_path / "a.json", [event(when="2026-03-10 00:30")])], lake)
     build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31)))
     report = build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31), "UTC"))
-    assert report["aggregation"]["days_recomputed"] == 396
+    assert report["aggregation"]["days_recomputed"] == 761  # 2024-03-01 … 2026-03-31
     assert (
         csv_bytes(tmp_path / "site/platform/csv/connections-by-day.csv")
         .decode("utf-8-sig")
