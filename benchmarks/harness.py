@@ -243,7 +243,9 @@ def run_render(bench: Run) -> None:
     lake = work / "site-lake"
     bench.discard(lake)
     link_tree(work / "lake" / "events", lake / "events")
-    bench.step("render", "render", site_args(config, lake, work / "site", config.as_of))
+    rendered = bench.step("render", "render", site_args(config, lake, work / "site", config.as_of))
+    if rendered.ok:
+        run_side_by_side(bench, "render/side_by_side", work / "site")
     bench.discard(lake)
 
 
@@ -261,15 +263,20 @@ def run_nightly(bench: Run, n: int, export: str) -> None:
     prepared = bench.step(
         f"nightly-{n}/prepare", "render", site_args(config, lake, work / f"site-nightly-{n}", config.as_of)
     )
-    if prepared.ok:
-        bench.step(
-            f"nightly-{n}",
-            "nightly",
-            {**site_args(config, lake, work / f"site-nightly-{n}", NIGHT), "files": [export]},
-        )
     site = work / f"site-nightly-{n}"
+    if prepared.ok:
+        night = bench.step(
+            f"nightly-{n}", "nightly", {**site_args(config, lake, site, NIGHT), "files": [export]}
+        )
+        if night.ok:
+            run_side_by_side(bench, f"nightly-{n}/side_by_side", site)
     for folder in (site, site.with_name(f".{site.name}.builds"), lake):  # a published site: link + builds
         bench.discard(folder)
+
+
+def run_side_by_side(bench: Run, name: str, site: Path) -> None:
+    """The platform's side-by-side page in Chromium: its load and sort times (issue 13: < 200 ms)."""
+    bench.step(name, "side_by_side", {"site": str(site), "page": "platform/structures.html"})
 
 
 # -------------------------------------------------------------------------------------------------- lakes

@@ -118,6 +118,13 @@ def figures(step: StepResult) -> tuple[float | None, str, str]:
             f"{r['pages'] / write:,.0f} pages/s",
             f"{r['pages']:,} pages, {r['files_on_disk']:,} files",
         )
+    if name.endswith("/side_by_side"):
+        return (
+            None,
+            "",
+            f"{r['rows']:,} rows in Chromium: load {r['load_ms']} ms (first, cold: {r['first_load_ms']} ms), "
+            f"sort {r['sort_ms_median']} ms (first: {r['first_sort_ms']} ms), medians",
+        )
     if name.endswith("/prepare"):
         return None, "", "untimed set-up: the history's aggregates and the site of the night before"
     if name.startswith("nightly-"):
@@ -192,6 +199,12 @@ def summary(bench: Run) -> dict:
                 "data": round((by_kind.get("js", 0) + by_kind.get("json", 0)) / count),
                 "csv": round(by_kind.get("csv", 0) / count),
             },
+        }
+    pages = {s.name: s.result for s in bench.steps if s.name.endswith("/side_by_side") and s.ok}
+    if pages:
+        out["side_by_side"] = {
+            name: {k: r[k] for k in ("rows", "load_ms", "first_load_ms", "first_sort_ms", "sort_ms_median")}
+            for name, r in pages.items()
         }
     out["peak_rss_mib"] = {s.name: round(s.peak_rss_mib) for s in bench.steps}
     out["agreement"] = bench.agreement.get("status", "not compared")
@@ -325,6 +338,12 @@ def summary_lines(s: dict) -> list[str]:
                 f"site bytes per entity {r['site_bytes_per_entity']:,}: "
                 + ", ".join(f"{k} {v:,}" for k, v in r["bytes_per_entity"].items())
             )
+    for name, page in s.get("side_by_side", {}).items():
+        lines.append(
+            f"- side by side ({name}): {page['rows']:,} rows in Chromium, load {page['load_ms']} ms (cold "
+            f"{page['first_load_ms']} ms), sort {page['sort_ms_median']} ms "
+            f"(first {page['first_sort_ms']} ms); target: load and sort < 200 ms"
+        )
     lines.append("- peak RSS (MiB): " + ", ".join(f"{k} {v:,}" for k, v in s["peak_rss_mib"].items()))
     lines.append(f"- pipeline vs DuckDB figures: {s['agreement']}")
     return lines

@@ -18,6 +18,7 @@ def tasks() -> dict[str, Callable[[dict], dict]]:
         "indicators": steps.indicators_task,
         "render": steps.render,
         "nightly": steps.nightly,
+        "side_by_side": steps.side_by_side,
         "duckdb_ingest": duckdb_reference.ingest,
         "duckdb_build": duckdb_reference.build,
     }

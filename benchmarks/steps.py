@@ -203,3 +203,63 @@ def nightly(args: dict) -> dict:
         **site_files(out),
         "ingested_events": sum(report.ingest.events_new.values()),
     }
+
+
+# ---------------------------------------------------------------------------------------- side by side
+LOADS = 4  # the first cold; the load reported is the median of the others
+SORTS = 6
+
+
+def side_by_side(args: dict) -> dict:
+    """The platform's side-by-side page (SPEC 3.5) in Debian's Chromium, served as `build.py serve` does:
+    how long it takes to load (navigation start to the load event, its script run; the first load apart)
+    and to sort (a header's click to the next frame drawn), by connections, alternately both ways."""
+    import statistics
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.serve import preview_server
+
+    server = preview_server(Path(args["site"]), None, None, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/{args['page']}"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            loads = []
+            for _ in range(LOADS):  # the first from a cold cache (the style sheet, the scripts)
+                page.goto(url, wait_until="load")
+                loads.append(page.evaluate(_LOAD_TIME))
+            page.wait_for_timeout(300)  # the page reads its sort keys when idle, as a reader looks
+            sorts = [page.evaluate(_TIMED_SORT) for _ in range(SORTS)]
+            rows = page.locator("#compare-table tbody tr").count()
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return {
+        "rows": rows,
+        "first_load_ms": round(loads[0], 1),
+        "load_ms": round(statistics.median(loads[1:]), 1),
+        "loads_ms": [round(t, 1) for t in loads],
+        "first_sort_ms": round(sorts[0], 1),
+        "sort_ms_median": round(statistics.median(sorts[1:]), 1),
+        "sort_ms": [round(s, 1) for s in sorts],
+    }
+
+
+CHROMIUM = "/usr/bin/chromium"
+_LOAD_TIME = (
+    "() => { const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime; }"
+)
+_TIMED_SORT = """async () => {
+  const button = document.querySelectorAll('#compare-table thead button')[2];  // Connexions
+  const start = performance.now();
+  button.click();
+  await new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+  return performance.now() - start;
+}"""

@@ -597,7 +597,7 @@ SPOILERS = (  # (pattern, replacement) on a line: each makes a reject of its own
     (r'"date":[^,]+,', '"date":{"$date":"1999-12-31T23:00:00Z"},'),  # date_before_2000
     (r'"userId":"[^"]*",', ""),  # missing_user_id (every line of the benchmark has a user)
     (r'"structures":\[', '"structures":["bad id",'),  # bad_id
-    (r'\}\n$', ',"x":\n'),  # not_json
+    (r"\}\n$", ',"x":\n'),  # not_json
 )
 
 

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 DEFAULT_TIMEZONE = "Europe/Paris"
 
+# SPEC 2.2: the kinds of entity, each a folder of the site
+PLATFORM = "platform"
+STRUCTURE = "structure"
+CLASS = "class"
+
 # SPEC 1.1 -------------------------------------------------------------------------------------------
 EVENT_TYPES_USED = ("LOGIN", "ACCESS", "ACTIVATION")
 ID_ALPHABET_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -133,6 +138,14 @@ YEAR_BEFORE_DAYS = 364  # 52 weeks: weekdays and school rhythms line up
 COMPARED = ("connections", "unique_visitors", "visits_per_visitor", "activations")  # tiles with a change
 CHANGE_NEW = "new"  # summary.json's change when the year before counted 0 and now does not
 CHANGE_NEW_WORD = "nouveau"
+
+# SPEC 3.5 -------------------------------------------------------------------------------------------
+# the kind of entity whose folder holds a side-by-side page → (the page, its CSV in csv/, the kind it lists,
+# the summary page's link to it)
+SIDE_BY_SIDE = {
+    PLATFORM: ("structures.html", "structures.csv", STRUCTURE, "Comparer les établissements"),
+    STRUCTURE: ("classes.html", "classes.csv", CLASS, "Comparer les classes"),
+}
 
 # SPEC 3.2 -------------------------------------------------------------------------------------------
 PLATFORM_NAME = "Plateforme"

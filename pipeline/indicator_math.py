@@ -57,9 +57,10 @@ def rebucket(by_day: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(by_day, starts, axis=0)
 
 
-def top_label(counts: np.ndarray, labels: tuple[str, ...]) -> str | None:
-    """The label of the largest count, the earliest on ties; None when all are zero."""
-    return labels[int(np.argmax(counts))] if counts.sum() > 0 else None
+def top_labels(counts: np.ndarray) -> np.ndarray:
+    """Per row of `counts` [row, slot], the slot of the largest count, the earliest on ties; -1 where all
+    are zero."""
+    return np.where(counts.sum(axis=1) > 0, np.argmax(counts, axis=1), -1)
 
 
 def app_order(

@@ -15,7 +15,6 @@ from functools import cached_property
 import numpy as np
 
 from .constants import (
-    ALL,
     GROUPINGS,
     HOUR_SLOTS,
     PERIOD_12MONTHS,
@@ -29,7 +28,7 @@ from .indicator_math import (
     change_percent,
     ratio_hundredths,
     rebucket,
-    top_label,
+    top_labels,
     visits_per_visitor,
 )
 from .model import Comparison, Entity, EntityFigures, Series
@@ -48,6 +47,10 @@ class DayColumns:
 
     def __len__(self) -> int:
         return len(self.head) + len(self.tail)
+
+    @property
+    def n_days(self) -> int:
+        return self.head.shape[1]
 
     def put_day(self, offset: int, values: np.ndarray) -> None:
         """Set one day's column from `values` [entity, profile]."""
@@ -136,6 +139,14 @@ class RankedApps:
         ranked._bounds = np.searchsorted(ranked.entity, np.arange(n_entities + 1))
         return ranked
 
+    def top_modules(self) -> np.ndarray:
+        """Each entity's most used module over every profile (its first Tous row), -1 where none."""
+        starts, ends = self._bounds[:-1], self._bounds[1:]
+        if not len(self.module):
+            return np.full(len(starts), -1, dtype=np.int64)
+        at = np.minimum(starts, len(self.module) - 1)
+        return np.where((ends > starts) & (self.profile[at] == 0), self.module[at], -1)
+
     def of(self, i: int) -> dict[str, list[tuple[str, int]]]:
         rows = slice(self._bounds[i], self._bounds[i + 1])
         out: dict[str, list[tuple[str, int]]] = {code: [] for code in PROFILE_CODES}
@@ -144,6 +155,50 @@ class RankedApps:
         ):
             out[PROFILE_CODES[p]].append((self.names[m], n))
         return out
+
+
+# ------------------------------------------------------------------------------------------ the tiles
+@dataclass
+class TileTable:
+    """The seven tiles of every entity (SPEC 2.4, Tous) as columns [entity], and their year before (2.5):
+    what an entity's summary shows and what the side-by-side pages list, computed once a build."""
+
+    connections: np.ndarray  # 12 months
+    month_connections: np.ndarray  # the month's, over its visitors: visits per visitor
+    visitors: np.ndarray  # distinct, over the month
+    activations: np.ndarray  # 12 months
+    top_app: np.ndarray  # code into app_names, -1 for none
+    top_hour: np.ndarray  # index into HOUR_SLOTS, -1 for none
+    top_weekday: np.ndarray  # index into WEEKDAYS, -1 for none
+    app_names: list[str]
+    year_before: YearBefore
+
+    def values(self, i: int) -> dict[str, object]:
+        """Entity i's tile values, by indicator id (None for no data)."""
+        hundredths = int(ratio_hundredths(self.month_connections[i : i + 1], self.visitors[i : i + 1])[0])
+        label = lambda code, labels: None if code < 0 else labels[code]
+        return {
+            "connections": int(self.connections[i]),
+            "unique_visitors": int(self.visitors[i]),
+            "visits_per_visitor": None if hundredths < 0 else hundredths / 100,
+            "top_apps": label(self.top_app[i], self.app_names),
+            "hourly_peak": label(self.top_hour[i], HOUR_SLOTS),
+            "weekly_peak": label(self.top_weekday[i], WEEKDAYS),
+            "activations": int(self.activations[i]),
+        }
+
+    def before(self, i: int) -> dict[str, Comparison]:
+        """Entity i's compared tiles over their period a year before, and the changes."""
+        visitors = int(self.visitors[i])
+        return self.year_before.of(
+            i,
+            {
+                "connections": (int(self.connections[i]), 1),
+                "unique_visitors": (visitors, 1),
+                "visits_per_visitor": (int(self.month_connections[i]), visitors),
+                "activations": (int(self.activations[i]), 1),
+            },
+        )
 
 
 # ------------------------------------------------------------------------------------------ the tables
@@ -167,6 +222,21 @@ class IndicatorTables:
 
     def __len__(self) -> int:
         return len(self.entities)
+
+    @cached_property
+    def tiles(self) -> TileTable:
+        """Every entity's tiles, computed once (before the writers fork: they inherit it)."""
+        return TileTable(
+            connections=self.hours[PERIOD_12MONTHS][:, 0, :].sum(axis=1),
+            month_connections=self.hours[PERIOD_MONTH][:, 0, :].sum(axis=1),
+            visitors=self.visitors[PERIOD_MONTH][:, 0],
+            activations=self.activations.totals(0, self.activations.n_days),
+            top_app=self.apps[PERIOD_12MONTHS].top_modules(),
+            top_hour=top_labels(self.hours[PERIOD_12MONTHS][:, 0, :]),
+            top_weekday=top_labels(self.weekdays[PERIOD_12MONTHS][:, 0, :]),
+            app_names=self.apps[PERIOD_12MONTHS].names,
+            year_before=self.year_before,
+        )
 
     @cached_property
     def labels(self) -> dict[str, list[date]]:
@@ -211,30 +281,8 @@ class IndicatorTables:
         entity_weekdays = {p: dict(zip(PROFILE_CODES, self.weekdays[p][i].tolist())) for p in PERIODS}
         entity_visitors = {p: dict(zip(PROFILE_CODES, self.visitors[p][i].tolist())) for p in PERIODS}
 
-        month_connections = int(self.hours[PERIOD_MONTH][i, 0].sum())
-        month_visitors = entity_visitors[PERIOD_MONTH][ALL]
-        ratio = visits_per_visitor(np.array([month_connections]), np.array([month_visitors]))[0]
-        top_apps = entity_apps[PERIOD_12MONTHS][ALL]
-        year_connections = int(self.hours[PERIOD_12MONTHS][i, 0].sum())
-        year_activations = int(self.activations.row(i)[:, 0].sum())
-        tiles = {
-            "connections": year_connections,
-            "unique_visitors": month_visitors,
-            "visits_per_visitor": None if np.isnan(ratio) else float(ratio),
-            "top_apps": top_apps[0][0] if top_apps else None,
-            "hourly_peak": top_label(self.hours[PERIOD_12MONTHS][i, 0], HOUR_SLOTS),
-            "weekly_peak": top_label(self.weekdays[PERIOD_12MONTHS][i, 0], WEEKDAYS),
-            "activations": year_activations,
-        }
-        before = self.year_before.of(
-            i,
-            {
-                "connections": (year_connections, 1),
-                "unique_visitors": (month_visitors, 1),
-                "visits_per_visitor": (month_connections, month_visitors),
-                "activations": (year_activations, 1),
-            },
-        )
+        tiles = self.tiles.values(i)
+        before = self.tiles.before(i)
         return EntityFigures(
             entity=self.entities[i],
             as_of=self.as_of,

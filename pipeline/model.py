@@ -7,11 +7,9 @@ from datetime import date
 
 import numpy as np
 
-from .constants import PROFILE_CODES
+from .constants import CLASS, PLATFORM, PROFILE_CODES, STRUCTURE
 
-PLATFORM = "platform"
-STRUCTURE = "structure"
-CLASS = "class"
+__all__ = ["CLASS", "PLATFORM", "STRUCTURE", "Comparison", "Entity", "EntityFigures", "Series"]
 
 
 @dataclass(frozen=True)

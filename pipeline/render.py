@@ -44,6 +44,7 @@ from .constants import (
     PROFILE_CODES,
     PROFILES,
     RATIO_OF,
+    SIDE_BY_SIDE,
     WEEKDAYS,
     Indicator,
 )
@@ -510,17 +511,40 @@ class Pages:
             "indicators": INDICATORS,
             "note_html": note_html,
         }
+        compare = SIDE_BY_SIDE.get(kind)
         tiles = [
             {**tile, "indicator": i, "period": PERIOD_WORDS[i.tile_period]}
             for tile, i in zip(tiles, INDICATORS)
         ]
-        pages = [("index.html", _env.get_template("summary.html").render(common, tiles=tiles))]
+        summary = _env.get_template("summary.html").render(
+            common, tiles=tiles, compare={"href": compare[0], "words": compare[3]} if compare else None
+        )
+        pages = [("index.html", summary)]
         for indicator in INDICATORS:
             html = _env.get_template("detail.html").render(
                 common, indicator=indicator, panel=self.panels[indicator.id]
             )
             pages.append((f"{indicator.id}.html", html))
         return pages
+
+    def compare_page(self, owner: Entity, title: str, **context: Any) -> str:
+        """A side-by-side page (pipeline.side_by_side) in `owner`'s folder."""
+        root = "../" * (owner.path.count("/") + 1)
+        structure = self.structure_names.get(owner.structure_id, owner.structure_name)
+        crumbs = [(PLATFORM_NAME, root + "platform/index.html")]
+        if owner.kind == STRUCTURE:
+            crumbs.append((structure, "index.html"))
+        return _env.get_template("compare.html").render(
+            entity=owner,
+            kind_word=KIND_WORDS[owner.kind],
+            root=root,
+            assets={k: root + "assets/" + v for k, v in self.assets.items()},
+            crumbs=crumbs,
+            current_crumb=title,
+            indicators=INDICATORS,
+            title=title,
+            **context,
+        )
 
     @staticmethod
     def tiles(figures: EntityFigures) -> list[dict[str, Any]]:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from isal import igzip
 
-from . import render
+from . import render, side_by_side
 from .access import ACCESS_FILE, access_json
-from .constants import CSV_STORED_SUFFIX
+from .constants import CSV_STORED_SUFFIX, SIDE_BY_SIDE
 from .csv_export import entity_csvs
 from .indicator_tables import IndicatorTables
 from .model import Entity
@@ -118,7 +118,8 @@ def write_entities(
     workers: int | None = None,
 ) -> Written:
     """Every entity's files, over `workers` forked processes (default: the cores, at most MAX_WRITERS)."""
-    writer = EntityWriter(site, tables, pages, previous)
+    tables.tiles  # noqa: B018 -- computed once here, inherited by the forked writers
+    writer = EntityWriter(site, tables, pages, side_by_side.listings(tables.entities), previous)
     workers = workers or min(os.cpu_count() or 1, MAX_WRITERS)
     if workers <= 1 or len(tables) < MIN_ENTITIES_PER_WRITER * workers:
         return writer.write_share(0, 1)
@@ -150,6 +151,7 @@ class EntityWriter:
     site: Path
     tables: IndicatorTables
     pages: render.Pages
+    listings: dict[int, list[int]]  # the side-by-side pages' rows, by the index of the entity that has one
     previous: Path | None = None  # the published build: its identical pages are linked, not written
 
     def write_share(self, index: int, count: int) -> Written:
@@ -160,7 +162,8 @@ class EntityWriter:
         return written
 
     def write(self, i: int, written: Written) -> None:
-        """All of entity i's files: CSVs, summary.json, data.js, pages."""
+        """All of entity i's files: CSVs, summary.json, data.js, pages, and its side-by-side page and CSV
+        (the platform, a structure)."""
         figures = self.tables.figures(i)
         relative = figures.entity.path
         folder = os.path.join(self.site, relative)
@@ -175,7 +178,17 @@ class EntityWriter:
         for name, html in self.pages.of(figures):
             same_page = os.path.join(previous, name) if previous is not None else None
             write_page(os.path.join(folder, name), html.encode("utf-8"), written, same_page)
+        if i in self.listings:
+            self.write_side_by_side(figures.entity, self.listings[i], folder, written)
         written.entities += 1
+
+    def write_side_by_side(self, owner: Entity, listed: list[int], folder: str, written: Written) -> None:
+        page, csv_name, _kind, _words = SIDE_BY_SIDE[owner.kind]
+        rows = side_by_side.rows_of(self.tables.tiles, self.tables.entities, listed)
+        csv_path = os.path.join(folder, "csv", csv_name + CSV_STORED_SUFFIX)
+        write_file(csv_path, gzip_bytes(side_by_side.csv_bytes(rows)), "csv", written)
+        html = side_by_side.page_html(self.pages, owner, rows, render.date_words(self.tables.as_of))
+        write_page(os.path.join(folder, page), html.encode("utf-8"), written)
 
 
 def _linked(source: str, target: str | Path) -> bool:

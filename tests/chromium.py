@@ -15,6 +15,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+AXE_DEFAULT = "/opt/axe-core/node_modules/axe-core/axe.min.js"  # npm install --prefix /opt/axe-core axe-core
+
+
+def serious_violations(page, axe_script: str) -> list[tuple]:
+    """axe-core's serious and critical violations on the page: (rule, impact, first targets)."""
+    page.add_script_tag(content=axe_script)
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def rgb(hex_colour: str) -> str:
     """`#rrggbb` as the browser computes it: `rgb(r, g, b)`."""
     return "rgb({}, {}, {})".format(*(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)))

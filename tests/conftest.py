@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from chromium import CHROMIUM, CHROMIUM_ARGS
+from chromium import AXE_DEFAULT, CHROMIUM, CHROMIUM_ARGS
 
 from pipeline import ingest
 from pipeline.site import SiteOptions, build
@@ -153,6 +153,17 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def axe_script() -> str:
+    """axe-core's script, from $AXE_CORE_JS or AXE_DEFAULT."""
+    path = Path(os.environ.get("AXE_CORE_JS", AXE_DEFAULT))
+    if not path.is_file():
+        pytest.skip(
+            f"axe-core not found at {path}: `npm install --prefix /opt/axe-core axe-core` or set AXE_CORE_JS"
+        )
+    return path.read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------ skips under CI

@@ -60,6 +60,13 @@ MATRIX: dict[str, set[str]] = {
     "/structures/s1/classes/c1/csv/connections-by-month.csv": S1_READERS | {"teacher-c1", "teacher-2"},
     "/structures/s1/classes/c2/index.html": S1_READERS,
     "/structures/s2/classes/c3/index.html": {"admin", "teacher-2"},
+    # side by side (SPEC 3.5): every structure's figures, for super administrators; a structure's classes,
+    # in the structure's folder (not its classes' teachers)
+    "/platform/structures.html": {"admin"},
+    "/platform/csv/structures.csv": {"admin"},
+    "/structures/s1/classes.html": S1_READERS,
+    "/structures/s1/csv/classes.csv": S1_READERS,
+    "/structures/s2/classes.html": {"admin"},
 }
 
 

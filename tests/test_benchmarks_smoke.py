@@ -23,8 +23,10 @@ STEPS = (
     "build/indicators",
     "build/duckdb",
     "render",
+    "render/side_by_side",
     "nightly-2/prepare",
     "nightly-2",
+    "nightly-2/side_by_side",
 )
 
 
@@ -63,6 +65,9 @@ def test_every_stage_has_its_row_in_both_files(bench):
     assert summary["site_command"]["ratio"] > 0 and summary["render"]["site_bytes_per_entity"] > 0
     assert summary["ingest"]["ratio"] > 0 and summary["first_build"]["ratio"] > 0
     assert bench["doc"]["machine"]["versions"]["duckdb"]
+    page = summary["side_by_side"]["nightly-2/side_by_side"]  # the platform's table, in Chromium
+    night = next(s["result"] for s in bench["doc"]["steps"] if s["name"] == "nightly-2")
+    assert page["rows"] == night["site"]["entities"]["structures"] and page["sort_ms_median"] > 0
 
 
 def test_both_ingests_keep_the_same_events(bench):

@@ -2,15 +2,13 @@
 
 The site is built by the real pipeline from the tiny seeded input of tests/test_pages.py and served by the
 preview server of `build.py serve` (the whole site) on 127.0.0.1; one page is also opened from disk
-(file://). axe-core is read from $AXE_CORE_JS or
-/opt/axe-core/node_modules/axe-core/axe.min.js (`npm install --prefix /opt/axe-core axe-core`).
+(file://). axe-core is read from $AXE_CORE_JS or chromium.AXE_DEFAULT (conftest's `axe_script`).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from chromium import CHROMIUM, contrast, rgb
+from chromium import CHROMIUM, contrast, rgb, serious_violations
 from conftest import read_csv
 from test_pages import HOSTILE, build_tiny_site
 
@@ -27,7 +25,6 @@ from pipeline.render import tile_text
 from pipeline.serve import preview_server
 
 pytestmark = pytest.mark.browser
-AXE_DEFAULT = "/opt/axe-core/node_modules/axe-core/axe.min.js"
 STRUCTURE = "structures/s-lycee"
 READY = "body[data-chart-ready='true'] #chart svg .role-mark"
 
@@ -608,29 +605,14 @@ def test_the_root_filter_narrows_the_structures(watched: Watched) -> None:
     assert "Victor Hugo" in items.first.inner_text()
 
 
-@pytest.fixture(scope="module")
-def axe_script() -> str:
-    path = Path(os.environ.get("AXE_CORE_JS", AXE_DEFAULT))
-    if not path.is_file():
-        pytest.skip(
-            f"axe-core not found at {path}: `npm install --prefix /opt/axe-core axe-core` or set AXE_CORE_JS"
-        )
-    return path.read_text(encoding="utf-8")
-
-
 def test_axe_finds_no_serious_violation(watched: Watched, axe_script: str) -> None:
     pages = ["index.html", f"{STRUCTURE}/index.html", *(f"{STRUCTURE}/{i.id}.html" for i in INDICATORS)]
     pages += ["platform/connections.html#grouping=day"]  # the day window's controls
+    pages += ["platform/structures.html", f"{STRUCTURE}/classes.html"]  # side by side
     for path in pages:
-        page = watched.open(path, chart="index" not in path)
-        page.add_script_tag(content=axe_script)
-        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        serious = [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-        assert serious == [], (path, serious)
+        detail = path.split("/")[-1].split(".")[0] in {i.id for i in INDICATORS}
+        page = watched.open(path, chart=detail)
+        assert serious_violations(page, axe_script) == [], path
 
 
 def test_a_line_breaks_where_a_ratio_has_no_value(watched: Watched) -> None:

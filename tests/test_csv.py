@@ -19,7 +19,7 @@ BOM = b"\xef\xbb\xbf"
 AS_OF = date(2026, 3, 31)
 STRUCTURE_NAME = 'Lycée "Arts & Métiers"'  # a quote inside a name: doubled in its cell
 MODULES = [  # (name, count) most first, then by name; every formula-looking first character of SPEC 3.2
-    ("=HYPERLINK(\"http://x\")", 9),
+    ('=HYPERLINK("http://x")', 9),
     ("+33 Annuaire", 8),
     ("-Blog", 7),
     ("@Wiki", 6),
@@ -51,8 +51,12 @@ def hand_made_figures() -> EntityFigures:
     visitors = np.array([[2, 2, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=np.int64)
     nan = float("nan")
     ratios = np.array([[4.5, 4.5, nan, nan, nan, nan], [nan] * 6])
-    values = {"connections": counts, "unique_visitors": visitors, "visits_per_visitor": ratios,
-              "activations": counts}
+    values = {
+        "connections": counts,
+        "unique_visitors": visitors,
+        "visits_per_visitor": ratios,
+        "activations": counts,
+    }
     series = {
         indicator: {g: Series(starts[g], values[indicator]) for g in GROUPINGS}
         for indicator in SERIES_INDICATORS
@@ -134,7 +138,7 @@ def test_every_file_has_the_byte_format(files):
         # every line ends with CRLF: the only CR and LF left are the two cells that hold one on purpose
         assert data.replace(b"\r\n", b"").replace(b"'\rCR", b"").count(b"\r") == 0, name
         assert b"\n" not in data.replace(b"\r\n", b""), name
-        text = data[len(BOM):].decode("utf-8").replace("'\rCR", "")
+        text = data[len(BOM) :].decode("utf-8").replace("'\rCR", "")
         for line in text.split("\r\n")[:-1]:
             assert line.startswith('"') and line.endswith('"'), (name, line)
             fields = line[1:-1].split('";"')

@@ -114,12 +114,22 @@ def test_platform_visitors_by_profile_and_period(site):
     # March: T as Teacher (1), S as Student (3, 16, 17), R as Relative (5), P as Personnel (9); no Guest
     # (R's Guest login 23 is in April, after D)
     assert visitors["month"] == {
-        "all": 4, "Teacher": 1, "Student": 1, "Relative": 1, "Personnel": 1, "Guest": 0,
+        "all": 4,
+        "Teacher": 1,
+        "Student": 1,
+        "Relative": 1,
+        "Personnel": 1,
+        "Guest": 0,
     }
     # 12months adds 18 (T as Relative), 19 (T as Teacher), 22 (R as Guest): Relative is R and T; "Tous"
     # still counts T once although T logged in under two profiles
     assert visitors["12months"] == {
-        "all": 4, "Teacher": 1, "Student": 1, "Relative": 2, "Personnel": 1, "Guest": 1,
+        "all": 4,
+        "Teacher": 1,
+        "Student": 1,
+        "Relative": 2,
+        "Personnel": 1,
+        "Guest": 1,
     }
 
 
@@ -170,22 +180,46 @@ def test_platform_weeks_and_ratio(site):
 def test_platform_apps_hours_weekdays(site):
     # the month period leaves out 20 (February 28th, 23:59:59 local): three modules, one access each,
     # alphabetical
-    month = [(r["Application"], r["Accès"]) for r in rows(site, PLATFORM, "top_apps-month.csv")
-             if r["Profil"] == "Tous"]
+    month = [
+        (r["Application"], r["Accès"])
+        for r in rows(site, PLATFORM, "top_apps-month.csv")
+        if r["Profil"] == "Tous"
+    ]
     assert month == [("Blog", "1"), ("Conversation", "1"), ("Pronote", "1")]
-    year = [(r["Application"], r["Accès"]) for r in rows(site, PLATFORM, "top_apps-12months.csv")
-            if r["Profil"] == "Tous"]
+    year = [
+        (r["Application"], r["Accès"])
+        for r in rows(site, PLATFORM, "top_apps-12months.csv")
+        if r["Profil"] == "Tous"
+    ]
     assert year == [("'" + FORMULA_APP, "1"), ("Blog", "1"), ("Conversation", "1"), ("Pronote", "1")]
-    hours = {r["Créneau"]: int(r["Connexions"]) for r in rows(site, PLATFORM, "hourly_peak-12months.csv")
-             if r["Profil"] == "Tous"}
-    assert {slot: n for slot, n in hours.items() if n} == {
-        "00h-01h": 1, "01h-02h": 1, "02h-03h": 2, "03h-04h": 1,
-        "10h-11h": 1, "16h-17h": 1, "19h-20h": 1, "22h-23h": 1,
+    hours = {
+        r["Créneau"]: int(r["Connexions"])
+        for r in rows(site, PLATFORM, "hourly_peak-12months.csv")
+        if r["Profil"] == "Tous"
     }
-    days = {r["Jour"]: int(r["Connexions"]) for r in rows(site, PLATFORM, "weekly_peak-month.csv")
-            if r["Profil"] == "Tous"}
+    assert {slot: n for slot, n in hours.items() if n} == {
+        "00h-01h": 1,
+        "01h-02h": 1,
+        "02h-03h": 2,
+        "03h-04h": 1,
+        "10h-11h": 1,
+        "16h-17h": 1,
+        "19h-20h": 1,
+        "22h-23h": 1,
+    }
+    days = {
+        r["Jour"]: int(r["Connexions"])
+        for r in rows(site, PLATFORM, "weekly_peak-month.csv")
+        if r["Profil"] == "Tous"
+    }
     assert days == {
-        "Lundi": 4, "Mardi": 0, "Mercredi": 0, "Jeudi": 0, "Vendredi": 0, "Samedi": 0, "Dimanche": 2,
+        "Lundi": 4,
+        "Mardi": 0,
+        "Mercredi": 0,
+        "Jeudi": 0,
+        "Vendredi": 0,
+        "Samedi": 0,
+        "Dimanche": 2,
     }
     activations = "activations-by-month.csv"
     assert value(site, PLATFORM, activations, Date="2025-09-01", Profil="Élèves") == "1"  # line 21
@@ -226,8 +260,13 @@ def test_structure_tiles(site):
     # s-ecole-inconnue is listed by line 18 only (October 2025, T as Relative, 02:30 on a Sunday); it is
     # not in the snapshot, so its pages are named by its id, with an empty UAI
     assert tiles(site, INCONNUE) == {
-        "connections": 1, "unique_visitors": 0, "visits_per_visitor": None, "top_apps": None,
-        "hourly_peak": "02h-03h", "weekly_peak": "Dimanche", "activations": 0,
+        "connections": 1,
+        "unique_visitors": 0,
+        "visits_per_visitor": None,
+        "top_apps": None,
+        "hourly_peak": "02h-03h",
+        "weekly_peak": "Dimanche",
+        "activations": 0,
     }
     first = rows(site, INCONNUE, "connections-by-month.csv")[0]
     assert (first["Établissement"], first["UAI"], first["Classe"]) == ("s-ecole-inconnue", "", "")
@@ -275,7 +314,11 @@ def test_build_report(site):
     report = json.loads((site / "build.json").read_text(encoding="utf-8"))
     # lines 11, 12, 13, 14, 15
     assert report["rejects_by_reason"] == {
-        "bad_id": 1, "missing_id": 1, "missing_module": 1, "not_json": 1, "unknown_profile": 1,
+        "bad_id": 1,
+        "missing_id": 1,
+        "missing_module": 1,
+        "not_json": 1,
+        "unknown_profile": 1,
     }
     # valid events inside 12months, once each: LOGIN as above; ACCESS 2, 4, 7, 20; ACTIVATION 6, 21;
     # GET_RESOURCE 8

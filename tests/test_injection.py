@@ -103,7 +103,8 @@ class Page(HTMLParser):
 
 ALLOWED_TAGS = set(
     "html head meta title link body a header div button span nav"
-    " ol li main h1 h2 p ul script section fieldset legend input label figure figcaption noscript".split()
+    " ol li main h1 h2 p ul script section fieldset legend input label figure figcaption noscript"
+    " table caption thead tbody tr th td".split()
 )  # what the templates write: anything else came from a name
 
 

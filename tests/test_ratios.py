@@ -21,8 +21,14 @@ def _visits(prefix: str, visitors: int, logins: int, days: list[str], profile: s
     for n in range(logins):
         user = f"{prefix}{n % visitors:03d}"
         day = days[n % len(days)]
-        documents.append(event(when=f"{day} {8 + n % 10:02d}:{n % 60:02d}", user=user, profile=profile,
-                               structures=[structure]))
+        documents.append(
+            event(
+                when=f"{day} {8 + n % 10:02d}:{n % 60:02d}",
+                user=user,
+                profile=profile,
+                structures=[structure],
+            )
+        )
     return documents
 
 
