@@ -164,9 +164,9 @@ def change_html(before: Comparison | None) -> Markup:
         words = {"up": "en hausse de ", "down": "en baisse de ", "same": "stable, "}[direction]
         words += f"{abs(before.change)}\u202f%"
     return Markup(
-        '<p class="tile-change tile-change-{}" title="{}"><span aria-hidden="true">{}</span>'
-        '<span class="visually-hidden">Sur un an : {}, {}</span></p>'
-    ).format(direction, versus, change_text(before.change), words, versus)
+        '<p class="tile-change" title="{}"><span class="change change-{}" aria-hidden="true">{}</span>'
+        '<span aria-hidden="true"> sur un an</span><span class="visually-hidden">Sur un an : {}, {}</span></p>'
+    ).format(versus, direction, change_text(before.change), words, versus)
 
 
 def tile_text(value: object) -> str:

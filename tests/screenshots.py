@@ -1,4 +1,5 @@
-"""README screenshots of a summary page, a detail page and a detail page on a phone (390 px):
+"""README screenshots of a summary page, a detail page, a detail page on a phone (390 px) and the platform's
+side-by-side page:
 `python tests/screenshots.py SITE [OUT_DIR]`.
 
 SITE is a built site (for instance the demo's, `python build.py demo --out /tmp/demo` → /tmp/demo/site);
@@ -31,6 +32,7 @@ def take(site: Path, out: Path, page_name: str = "connections.html") -> list[Pat
         (folder / "index.html", out / "summary.png", desktop),
         (folder / page_name, out / "detail.png", desktop),
         (folder / "hourly_peak.html", out / "phone.png", phone),
+        (site / "platform" / "structures.html", out / "compare.png", desktop),
     ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -38,7 +40,7 @@ def take(site: Path, out: Path, page_name: str = "connections.html") -> list[Pat
         for source, target, viewport in shots:
             page.set_viewport_size(viewport)
             page.goto(source.resolve().as_uri())
-            if source.name != "index.html":
+            if source.name not in ("index.html", "structures.html"):  # a detail page: its chart drawn
                 page.wait_for_selector("#chart svg .role-mark", state="attached")
                 page.wait_for_timeout(200)
             if viewport is phone:  # the page down to the chart's axis, as a reader scrolls it

@@ -129,7 +129,7 @@ def test_fall_back_edges_and_history_that_does_not_reach_the_year(make_site):
         assert tile(site, name)["before"] == {"value": None, "from": "2024-10-02", "to": "2025-10-26"}
         assert tile(site, name)["change"] is None
     page = (site.root / "platform" / "index.html").read_text(encoding="utf-8")
-    assert page.count('class="tile-change ') == 2  # visitors and their ratio; nothing where not covered
+    assert page.count('class="tile-change"') == 2  # visitors and their ratio; nothing where not covered
 
 
 @pytest.mark.parametrize(
