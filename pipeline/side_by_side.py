@@ -51,16 +51,14 @@ def collation_key(name: str) -> str:
 def listings(entities: list[Entity]) -> dict[int, list[int]]:
     """For the platform and every structure (their index), the indices of the entities their page lists
     (structures; the structure's classes), in order. Every structure has one, even without classes."""
-    by_path = {e.path: i for i, e in enumerate(entities)}
+    structures = {e.id: i for i, e in enumerate(entities) if e.kind == STRUCTURE}
     listed: dict[int, list[int]] = {i: [] for i, e in enumerate(entities) if e.kind in SIDE_BY_SIDE}
     platform = next((i for i, e in enumerate(entities) if e.kind == PLATFORM), None)
     for i, entity in enumerate(entities):
         if entity.kind == STRUCTURE and platform is not None:
             listed[platform].append(i)
-        elif entity.kind == CLASS:
-            parent = by_path.get(entity.path.rsplit("/classes/", 1)[0])
-            if parent is not None:
-                listed[parent].append(i)
+        elif entity.kind == CLASS and entity.structure_id in structures:
+            listed[structures[entity.structure_id]].append(i)
     order = lambda i: (collation_key(entities[i].name), entities[i].id)
     return {owner: sorted(rows, key=order) for owner, rows in listed.items()}
 
