@@ -183,3 +183,29 @@ def test_west_of_utc_the_utc_day_before_the_cutoff_goes(tmp_path):
     assert report["first_utc_partition_kept"] == "2024-03-01"
     assert report["event_days_deleted"] == ["2024-02-29"]
     assert periods.utc_days_of(date(2024, 3, 1), "America/New_York")[0] == date(2024, 3, 1)
+
+
+def test_retention_and_the_year_before(tmp_path):
+    """The default keeps what the year before needs; 13 months leave the 12 months' comparison uncovered,
+    not the month's (its span 52 weeks back lies inside the 13 months)."""
+    documents = [
+        event(when="2024-03-02 10:00", user="old"),  # the first day of the 12 months 52 weeks back
+        event(when="2025-03-01 10:00", user="x"),  # the first day kept with 13 months
+        event(when="2025-03-20 10:00", user="u1"),  # the month 52 weeks back: 2025-03-02 … 2025-04-01
+        event(when="2026-03-10 10:00", user="u1"),
+    ]
+    export = write_lines(tmp_path / "e.json", documents)
+    directory = write_directory(tmp_path / "dir")
+    tiles = {}
+    for months in (25, 13):
+        options = SiteOptions(
+            tmp_path / f"lake{months}", directory, tmp_path / f"site{months}", date(2026, 3, 31)
+        )
+        nightly.run([export], options, retain_months=months)
+        summary = json.loads((tmp_path / f"site{months}/platform/summary.json").read_text(encoding="utf-8"))
+        tiles[months] = summary["tiles"]
+    assert tiles[25]["connections"]["before"]["value"] == 3 and tiles[25]["connections"]["change"] == 0
+    assert tiles[13]["connections"]["before"]["value"] is None and tiles[13]["connections"]["change"] is None
+    for months in (25, 13):
+        assert tiles[months]["unique_visitors"]["before"]["value"] == 1
+        assert tiles[months]["unique_visitors"]["change"] == 0
