@@ -165,7 +165,8 @@ def change_html(before: Comparison | None) -> Markup:
         words += f"{abs(before.change)}\u202f%"
     return Markup(
         '<p class="tile-change" title="{}"><span class="change change-{}" aria-hidden="true">{}</span>'
-        '<span aria-hidden="true"> sur un an</span><span class="visually-hidden">Sur un an : {}, {}</span></p>'
+        '<span aria-hidden="true"> sur un an</span>'
+        '<span class="visually-hidden">Sur un an : {}, {}</span></p>'
     ).format(versus, direction, change_text(before.change), words, versus)
 
 
