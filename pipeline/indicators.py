@@ -144,7 +144,10 @@ class AppCounts:
 
     def __init__(self, n_entities: int) -> None:
         self.n_cells = n_entities * N_PROFILES
-        self.dense: np.ndarray | None = np.zeros((self.n_cells, 0), dtype=np.int64)
+        # int32 while the period's accesses all together fit in it (no cell can hold more), else int64: a
+        # regional year (400 M accesses) keeps 150 MB of counts instead of 300
+        self.dense: np.ndarray | None = np.zeros((self.n_cells, 0), dtype=np.int32)
+        self.total = 0
         self.cells: list[np.ndarray] = []  # the sparse form, once dense is None
         self.counts: list[np.ndarray] = []
 
@@ -152,8 +155,12 @@ class AppCounts:
         """One day's rows: cells (entity × N_PROFILES + profile, a profile of the ENT, never Tous)."""
         if self.dense is not None and len(modules) and modules.max() >= self.dense.shape[1]:
             self._widen(int(modules.max()) + 1)
+        self.total += int(counts.sum())
+        if self.dense is not None and self.total > np.iinfo(self.dense.dtype).max:
+            self.dense = self.dense.astype(np.int64)
         if self.dense is not None:
-            np.add.at(self.dense.reshape(-1), cells * self.dense.shape[1] + modules, counts)
+            flat = self.dense.reshape(-1)
+            np.add.at(flat, cells * self.dense.shape[1] + modules, counts.astype(flat.dtype))
             return
         tous = cells - cells % N_PROFILES
         self.cells.append(np.concatenate([cells, tous]) * MAX_MODULES + np.concatenate([modules, modules]))
@@ -165,14 +172,14 @@ class AppCounts:
     def _widen(self, needed: int) -> None:
         assert self.dense is not None
         columns = max(needed, 2 * self.dense.shape[1], 16)
-        if self.n_cells * columns * 8 > DENSE_APP_BYTES:
+        if self.n_cells * columns * 8 > DENSE_APP_BYTES:  # (sized as int64: the counts may widen to it)
             columns = needed
         if self.n_cells * columns * 8 > DENSE_APP_BYTES:  # too many modules: sparse from now on
             cells, modules, counts = self._dense_rows()
             self.dense = None
             self.cells, self.counts = [cells * MAX_MODULES + modules], [counts]
             return
-        wider = np.zeros((self.n_cells, columns), dtype=np.int64)
+        wider = np.zeros((self.n_cells, columns), dtype=self.dense.dtype)
         wider[:, : self.dense.shape[1]] = self.dense
         self.dense = wider
 

@@ -74,13 +74,20 @@ def test_month_presence_ors_the_days_a_user_was_seen():
 
 
 def test_day_columns_store_classes_narrow_and_widen_on_overflow():
-    columns = DayColumns(n_entities=3, n_days=2, n_profiles=1, split=1)
+    columns = DayColumns(n_entities=3, n_days=3, n_profiles=1, split=1)
+    assert columns.tail.dtype == np.uint8
+    columns.put_day(0, np.array([[5_000_000], [3], [255]]))  # the head (the platform) is int32
+    assert columns.tail.dtype == np.uint8
+    columns.put_day(1, np.array([[1], [256], [2]]))
     assert columns.tail.dtype == np.uint16
-    columns.put_day(0, np.array([[5_000_000], [3], [65_535]]))
-    assert columns.tail.dtype == np.uint16
-    columns.put_day(1, np.array([[1], [70_000], [2]]))
+    columns.put_day(2, np.array([[7], [9], [70_000]]))  # straight past what uint16 holds
     assert columns.tail.dtype == np.int32
-    assert [columns.row(i)[:, 0].tolist() for i in range(3)] == [[5_000_000, 1], [3, 70_000], [65_535, 2]]
+    assert [columns.row(i)[:, 0].tolist() for i in range(3)] == [
+        [5_000_000, 1, 7],
+        [3, 256, 9],
+        [255, 2, 70_000],
+    ]
+    assert columns.totals(0, 3).tolist() == [5_000_008, 268, 70_257]
 
 
 def test_rebucket_sums_consecutive_days():

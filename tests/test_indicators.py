@@ -242,6 +242,24 @@ def test_app_counts_dense_and_sparse_give_the_same_sums(monkeypatch):
     assert turning.dense is None and _app_sums(turning) == expected
 
 
+def test_app_counts_widen_from_int32_before_a_sum_could_overflow():
+    from pipeline import indicators
+
+    counts = indicators.AppCounts(2)
+    big = 2**31 - 10  # a platform's year of one module could come near it
+    counts.add(np.array([1]), np.array([0]), np.array([big]))
+    assert counts.dense is not None and counts.dense.dtype == np.int32
+    counts.add(np.array([1, 7]), np.array([0, 0]), np.array([5, 20]))  # now past int32: widened first
+    assert counts.dense.dtype == np.int64
+    cells, modules, n = counts.rows()
+    assert dict(zip(zip(cells.tolist(), modules.tolist()), n.tolist())) == {
+        (0, 0): big + 5,  # Tous of entity 0
+        (1, 0): big + 5,
+        (6, 0): 20,
+        (7, 0): 20,
+    }
+
+
 def test_the_months_presence_and_each_periods_app_counts_are_dropped_before_ranking(make_site, monkeypatch):
     """Memory: at regional size the months' presence keys (1.2 GB) and each period's dense app counts
     (up to 384 MB) were all still held while the apps were ranked, the indicator stage's peak."""
