@@ -85,7 +85,7 @@ def run(lake: Path, timezone: str, as_of: date, snapshot: Snapshot) -> tuple[Ind
 
 
 def history_before_window(as_of: date) -> Span:
-    """The days of the `12months` period 52 weeks back that come before the window (they may be none)."""
+    """The days of the `12months` period 52 weeks back that come before the window: its first 364 days."""
     window_first = period_spans(as_of)[PERIOD_12MONTHS].first
     first = year_before(period_spans(as_of)[PERIOD_12MONTHS]).first
     return Span(first, first, window_first - timedelta(days=1))
