@@ -20,6 +20,22 @@
     return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   }
 
+  /* Hide the items whose key (folded) lacks a word of the query; the number left shown. The root index's
+     list and the side-by-side tables (compare.js) filter with it. */
+  function filterItems(items, keys, query) {
+    var words = fold(query).split(/\s+/).filter(Boolean);
+    var shown = 0;
+    for (var i = 0; i < items.length; i++) {
+      var match = true;
+      for (var w = 0; w < words.length; w++) {
+        if (keys[i].indexOf(words[w]) < 0) { match = false; break; }
+      }
+      if (items[i].hidden === match) { items[i].hidden = !match; }
+      if (match) { shown++; }
+    }
+    return shown;
+  }
+
   /* Root index: filter the list of structures --------------------------------------------------- */
   function setupRootFilter() {
     var input = document.getElementById("filter");
@@ -36,17 +52,7 @@
           return fold(li.textContent + " " + (li.firstElementChild.getAttribute("href") || ""));
         });
       }
-      var words = fold(input.value).split(/\s+/).filter(Boolean);
-      var shown = 0;
-      for (var i = 0; i < items.length; i++) {
-        var key = keys[i];
-        var match = true;
-        for (var w = 0; w < words.length; w++) {
-          if (key.indexOf(words[w]) < 0) { match = false; break; }
-        }
-        if (items[i].hidden === match) { items[i].hidden = !match; }
-        if (match) { shown++; }
-      }
+      var shown = filterItems(items, keys, input.value);
       count.textContent = shown + (shown > 1 ? " établissements" : " établissement");
     }
     input.addEventListener("input", function () {
@@ -247,7 +253,7 @@
     });
   }
 
-  window.STATS_PAGE = { el: el };  /* shared with detail.js */
+  window.STATS_PAGE = { el: el, fold: fold, filterItems: filterItems };  /* for detail.js, compare.js */
 
   setupRootFilter();
   setupRootReader();

@@ -23,9 +23,7 @@
   var names = null;  /* per row, its name and UAI folded, for the filter */
   var sorted = { column: 0, ascending: true };
 
-  function fold(text) {
-    return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
-  }
+  var fold = window.STATS_PAGE.fold;  /* app.js, loaded before */
 
   function readKeys() {
     keys = new Array(rows.length);
@@ -110,17 +108,7 @@
   function filter() {
     pending = false;
     if (!keys) { readKeys(); }
-    var words = fold(input.value).split(/\s+/).filter(Boolean);
-    var shown = 0;
-    for (var r = 0; r < rows.length; r++) {
-      var match = true;
-      for (var w = 0; w < words.length; w++) {
-        if (names[r].indexOf(words[w]) < 0) { match = false; break; }
-      }
-      if (rows[r].hidden === match) { rows[r].hidden = !match; }
-      if (match) { shown++; }
-    }
-    showCount(shown);
+    showCount(window.STATS_PAGE.filterItems(rows, names, input.value));
   }
   input.addEventListener("input", function () {
     if (!pending) { pending = true; window.requestAnimationFrame(filter); }
