@@ -45,6 +45,12 @@ def ratio_hundredths(connections: np.ndarray, visitors: np.ndarray) -> np.ndarra
     return out
 
 
+def ratio_value(connections: int, visitors: int) -> float | None:
+    """One ratio as a tile and summary.json give it: two decimals (exactly k/100), None with no visitor."""
+    hundredths = int(ratio_hundredths(np.array([connections]), np.array([visitors]))[0])
+    return None if hundredths < 0 else hundredths / 100
+
+
 def visits_per_visitor(connections: np.ndarray, visitors: np.ndarray) -> np.ndarray:
     """The ratio as floats of two decimals (exactly k/100), NaN where no visitor."""
     hundredths = ratio_hundredths(connections, visitors)

@@ -26,7 +26,7 @@ from .constants import (
 from .indicator_math import (
     app_order,
     change_percent,
-    ratio_hundredths,
+    ratio_value,
     rebucket,
     top_labels,
     visits_per_visitor,
@@ -101,11 +101,7 @@ class YearBefore:
                 out[tile] = Comparison(None, span.first, span.last, None)
                 continue
             before = (int(numerators[i]), 1 if denominators is None else int(denominators[i]))
-            if denominators is None:
-                value: int | float | None = before[0]
-            else:
-                hundredths = int(ratio_hundredths(np.array([before[0]]), np.array([before[1]]))[0])
-                value = None if hundredths < 0 else hundredths / 100
+            value = before[0] if denominators is None else ratio_value(*before)
             out[tile] = Comparison(value, span.first, span.last, change_percent(now[tile], before))
         return out
 
@@ -180,12 +176,11 @@ class TileTable:
 
     def values(self, i: int) -> dict[str, object]:
         """Entity i's tile values, by indicator id (None for no data)."""
-        hundredths = int(ratio_hundredths(self.month_connections[i : i + 1], self.visitors[i : i + 1])[0])
         label = lambda code, labels: None if code < 0 else labels[code]
         return {
             "connections": int(self.connections[i]),
             "unique_visitors": int(self.visitors[i]),
-            "visits_per_visitor": None if hundredths < 0 else hundredths / 100,
+            "visits_per_visitor": ratio_value(int(self.month_connections[i]), int(self.visitors[i])),
             "top_apps": label(self.top_app[i], self.app_names),
             "hourly_peak": label(self.top_hour[i], HOUR_SLOTS),
             "weekly_peak": label(self.top_weekday[i], WEEKDAYS),

@@ -13,7 +13,7 @@ The arithmetic is in `indicator_math`; the aggregate layer is read through `aggr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -86,9 +86,9 @@ def run(lake: Path, timezone: str, as_of: date, snapshot: Snapshot) -> tuple[Ind
 
 def history_before_window(as_of: date) -> Span:
     """The days of the `12months` period 52 weeks back that come before the window: its first 364 days."""
-    window_first = period_spans(as_of)[PERIOD_12MONTHS].first
-    first = year_before(period_spans(as_of)[PERIOD_12MONTHS]).first
-    return Span(first, first, window_first - timedelta(days=1))
+    window = period_spans(as_of)[PERIOD_12MONTHS]
+    first = year_before(window).first
+    return Span(first, first, window.first - timedelta(days=1))
 
 
 @dataclass
@@ -107,20 +107,23 @@ def _totals_over(lake: Path, timezone: str, span: Span, keys: pa.Array) -> tuple
     n = len(keys)
     logins, activations = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     for month, mask in month_masks(span).items():
-        if store.month_counts_path(lake, timezone, month).exists():
-            tables = [(store.read_month_counts(lake, timezone, month), store.MONTH_MEASURES, mask)]
+        tables: Iterable[pa.Table]
+        if store.month_counts_path(lake, timezone, month).exists():  # its days' rows, by day of the month
+            tables, day_mask = [store.read_month_counts(lake, timezone, month)], mask
+            names, values = store.MONTH_MEASURES, store.MONTH_MEASURE_VALUES
             measures = (store.MEASURE_LOGIN_BY_DAY, store.MEASURE_ACTIVATION_BY_DAY)
         else:
             days = [d for d in days_between(span.first, span.last) if d.replace(day=1) == month]
-            tables = [(store.read_counts(lake, timezone, d), store.MEASURES, None) for d in days]
+            tables, day_mask = (store.read_counts(lake, timezone, d) for d in days), None  # one at a time
+            names, values = store.MEASURES, store.MEASURE_VALUES
             measures = (store.MEASURE_LOGIN, store.MEASURE_ACTIVATION)
-        for table, names, day_mask in tables:
-            coded = _coded_rows(table, keys, pa.array(names))
+        for table in tables:
+            coded = _coded_rows(table, keys, values)
             if coded is None:
                 continue
             table, e, p, m, counts = coded
             rows = p > 0  # the ENT's profiles: Tous is their sum
-            if day_mask is not None:  # a month's rows are keyed by their day of the month
+            if day_mask is not None:
                 day = positions(table.column("key"), store.DAY_VALUES)
                 rows &= (day >= 0) & ((day_mask >> np.maximum(day, 0)) & 1 == 1)
             for measure, total in zip(measures, (logins, activations)):
