@@ -8,7 +8,9 @@ import io
 import itertools
 import json
 import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ import pytest
 from chromium import AXE_DEFAULT, CHROMIUM, CHROMIUM_ARGS
 
 from pipeline import ingest
+from pipeline.serve import preview_server
 from pipeline.site import SiteOptions, build
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -153,6 +156,18 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@contextmanager
+def serving(site: Path) -> Iterator[str]:
+    """`build.py serve SITE` (the whole site, as a super administrator) on loopback: its base URL."""
+    server = preview_server(site, None, None, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,17 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from chromium import CHROMIUM, contrast, rgb, serious_violations
-from conftest import read_csv
+from conftest import read_csv, serving
 from test_pages import HOSTILE, build_tiny_site
 
 from pipeline.constants import INDICATORS, PROFILES
 from pipeline.render import tile_text
-from pipeline.serve import preview_server
 
 pytestmark = pytest.mark.browser
 STRUCTURE = "structures/s-lycee"
@@ -40,12 +38,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(site: Path) -> Iterator[str]:
-    server = preview_server(site, None, None, "127.0.0.1", 0)  # `build.py serve SITE`: the whole site
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serving(site) as url:
+        yield url
 
 
 class Watched:

@@ -4,15 +4,13 @@ the year before's columns; the pages' rows and links. Expectations counted by ha
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date
 
 import pytest
 from chromium import serious_violations
-from conftest import Site, csv_bytes, event, write_directory, write_lines
+from conftest import Site, csv_bytes, event, serving, write_directory, write_lines
 
 from pipeline import ingest
-from pipeline.serve import preview_server
 from pipeline.side_by_side import collation_key
 from pipeline.site import SiteOptions, build
 
@@ -153,11 +151,8 @@ def test_collation_ignores_accents_and_case():
 # ------------------------------------------------------------------------------------ in Chromium
 @pytest.fixture(scope="module")
 def served(site):
-    server = preview_server(site.root, None, None, "127.0.0.1", 0)  # `build.py serve SITE`
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serving(site.root) as url:
+        yield url
 
 
 @pytest.mark.browser
