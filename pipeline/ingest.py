@@ -14,7 +14,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -39,7 +38,6 @@ EPOCH = date(1970, 1, 1)
 BLOCK_BYTES = 8 << 20  # of decompressed text handed to a parser at a time: about 20,000 export lines
 CHUNK_LINES = 50_000  # lines per block at most
 MAX_WORKERS = 2
-WRITE_THREADS = 2  # UTC days written at once (a local day's export touches two)
 PARALLEL_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
 DEFAULT_MAX_REJECT_RATE = 1.0  # percent of the lines read: `--max-reject-rate`
 REJECT_EXAMPLES = 5  # rejected lines named in the message of a RejectRateError
@@ -122,19 +120,18 @@ def run(
     with parse_all(files, now_ms, workers) as parsed:
         table, first, new_rejects = _collect(parsed, _known_reject_keys(lake), report)
 
-    # Save: one file per UTC day, less the events the lake already holds; days written side by side (Arrow
-    # reads, filters and writes Parquet without the GIL)
+    # Save: one file per UTC day, less the events the lake already holds
     staged = lake_io.StagedWrites()
     days = table.column("ts_ms").to_numpy() // DAY_MS  # dates are after 2000: positive
-    day_numbers = np.unique(days).tolist()
-    save = partial(_save_day, lake, table, first, days, staged, _part(report))
-    with ThreadPoolExecutor(WRITE_THREADS) as threads:
-        saved = list(progress(threads.map(save, day_numbers), "write days", len(day_numbers)))
-    for day_number, (of_day, new) in zip(day_numbers, saved, strict=True):
-        report.duplicates += of_day - sum(new.values())
-        if new:
-            report.events_new.update(new)
-            report.days_touched.append((EPOCH + timedelta(days=day_number)).isoformat())
+    for day_number in progress(np.unique(days).tolist(), "write days"):
+        day = EPOCH + timedelta(days=day_number)
+        of_day = table.filter(pa.array(first & (days == day_number)))
+        kept = _drop_known(lake, day, of_day)
+        report.duplicates += of_day.num_rows - kept.num_rows
+        if kept.num_rows:
+            staged.parquet(kept, lake_io.day_partition(lake, day) / _part(report))
+            report.events_new.update(_value_counts(kept.column("event_type")))
+            report.days_touched.append(day.isoformat())
     if new_rejects:
         rejects_file = lake_io.rejects_dir(lake) / _part(report)
         staged.parquet(_rejects_table(new_rejects, report.run_id), rejects_file)
@@ -220,24 +217,6 @@ def _part(report: IngestReport) -> str:
 def _known_reject_keys(lake: Path) -> set[tuple[str, int, str]]:
     table = lake_io.read_rejects(lake, columns=["file_name", "line", "raw_sha1"])
     return set(zip(*(table.column(c).to_pylist() for c in ("file_name", "line", "raw_sha1"))))
-
-
-def _save_day(
-    lake: Path,
-    table: pa.Table,
-    first: np.ndarray,
-    days: np.ndarray,
-    staged: lake_io.StagedWrites,
-    part: str,
-    day_number: int,
-) -> tuple[int, dict[str, int]]:
-    """Stage the run's new events of one UTC day; (its events in the run, the new ones per type)."""
-    day = EPOCH + timedelta(days=day_number)
-    of_day = table.filter(pa.array(first & (days == day_number)))
-    kept = _drop_known(lake, day, of_day)
-    if kept.num_rows:
-        staged.parquet(kept, lake_io.day_partition(lake, day) / part)
-    return of_day.num_rows, _value_counts(kept.column("event_type")) if kept.num_rows else {}
 
 
 def _drop_known(lake: Path, day: date, events: pa.Table) -> pa.Table:
