@@ -7,6 +7,8 @@ every entity; an entity adds its name cells and its numbers, cast to text by Arr
 
 from __future__ import annotations
 
+import itertools
+import struct
 from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
@@ -48,8 +50,8 @@ def cell(value: object) -> str:
 def entity_csvs(figures: EntityFigures) -> dict[str, bytes]:
     """File name → bytes, for every CSV of one entity.
 
-    The numeric files (series, hours, weekdays) are built together: their rows are one Arrow string column
-    (shared prefixes + the entity's name cells + its numbers as text), cut into files at their row bounds.
+    The numeric files (series, hours, weekdays) are built together, as one text (`_numeric_rows`) cut into
+    files at their row bounds.
     """
     entity = figures.entity
     head = ";".join(cell(v) for v in (entity.structure_name, entity.uai, entity.class_name)) + ";"
@@ -70,35 +72,15 @@ def entity_csvs(figures: EntityFigures) -> dict[str, bytes]:
             for period in PERIODS:
                 counts = np.array([table[period][code] for code in PROFILE_CODES], dtype=np.int64).ravel()
                 blocks.append((indicator.csv_name(period), header, (indicator.kind,), counts))
-    row_starts, bounds = _row_starts(tuple(layout for _, _, layout, _ in blocks))
-    numbers = _number_texts([values for *_, values in blocks])
-    rows = pc.binary_join_element_wise(row_starts, numbers, _END, _NOTHING)
-    # each file's rows joined by the entity's name cells (row, head, row, head, …): one Arrow call in all
-    bodies = pc.binary_join(pa.ListArray.from_arrays(bounds, rows), pa.scalar(head, pa.string()))
-    data, offsets = _buffer(bodies)
-    encoded_head = head.encode()
-    for k, (name, header, _layout, values) in enumerate(blocks):
-        body = data[offsets[k] : offsets[k + 1]]
-        files[name] = b"".join((header, encoded_head, body)) if len(values) else header
+    text, bounds = _numeric_rows(head, blocks)
+    for (name, header, _layout, _values), (first, last) in zip(blocks, itertools.pairwise(bounds)):
+        files[name] = header + text[first:last]
     return {indicator_file: files[indicator_file] for indicator_file in _file_order()}
-
-
-@lru_cache(maxsize=4)
-def _row_starts(layouts: tuple[tuple, ...]) -> tuple[pa.Array, pa.Array]:
-    """What every entity's numeric rows share in a build, end to end: each row's cells before its number,
-    with the number's opening quote (`"2026-03-01";"Tous";"`); and each file's row bounds. A layout is a
-    series' bucket labels, or `("hours",)` / `("weekdays",)`."""
-    parts = [
-        _profile_slot_cells(layout[0]) if isinstance(layout[0], str) else _bucket_profile_cells(layout)
-        for layout in layouts
-    ]
-    bounds = np.cumsum([0] + [len(part) for part in parts], dtype=np.int32)
-    return pc.binary_join_element_wise(pa.concat_arrays(parts), '"', _NOTHING), pa.array(bounds)
 
 
 # Arrow scalars made once: a Python str given to a compute function costs ~70 µs to convert (pyarrow tries
 # to import dateutil for it each time), more than the call itself on one entity's rows
-_END = pa.scalar('"' + LINE_END, pa.string())
+_ROW_END = pa.scalar('"' + LINE_END, pa.string())  # a number cell's closing quote and the line's end
 _NOTHING = pa.scalar("", pa.string())
 _DECIMAL_COMMA = pa.scalar(",", pa.string())
 
@@ -133,36 +115,114 @@ def _profile_slot_cells(kind: str) -> pa.Array:
 
 
 # ------------------------------------------------------------------------------------------- one entity
-def _number_texts(blocks: list[np.ndarray]) -> pa.Array:
-    """The blocks' values as cell texts, in order: counts as integers, ratios (floats of two decimals)
-    with a decimal comma and empty where NaN. One Arrow cast per kind, not one per value."""
-    counts = [b for b in blocks if b.dtype.kind != "f"]
-    ratios = [b for b in blocks if b.dtype.kind == "f"]
-    count_texts = pc.cast(pa.array(np.concatenate(counts)), pa.string()) if counts else None
-    ratio_texts = _ratio_texts(np.concatenate(ratios)) if ratios else None
-    parts, taken = [], {"i": 0, "f": 0}
-    for block in blocks:
-        kind = "f" if block.dtype.kind == "f" else "i"
-        source = ratio_texts if kind == "f" else count_texts
-        parts.append(source.slice(taken[kind], len(block)))
-        taken[kind] += len(block)
-    return pa.concat_arrays(parts)
+# The numeric rows are put together as Arrow string views (16 bytes each: a length, then the text inline
+# when it is 12 bytes or less, else a reference into a buffer), three per row: the entity's name cells, the
+# row's shared cells, its number cell. Casting the views to a plain string array copies their texts end to
+# end in C: that is the files' text. An entity's work is NumPy on 16-byte records, not a string kernel per
+# row: the number cells come from a table of every count and every ratio (in hundredths) below
+# NUMBER_TABLE_SIZE, and only larger values are cast to text.
+NUMBER_TABLE_SIZE = 1 << 16
+_INLINE_BYTES = 12  # the longest text a view holds in itself (Arrow's BinaryView layout)
+_VIEW = np.dtype("V16")  # a view as opaque bytes: NumPy copies and gathers them whole
 
 
-def _ratio_texts(values: np.ndarray) -> pa.Array:
-    empty = np.isnan(values)
-    units, cents = np.divmod(np.rint(np.where(empty, 0, values) * 100).astype(np.int64), 100)
-    units_text = pc.cast(pa.array(units), pa.string())
-    cents_text = pc.utf8_lpad(pc.cast(pa.array(cents), pa.string()), 2, "0")
-    return pc.if_else(
-        pa.array(empty), _NOTHING, pc.binary_join_element_wise(units_text, cents_text, _DECIMAL_COMMA)
+def _numeric_rows(
+    head: str, blocks: list[tuple[str, bytes, tuple, np.ndarray]]
+) -> tuple[memoryview, np.ndarray]:
+    """The rows of every numeric file, end to end, and each file's bounds in that text."""
+    shared, buffers, row_bounds = _row_starts(tuple(layout for _, _, layout, _ in blocks))
+    values = [values for *_, values in blocks]
+    ratio = np.repeat([v.dtype.kind == "f" for v in values], [len(v) for v in values])
+    numbers, number_buffers = _cell_views(np.concatenate(values, dtype=np.float64), ratio, len(buffers))
+    buffers += number_buffers
+    encoded_head = head.encode()
+    views = np.empty((len(shared), 3), dtype=_VIEW)
+    views[:, 0] = _view_of(encoded_head, len(buffers))
+    views[:, 1] = shared
+    views[:, 2] = numbers
+    pieces = pa.Array.from_buffers(
+        pa.string_view(), views.size, [None, pa.py_buffer(views), *buffers, pa.py_buffer(encoded_head)]
     )
+    rows = pc.cast(pieces, pa.string())
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=views.size + 1)
+    return memoryview(rows.buffers()[2]), offsets[row_bounds * 3]
 
 
-def _buffer(lines: pa.Array) -> tuple[bytes, np.ndarray]:
-    """A string array's UTF-8 data and its value offsets (value k is data[offsets[k]:offsets[k + 1]])."""
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
-    return lines.buffers()[2].to_pybytes(), offsets
+@lru_cache(maxsize=4)
+def _row_starts(layouts: tuple[tuple, ...]) -> tuple[np.ndarray, list[pa.Buffer], np.ndarray]:
+    """What every entity's numeric rows share in a build, as views: each row's cells before its number, with
+    the number's opening quote (`"2026-03-01";"Tous";"`); their buffers; each file's row bounds. A layout is
+    a series' bucket labels, or `("hours",)` / `("weekdays",)`."""
+    parts = [
+        _profile_slot_cells(layout[0]) if isinstance(layout[0], str) else _bucket_profile_cells(layout)
+        for layout in layouts
+    ]
+    bounds = np.cumsum([0] + [len(part) for part in parts])
+    views, buffers = _views(pc.binary_join_element_wise(pa.concat_arrays(parts), '"', _NOTHING), 0)
+    return views, buffers, bounds
+
+
+def _cell_views(
+    values: np.ndarray, ratio: np.ndarray, first_buffer: int
+) -> tuple[np.ndarray, list[pa.Buffer]]:
+    """The number cells with their row end (`12"` CRLF, `1,50"` CRLF) as views, and their buffers: counts as
+    integers, ratios (where `ratio`; floats of two decimals) with a decimal comma, empty where NaN. Counts
+    are exact as floats (far below 2**53)."""
+    scaled = np.where(ratio, np.rint(values * 100), values)
+    inside = (scaled >= 0) & (scaled < NUMBER_TABLE_SIZE)  # False for NaN
+    index = np.where(inside, scaled + ratio * NUMBER_TABLE_SIZE, 2 * NUMBER_TABLE_SIZE).astype(np.intp)
+    views = _number_table()[index]
+    buffers: list[pa.Buffer] = []
+    for kind in (False, True):  # the values past the table, counts then ratios, cast to text by Arrow
+        beyond = ~inside & ~np.isnan(scaled) & (ratio == kind)
+        if beyond.any():
+            views[beyond], more = _views(_cell_texts(scaled[beyond].astype(np.int64), kind), first_buffer)
+            buffers += more
+            first_buffer += len(more)
+    return views, buffers
+
+
+@lru_cache(maxsize=1)
+def _number_table() -> np.ndarray:
+    """Views of the number cells of the counts 0…NUMBER_TABLE_SIZE - 1, then of the ratios 0,00…, then of
+    the empty ratio: all short enough to be held inline (no buffer)."""
+    numbers = np.arange(NUMBER_TABLE_SIZE, dtype=np.int64)
+    texts = pa.concat_arrays(
+        [_cell_texts(numbers, False), _cell_texts(numbers, True), pa.array([_ROW_END.as_py()])]
+    )
+    views, buffers = _views(texts, 0)
+    assert not buffers, "every cell of the table is held inline"
+    return views
+
+
+def _cell_texts(numbers: np.ndarray, ratio: bool) -> pa.Array:
+    """Counts, or ratios in hundredths (`150` → `1,50`), as number cells with the row's end."""
+    texts = pc.cast(pa.array(numbers), pa.string())
+    if ratio:
+        units, cents = np.divmod(numbers, 100)
+        cents_text = pc.utf8_lpad(pc.cast(pa.array(cents), pa.string()), 2, "0")
+        texts = pc.binary_join_element_wise(pc.cast(pa.array(units), pa.string()), cents_text, _DECIMAL_COMMA)
+    return pc.binary_join_element_wise(texts, _ROW_END, _NOTHING)
+
+
+def _views(texts: pa.Array, first_buffer: int) -> tuple[np.ndarray, list[pa.Buffer]]:
+    """`texts` as string views, their buffer references counted from `first_buffer`; and those buffers."""
+    cast = pc.cast(texts, pa.string_view())
+    buffers = cast.buffers()
+    fields = np.frombuffer(buffers[1], dtype=np.int32).reshape(-1, 4)[cast.offset : cast.offset + len(cast)]
+    fields = fields.copy()
+    fields[fields[:, 0] > _INLINE_BYTES, 2] += first_buffer
+    return fields.view(_VIEW).ravel(), [buffer for buffer in buffers[2:] if buffer is not None]
+
+
+def _view_of(text: bytes, buffer: int) -> np.ndarray:
+    """One text's view (16 bytes: its length, then the text inline, or its first 4 bytes, the buffer that
+    holds it whole and its offset there, 0)."""
+    if len(text) <= _INLINE_BYTES:
+        record = struct.pack("<i12s", len(text), text)
+    else:
+        record = struct.pack("<i4sii", len(text), text[:4], buffer, 0)
+    return np.frombuffer(record, dtype=_VIEW)[0]
 
 
 def _apps_lines(head: str, apps: dict[str, Sequence[tuple[str, int]]]) -> bytes:

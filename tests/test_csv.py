@@ -4,18 +4,20 @@ Half-up rounding of the ratio (`ratio_hundredths`, integer arithmetic) where bin
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import numpy as np
 import pytest
 from conftest import csv_bytes, event
 
-from pipeline.constants import GROUPINGS, PERIODS, PROFILE_CODES, SERIES_INDICATORS
+from pipeline.constants import GROUPINGS, PERIODS, PROFILE_CODES, PROFILE_LABELS, SERIES_INDICATORS
 from pipeline.csv_export import cell, entity_csvs
 from pipeline.indicator_math import ratio_hundredths
 from pipeline.model import CLASS, Entity, EntityFigures, Series
 
 BOM = b"\xef\xbb\xbf"
+PROFILE_LABELS_IN_ORDER = [PROFILE_LABELS[code] for code in PROFILE_CODES]
 AS_OF = date(2026, 3, 31)
 STRUCTURE_NAME = 'Lycée "Arts & Métiers"'  # a quote inside a name: doubled in its cell
 MODULES = [  # (name, count) most first, then by name; every formula-looking first character of SPEC 3.2
@@ -129,6 +131,32 @@ def test_an_apps_file_byte_for_byte(files):
     lines = [header, *rows("Tous"), *rows("Enseignants")]
     expected = BOM + "".join(line + "\r\n" for line in lines).encode("utf-8")
     assert files["top_apps-12months.csv"] == expected
+
+
+def test_numbers_of_any_size_and_names_of_any_length():
+    """Every value past the writer's table of small numbers (65,536 counts and ratios) is cast on its own,
+    inline in its string view (12 bytes with the row's end) or not; a row's name cells as short as 9 bytes
+    are held inline too. The rows equal a cell-by-cell writing."""
+    figures = hand_made_figures()
+    nan = float("nan")
+    counts = [0, 65_535, 65_536, 999_999_999, 1_000_000_000, 2**40, 7, 12, 99_999, 1, 3, 4]
+    ratios = [0.0, 655.35, 655.36, 99_999.99, 100_000.0, 12_345_678.9, nan, 1.5, 0.01, 2.5, nan, 7.0]
+    bare = dataclasses.replace(figures.entity, structure_name="", uai="", class_name="")
+    figures = dataclasses.replace(figures, entity=bare)
+    for indicator, values in (("connections", counts), ("visits_per_visitor", ratios)):
+        series = figures.series[indicator]["day"]
+        array = np.array(values, dtype=np.int64 if indicator == "connections" else float).reshape(-1, 6)
+        figures.series[indicator] = {**figures.series[indicator], "day": Series(series.labels, array)}
+    files = entity_csvs(figures)
+    for name, values in (("connections-by-day.csv", counts), ("visits_per_visitor-by-day.csv", ratios)):
+        labels = [day.isoformat() for day in figures.series["connections"]["day"].labels]
+        rows = [
+            ";".join(cell(v) for v in ("", "", "", labels[k // 6], profile, None if v != v else v))
+            for k, (v, profile) in enumerate(zip(values, PROFILE_LABELS_IN_ORDER * 2))
+        ]
+        assert files[name].split(b"\r\n", 1)[1] == "".join(r + "\r\n" for r in rows).encode(), name
+    assert b'"";"";"";"2026-03-30";"Autres";"1099511627776"\r\n' in files["connections-by-day.csv"]
+    assert b'"2026-03-30";"Autres";"12345678,90"\r\n' in files["visits_per_visitor-by-day.csv"]
 
 
 def test_every_file_has_the_byte_format(files):
