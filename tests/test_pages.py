@@ -400,7 +400,8 @@ def test_detail_pages_default_to_an_existing_export(site: Path) -> None:
 
 
 def test_chart_specs_take_their_data_by_name() -> None:
-    specs = charts.chart_specs()
+    specs = charts.chart_specs(validate=True)  # Vega-Lite's JSON schema: raises on any invalid part
+    assert charts.chart_specs() == specs  # what a build writes, unvalidated, is the same
     assert set(specs) >= {"lines-month", "bars-day", "apps", "hours", "weekdays"}
     for spec in specs.values():
         text = json.dumps(spec)
