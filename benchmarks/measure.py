@@ -92,6 +92,9 @@ def run_step(
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
+    # every step starts on a quiet disk: what earlier steps left to write back (DuckDB's tables, a removed
+    # site) is flushed before the clock starts, not during the next step's time
+    os.sync()
     started = time.perf_counter()
     with open(logs / f"{stem}.log", "wb") as log:
         child = subprocess.Popen(
