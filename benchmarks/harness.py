@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipeline.lock import LOCK_NAME
 
-from .measure import StepResult, run_step
+from .measure import StepResult, file_creation_us, run_step
 from .synth import TIMEZONE
 
 NIGHT = date(2025, 11, 25)  # a Tuesday of term; the history before it crosses the end of summer time
@@ -61,6 +61,7 @@ class Run:
     steps: list[StepResult] = field(default_factory=list)
     agreement: dict = field(default_factory=dict)
     commit_at_start: str | None = None  # the pipeline's git commit when the run began (see report.machine)
+    file_creation_us: float | None = None  # the disk's state when the run began (measure.file_creation_us)
 
     def step(self, name: str, task: str, args: dict) -> StepResult:
         result = run_step(
@@ -127,6 +128,8 @@ def run(config: Config) -> Run:
     from .report import pipeline_commit
 
     bench = Run(config, commit_at_start=pipeline_commit())
+    bench.file_creation_us = file_creation_us(work / DISCARDED / "file-creation-probe")
+    print(f"  disk: {bench.file_creation_us} µs to create a file (quiet: 10–20 µs)", flush=True)
     exports = export_files(config)
     if not generate(bench, exports).ok:
         return bench

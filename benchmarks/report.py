@@ -231,6 +231,7 @@ def document(bench: Run) -> dict:
             "duckdb_threads": c.duckdb_threads,
             "seed": c.seed,
             "pipeline_commit_at_start": bench.commit_at_start,
+            "file_creation_us_at_start": bench.file_creation_us,
         },
         "machine": machine(),
         "summary": summary(bench),
