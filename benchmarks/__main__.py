@@ -97,6 +97,16 @@ def _stages(_ctx, _param, value: str) -> list[str]:
 @click.option("--duckdb-threads", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option(
+    "--quiet-disk",
+    "quiet_disk_minutes",
+    type=click.FloatRange(0, 60),
+    default=0,
+    show_default=True,
+    help="Wait up to this many minutes for the disk to be quiet (creating a file under "
+    f"{harness.QUIET_FILE_CREATION_US:g} µs) before the first step: on ext4 without a journal, files are "
+    "slow to create for minutes after a mass deletion, such as an earlier run's.",
+)
+@click.option(
     "--reuse-synth",
     is_flag=True,
     help="With --work: keep the platform generated there by an earlier run with the same settings.",
@@ -115,6 +125,7 @@ def main(
     duckdb_threads,
     seed,
     reuse_synth,
+    quiet_disk_minutes,
 ) -> None:
     """Measure ingest, first build, nightly and render on a synthetic platform, beside DuckDB."""
     temporary = work is None
@@ -132,6 +143,7 @@ def main(
         duckdb_threads=duckdb_threads,
         reuse_synth=reuse_synth,
         bad_share=bad_lines_percent / 100,
+        quiet_disk_s=quiet_disk_minutes * 60,
     )
     click.echo(f"benchmark {scale}: work in {work}")
     try:
