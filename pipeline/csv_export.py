@@ -130,11 +130,13 @@ def _numeric_rows(
     head: str, blocks: list[tuple[str, bytes, tuple, np.ndarray]]
 ) -> tuple[memoryview, np.ndarray]:
     """The rows of every numeric file, end to end, and each file's bounds in that text."""
-    shared, buffers, row_bounds = _row_starts(tuple(layout for _, _, layout, _ in blocks))
+    shared, shared_buffers, row_bounds = _row_starts(tuple(layout for _, _, layout, _ in blocks))
     values = [values for *_, values in blocks]
     ratio = np.repeat([v.dtype.kind == "f" for v in values], [len(v) for v in values])
-    numbers, number_buffers = _cell_views(np.concatenate(values, dtype=np.float64), ratio, len(buffers))
-    buffers += number_buffers
+    numbers, number_buffers = _cell_views(
+        np.concatenate(values, dtype=np.float64), ratio, len(shared_buffers)
+    )
+    buffers = [*shared_buffers, *number_buffers]
     encoded_head = head.encode()
     views = np.empty((len(shared), 3), dtype=_VIEW)
     views[:, 0] = _view_of(encoded_head, len(buffers))
@@ -149,7 +151,7 @@ def _numeric_rows(
 
 
 @lru_cache(maxsize=4)
-def _row_starts(layouts: tuple[tuple, ...]) -> tuple[np.ndarray, list[pa.Buffer], np.ndarray]:
+def _row_starts(layouts: tuple[tuple, ...]) -> tuple[np.ndarray, tuple[pa.Buffer, ...], np.ndarray]:
     """What every entity's numeric rows share in a build, as views: each row's cells before its number, with
     the number's opening quote (`"2026-03-01";"Tous";"`); their buffers; each file's row bounds. A layout is
     a series' bucket labels, or `("hours",)` / `("weekdays",)`."""
@@ -159,7 +161,8 @@ def _row_starts(layouts: tuple[tuple, ...]) -> tuple[np.ndarray, list[pa.Buffer]
     ]
     bounds = np.cumsum([0] + [len(part) for part in parts])
     views, buffers = _views(pc.binary_join_element_wise(pa.concat_arrays(parts), '"', _NOTHING), 0)
-    return views, buffers, bounds
+    views.flags.writeable = False  # shared by every entity of the build, as are the buffers (a tuple)
+    return views, tuple(buffers), bounds
 
 
 def _cell_views(
@@ -192,16 +195,18 @@ def _number_table() -> np.ndarray:
     )
     views, buffers = _views(texts, 0)
     assert not buffers, "every cell of the table is held inline"
+    views.flags.writeable = False
     return views
 
 
 def _cell_texts(numbers: np.ndarray, ratio: bool) -> pa.Array:
     """Counts, or ratios in hundredths (`150` → `1,50`), as number cells with the row's end."""
-    texts = pc.cast(pa.array(numbers), pa.string())
     if ratio:
         units, cents = np.divmod(numbers, 100)
         cents_text = pc.utf8_lpad(pc.cast(pa.array(cents), pa.string()), 2, "0")
         texts = pc.binary_join_element_wise(pc.cast(pa.array(units), pa.string()), cents_text, _DECIMAL_COMMA)
+    else:
+        texts = pc.cast(pa.array(numbers), pa.string())
     return pc.binary_join_element_wise(texts, _ROW_END, _NOTHING)
 
 
