@@ -253,7 +253,7 @@ def chart_specs(validate: bool = False) -> dict[str, dict[str, Any]]:
     """Every chart kind's Vega-Lite specification, keyed as the page script asks for them.
 
     The specifications are the same at every build: the tests check them against Vega-Lite's schema
-    (`validate=True`), which a build skips (0.4 s of each build's serial set-up, mostly jsonschema)."""
+    (`validate=True`), which a build skips: jsonschema's 0.1 s of a build's serial set-up (0.42 → 0.31 s)."""
     charts: dict[str, alt.TopLevelMixin] = {}
     for grouping in GROUPINGS:
         charts[f"lines-{grouping}"] = lines(grouping)
