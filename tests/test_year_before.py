@@ -5,6 +5,7 @@ Every expectation is counted by hand from the events listed beside it (local tim
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +14,7 @@ from conftest import event, ms
 from pipeline.indicator_math import change_percent
 from pipeline.periods import history_days, period_spans, year_before
 from pipeline.render import change_text, span_words
+from pipeline.site import SiteOptions, build
 
 UTC = ZoneInfo("UTC")
 
@@ -173,3 +175,40 @@ def test_new_nothing_to_compare_and_distinct_visitors_across_months(make_site):
     assert tile(site, "unique_visitors", s2)["before"]["value"] == 1  # u9 once; u8 after the span
     assert tile(site, "visits_per_visitor", s2)["before"]["value"] == 2.0
     assert tile(site, "visits_per_visitor", s2)["change"] == -50  # 1 ÷ 1 against 2 ÷ 1
+
+
+def test_a_site_from_days_alone_equals_the_one_from_rolled_up_months(make_site, tmp_path):
+    """The indicators read a complete month's rolled-up counts when it has them (the window's months and the
+    year before's), else its days one by one. A lake whose months lost their rolled-up counts (their records
+    kept, so that the aggregation does not write them again) gives the same site, file for file."""
+    documents = [
+        event(when="2024-03-01 23:50", user="old"),
+        event(when="2024-03-02 00:10", user="y1"),
+        event("ACTIVATION", when="2024-06-10 10:00", user="y2", classes=["c1"]),
+        event(when="2024-11-30 23:30", user="y3", classes=["c1"]),  # CET: still November
+        event(when="2025-03-01 23:55", user="y1"),
+        event(when="2025-03-30 23:30", user="u2"),
+        event("ACCESS", when="2025-07-14 10:00", user="u2", module="Blog"),
+        event(when="2025-12-31 23:59", user="u5", classes=["c1"]),
+        *[event(when=f"2026-03-{d:02d} 09:00", user=u) for d, u in ((2, "a"), (4, "b"), (9, "b"))],
+    ]
+    site = make_site(documents, as_of="2026-03-29", classes=[("c1", "s1", "6e A")])
+    lake = tmp_path / "lake0"
+    rolled_up = sorted(lake.glob("monthly/**/counts.parquet"))
+    assert len(rolled_up) == 24  # 2024-03 … 2026-02: every complete month of the aggregate layer
+    for path in rolled_up:
+        path.unlink()
+    again = build(SiteOptions(lake, tmp_path / "dir0", tmp_path / "again", date(2026, 3, 29)))
+    assert again["aggregation"]["months_recomputed"] == 0 and not list(lake.glob("monthly/**/counts.parquet"))
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and p.name != "build.json"
+        }
+
+    first, second = files(site.root), files(tmp_path / "again")
+    assert first.keys() == second.keys()
+    assert [name for name in first if first[name] != second[name]] == []
+    assert tile(site, "connections")["before"]["value"] == 4  # 2024-03-02 … 2025-03-30: y1, y3, y1, u2
