@@ -450,7 +450,7 @@ class Pages:
     def of(self, figures: EntityFigures) -> list[tuple[str, str]]:
         """(file name, html) of the entity's summary page and its seven detail pages."""
         entity = figures.entity
-        root = "../" * (entity.path.count("/") + 1)
+        root = _root_of(entity.path)
         shells = self._shells.get((entity.kind, root))
         if shells is None:
             shells = self._shells[(entity.kind, root)] = self.shells(entity.kind, root)
@@ -460,8 +460,7 @@ class Pages:
     def entity_texts(self, figures: EntityFigures) -> dict[str, str]:
         """What fills a shell's marks: the entity's texts, HTML-escaped."""
         entity = figures.entity
-        structure = self.structure_names.get(entity.structure_id, entity.structure_name)
-        values = {"name": escape(entity.name), "structure": escape(structure)}
+        values = {"name": escape(entity.name), "structure": escape(self.structure_name(entity))}
         values["as_of"] = escape(date_words(figures.as_of))
         absent = entity.kind != PLATFORM and entity.structure_id in self.structures_absent
         values["note"] = entity_note(ABSENT_STRUCTURE_NOTE) if absent else ""
@@ -506,7 +505,7 @@ class Pages:
             "entity": entity,
             "kind_word": KIND_WORDS[kind],
             "root": root,
-            "assets": {k: root + "assets/" + v for k, v in self.assets.items()},
+            "assets": self.assets_from(root),
             "crumbs": _crumbs(kind, root, structure_name),
             "as_of": as_of,
             "indicators": INDICATORS,
@@ -528,18 +527,25 @@ class Pages:
             pages.append((f"{indicator.id}.html", html))
         return pages
 
+    def structure_name(self, entity: Entity) -> str:
+        """The name of the entity's structure as the snapshot gives it (the entity's own, else)."""
+        return self.structure_names.get(entity.structure_id, entity.structure_name)
+
+    def assets_from(self, root: str) -> dict[str, str]:
+        """The assets' URLs from a page whose folder is `root` (`../../`) below the site's root."""
+        return {k: root + "assets/" + v for k, v in self.assets.items()}
+
     def compare_page(self, owner: Entity, title: str, **context: Any) -> str:
         """A side-by-side page (pipeline.side_by_side) in `owner`'s folder."""
-        root = "../" * (owner.path.count("/") + 1)
-        structure = self.structure_names.get(owner.structure_id, owner.structure_name)
+        root = _root_of(owner.path)
         crumbs = [(PLATFORM_NAME, root + "platform/index.html")]
         if owner.kind == STRUCTURE:
-            crumbs.append((structure, "index.html"))
+            crumbs.append((self.structure_name(owner), "index.html"))
         return _env.get_template("compare.html").render(
             entity=owner,
             kind_word=KIND_WORDS[owner.kind],
             root=root,
-            assets={k: root + "assets/" + v for k, v in self.assets.items()},
+            assets=self.assets_from(root),
             crumbs=crumbs,
             current_crumb=title,
             indicators=INDICATORS,
@@ -563,6 +569,11 @@ class Pages:
             }
             for i in INDICATORS
         ]
+
+
+def _root_of(path: str) -> str:
+    """From an entity's folder (`structures/s1`) back to the site's root (`../../`)."""
+    return "../" * (path.count("/") + 1)
 
 
 def _crumbs(kind: str, root: str, structure_name: str) -> list[tuple[str, str]]:
