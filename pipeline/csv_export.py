@@ -1,8 +1,9 @@
 """The CSV files of SPEC 3.2: BOM, `;`, every field quoted, CRLF, decimal comma, formula cells prefixed.
 
-The rows of a file are built as Arrow string columns, not cell by cell in Python: the part of a row that
-depends only on the bucket and the profile (`"2026-03-01";"Tous";`) is built once per build and shared by
-every entity; an entity adds its name cells and its numbers, cast to text by Arrow.
+The numeric rows are not built cell by cell in Python: the part of a row that depends only on the bucket
+and the profile (`"2026-03-01";"Tous";`) is built once per build and shared by every entity; an entity adds
+its name cells and its number cells (from a table of the small numbers, the others cast by Arrow), and one
+Arrow cast puts them end to end (see `_numeric_rows`).
 """
 
 from __future__ import annotations
