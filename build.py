@@ -12,7 +12,7 @@ import click
 
 from pipeline import demo, nightly, retention
 from pipeline import ingest as ingest_stage
-from pipeline.constants import DEFAULT_TIMEZONE
+from pipeline.constants import DEFAULT_TIMEZONE, HOLIDAY_ZONES
 from pipeline.exceptions import StatistiquesError
 from pipeline.parse import REJECT_REASONS
 from pipeline.site import SiteOptions
@@ -51,6 +51,12 @@ def site_options(command):
             ),
             click.option(
                 "--timezone", default=DEFAULT_TIMEZONE, show_default=True, help="Platform timezone."
+            ),
+            click.option(
+                "--holiday-zone",
+                type=click.Choice(HOLIDAY_ZONES),
+                help="School holiday zone of the platform and of the structures whose UAI gives none "
+                "(default: the zone of most structures).",
             ),
         ]
     ):
@@ -151,10 +157,16 @@ def ingest_command(
 @wait_option
 @_fail_cleanly
 def site_command(
-    lake: Path, directory: Path, out: Path, as_of: date | None, timezone: str, wait: bool
+    lake: Path,
+    directory: Path,
+    out: Path,
+    as_of: date | None,
+    timezone: str,
+    holiday_zone: str | None,
+    wait: bool,
 ) -> None:
     """Compute every indicator from the lake and write the static site."""
-    report = build_site(SiteOptions(lake, directory, out, as_of, timezone), wait=wait)
+    report = build_site(SiteOptions(lake, directory, out, as_of, timezone, holiday_zone), wait=wait)
     print_site(report, out)
 
 
@@ -179,6 +191,7 @@ def nightly_command(
     out: Path,
     as_of: date | None,
     timezone: str,
+    holiday_zone: str | None,
     wait: bool,
     retain_months: int,
     max_reject_rate: float,
@@ -186,7 +199,7 @@ def nightly_command(
     """Ingest FILES into the lake, then build the site (the job to schedule every night)."""
     report = nightly.run(
         list(files),
-        SiteOptions(lake, directory, out, as_of, timezone),
+        SiteOptions(lake, directory, out, as_of, timezone, holiday_zone),
         wait=wait,
         retain_months=retain_months,
     )

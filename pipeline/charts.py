@@ -6,6 +6,7 @@ Every chart reads the named dataset `rows` (the page script fills it from the en
 `partial` whether a time series' bucket holds only some of its days (the period's first or last week or
 month).
 Bar charts over time also read `peak` (`t`, `t2`, `v`, `label`: the highest bars).
+Charts by day and by week also read `holidays` (`t`, `t2`, `d`: a school holiday's band and its words).
 Hour and weekday charts also read `peak` (`s`, `v`, `label`: the highlighted slots, every one tied at the
 top) and the param `peakSlots`.
 The param `hidden` lists the profile codes the legend has switched off.
@@ -17,10 +18,11 @@ from typing import Any
 
 import altair as alt
 
-from .constants import GROUPINGS, HOUR_SLOTS, PROFILES, WEEKDAYS
+from .constants import GROUPINGS, HOLIDAY_COLOUR, HOLIDAY_GROUPINGS, HOUR_SLOTS, PROFILES, WEEKDAYS
 
 ROWS = "rows"
 PEAK = "peak"
+HOLIDAYS = "holidays"
 HEIGHT = 320
 NARROW_CHART = 480  # px: below, slot and weekday labels are abbreviated
 APP_STEP = 26
@@ -98,6 +100,20 @@ def _value_axis() -> alt.Y:
     return alt.Y("v:Q", axis=_COUNT_AXIS, stack=None)
 
 
+def _holiday_bands(grouping: str) -> list[alt.Chart]:
+    """The school holidays of the entity's zone (SPEC 2.6), shaded behind the series, by day and by week.
+    The legend does not filter them: hiding every profile leaves the holidays in view. Named `holidays`
+    (its marks: `holidays_marks`); screen readers get them from the table and the chart's description."""
+    if grouping not in HOLIDAY_GROUPINGS:
+        return []
+    band = (
+        alt.Chart(alt.NamedData(HOLIDAYS), name=HOLIDAYS)
+        .mark_rect(color=HOLIDAY_COLOUR, opacity=0.5, clip=True, aria=False)
+        .encode(x=_time_axis(grouping), x2="t2:T", tooltip="d:N")
+    )
+    return [band]
+
+
 def lines(grouping: str) -> alt.LayerChart:
     """One line per profile and Tous (connections, unique visitors, visits per visitor)."""
     base = (
@@ -137,7 +153,8 @@ def lines(grouping: str) -> alt.LayerChart:
         .mark_rule(color=MUTED_COLOUR, strokeDash=[4, 3], aria=False, clip=True)
         .encode(x=_time_axis(grouping))
     )
-    return alt.layer(columns, line, rule, points).add_params(_HIDDEN, *_window_params(grouping))
+    layers = [*_holiday_bands(grouping), columns, line, rule, points]
+    return alt.layer(*layers).add_params(_HIDDEN, *_window_params(grouping))
 
 
 def bars(grouping: str) -> alt.LayerChart:
@@ -163,7 +180,7 @@ def bars(grouping: str) -> alt.LayerChart:
         .mark_text(dy=-9, fontSize=13, fontWeight="bold", color=TEXT_COLOUR, clip=True)
         .encode(x=_time_axis(grouping, "middle"), y=_value_axis(), text="label:N")
     )
-    return (bar + label).add_params(_HIDDEN, *_window_params(grouping))
+    return alt.layer(*_holiday_bands(grouping), bar, label).add_params(_HIDDEN, *_window_params(grouping))
 
 
 def apps() -> alt.Chart:

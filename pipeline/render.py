@@ -35,6 +35,9 @@ from .constants import (
     DEFAULT_PERIOD,
     GROUPING_LABELS,
     GROUPINGS,
+    HOLIDAY_COLOUR,
+    HOLIDAY_GROUPINGS,
+    HOLIDAY_LEGEND,
     HOUR_SLOTS,
     INDICATORS,
     MONTH_NAMES,
@@ -48,6 +51,7 @@ from .constants import (
     WEEKDAYS,
     Indicator,
 )
+from .holidays import ZONES, Holiday, HolidayZones, calendar
 from .model import CLASS, PLATFORM, STRUCTURE, Comparison, Entity, EntityFigures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +90,8 @@ def relative(from_folder: str, to_path: str) -> str:
     return os.path.relpath(to_path, from_folder or ".").replace(os.sep, "/")
 
 
-def summary_json(figures: EntityFigures) -> str:
+def summary_json(figures: EntityFigures, zone: str, holidays: tuple[Holiday, ...]) -> str:
+    """summary.json; `holidays`: those of the entity's `zone` over the `12months` period (SPEC 2.6)."""
     entity = figures.entity
     tiles: dict[str, dict[str, Any]] = {
         i.id: {"value": figures.tiles[i.id], "period": i.tile_period} for i in INDICATORS
@@ -114,7 +119,15 @@ def summary_json(figures: EntityFigures) -> str:
         },
         "visitors": figures.visitors,
     }
-    return json.dumps(data, ensure_ascii=False, indent=1)
+    return json.dumps(data, ensure_ascii=False, indent=1).removesuffix("\n}") + _holidays_json(zone, holidays)
+
+
+def _holidays_json(zone: str, holidays: tuple[Holiday, ...]) -> str:
+    """summary.json's last member, `holidays`, one line per holiday: a year's ~7 in ~520 bytes, where
+    json.dumps's indent would take ~900 of an entity's 100 KB."""
+    lines = ",\n".join("  " + json.dumps(h.as_json(), ensure_ascii=False) for h in holidays)
+    periods = f"[\n{lines}\n ]" if holidays else "[]"
+    return f',\n "holidays": {{"zone": {json.dumps(zone)}, "periods": {periods}}}\n}}'
 
 
 # Text ------------------------------------------------------------------------------------------------
@@ -264,9 +277,25 @@ def chart_config() -> dict[str, Any]:
         "groupings": {g: GROUPING_LABELS[g] for g in GROUPINGS},
         "periodWords": dict(PERIOD_WORDS),
         "specs": charts.chart_specs(),
+        "holidays": holiday_config(),
         "appStep": charts.APP_STEP,
         "timeLocale": time_locale,
         "numberLocale": vl_convert.get_format_locale(LOCALE),
+    }
+
+
+def holiday_config() -> dict[str, Any]:
+    """Every zone's holidays since holidays.CALENDAR_FROM, the same from night to night (so is charts.js):
+    a page takes its entity's zone (data.js) and clips them to its period. Names are indices into `names`."""
+    names = sorted({h.name for zone in ZONES for h in calendar(zone)})
+    return {
+        "groupings": list(HOLIDAY_GROUPINGS),
+        "legend": HOLIDAY_LEGEND,
+        "names": names,
+        "zones": {
+            zone: [[names.index(h.name), h.first.isoformat(), h.last.isoformat()] for h in calendar(zone)]
+            for zone in ZONES
+        },
     }
 
 
@@ -278,6 +307,8 @@ def profile_css() -> str:
         assert re.fullmatch(r"[A-Za-z][\w-]*", p.code), f"profile {p.code!r} is not a CSS class name"
         assert re.fullmatch(r"#[0-9a-fA-F]{6}", p.shade), f"profile {p.code!r}: {p.shade!r} is not #rrggbb"
         rules.append(f".swatch-{p.code} {{ background: {p.shade}; clip-path: {SHAPE_CLIPS[p.shape]}; }}\n")
+    assert re.fullmatch(r"#[0-9a-fA-F]{6}", HOLIDAY_COLOUR), f"{HOLIDAY_COLOUR!r} is not #rrggbb"
+    rules.append(f".swatch-holiday {{ background: {HOLIDAY_COLOUR}; }}\n")
     return "".join(rules)
 
 
@@ -332,8 +363,9 @@ def root_index(entities: list[Entity], assets: dict[str, str]) -> str:
 
 
 # Per-entity data -------------------------------------------------------------------------------------
-def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, Any]:
-    """The entity's figures in the compact shape the page script reads (profiles in PROFILES order)."""
+def entity_data(figures: EntityFigures, classes: list[list[str]], zone: str) -> dict[str, Any]:
+    """The entity's figures in the compact shape the page script reads (profiles in PROFILES order), and its
+    holiday zone (the holidays themselves are in STATS_CONFIG, the same for every entity)."""
     entity = figures.entity
     series: dict[str, dict[str, Any]] = {}
     for indicator in INDICATORS:
@@ -358,6 +390,7 @@ def entity_data(figures: EntityFigures, classes: list[list[str]]) -> dict[str, A
         "hours": figures.hours,
         "weekdays": figures.weekdays,
         "classes": classes,
+        "zone": zone,
     }
 
 
@@ -368,10 +401,10 @@ def _compact_rows(values: np.ndarray) -> dict[str, np.ndarray | int]:
     return {code: row if row.any() else 0 for code, row in zip(PROFILE_CODES, rows)}
 
 
-def data_script(figures: EntityFigures, classes: list[list[str]]) -> bytes:
+def data_script(figures: EntityFigures, classes: list[list[str]], zone: str) -> bytes:
     """`window.STATS_DATA=…;`: the figures as JSON (NumPy arrays serialised by orjson, NaN as null), safe
     inside a script like `js_json`."""
-    text = orjson.dumps(entity_data(figures, classes), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    text = orjson.dumps(entity_data(figures, classes, zone), option=orjson.OPT_SERIALIZE_NUMPY).decode()
     return ("window.STATS_DATA=" + script_safe(text) + ";\n").encode()
 
 
@@ -401,7 +434,7 @@ def indicator_controls(indicator: Indicator) -> dict[str, str]:
         default_period=DEFAULT_PERIOD,
     )
     legend = [] if single else (PROFILES if series else PROFILES[1:])
-    choice = controls.series(profiles=PROFILES if single else [], legend=legend)
+    choice = controls.series(profiles=PROFILES if single else [], legend=legend, holidays=series)
     return {"head": str(head).strip(), "series": str(choice).strip()}
 
 
@@ -429,10 +462,11 @@ def _marked(field: str) -> Markup:
 
 class Pages:
     """An entity's pages, from what every page of the build shares: the page shells of each entity kind,
-    the asset names, the classes of each structure (for the switcher)."""
+    the asset names, the classes of each structure (for the switcher), the holiday zones."""
 
-    def __init__(self, entities: list[Entity], assets: dict[str, str]) -> None:
+    def __init__(self, entities: list[Entity], assets: dict[str, str], holidays: HolidayZones) -> None:
         self.assets = assets
+        self.holidays = holidays
         self.panels = {i.id: indicator_panel(i) for i in INDICATORS}
         self.classes: dict[str, list[list[str]]] = {}
         self.structure_names = {e.id: e.name for e in entities if e.kind == STRUCTURE}
@@ -445,7 +479,11 @@ class Pages:
     def data_script(self, figures: EntityFigures) -> bytes:
         entity = figures.entity
         classes = self.classes.get(entity.structure_id, []) if entity.kind != PLATFORM else []
-        return data_script(figures, classes)
+        return data_script(figures, classes, self.holidays.of(entity))
+
+    def summary_json(self, figures: EntityFigures) -> str:
+        zone = self.holidays.of(figures.entity)
+        return summary_json(figures, zone, self.holidays.periods(zone))
 
     def of(self, figures: EntityFigures) -> list[tuple[str, str]]:
         """(file name, html) of the entity's summary page and its seven detail pages."""

@@ -18,10 +18,10 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import aggregate, indicators, memory, publish, writer
+from . import aggregate, holidays, indicators, memory, publish, writer
 from . import aggregate_store as store
 from . import lake as lake_io
-from .constants import DEFAULT_TIMEZONE
+from .constants import DEFAULT_TIMEZONE, PERIOD_12MONTHS
 from .directory import EntitySet, read_snapshot
 from .exceptions import LakeError
 from .lock import holding_lock
@@ -38,6 +38,7 @@ class SiteOptions:
     out: Path
     as_of: date | None = None
     timezone: str = DEFAULT_TIMEZONE
+    holiday_zone: str | None = None  # --holiday-zone: else the zone of most structures (SPEC 2.6)
 
 
 class Stages:
@@ -79,13 +80,16 @@ def build(
     with stages("indicators"):
         tables, entities = indicators.run(options.lake, options.timezone, as_of, snapshot)
     with stages("write"):
+        year = period_spans(as_of)[PERIOD_12MONTHS]
+        zones = holidays.zones_for(entities.entities, options.holiday_zone, year.first, year.last)
         staging = publish.staging_folder(options.out)
         try:
-            written, render = write_site(staging, tables, entities, publish.served_build(options.out))
+            written, render = write_site(staging, tables, entities, zones, publish.served_build(options.out))
         except BaseException:
             publish.discard(staging)  # the previous site stays as it was
             raise
     report = build_report(options, as_of, entities, aggregation, written, render, stages, ingest_report)
+    report["holidays"] = zones.report(entities.entities)
     report["retention"] = retention  # what nightly's --retain-months deleted; None after `site`
     lake_io.write_json(report, staging / "build.json")
     with stages("publish"):
@@ -100,12 +104,16 @@ def build(
 
 
 def write_site(
-    site: Path, tables: indicators.IndicatorTables, entities: EntitySet, previous: Path | None = None
+    site: Path,
+    tables: indicators.IndicatorTables,
+    entities: EntitySet,
+    zones: holidays.HolidayZones,
+    previous: Path | None = None,
 ) -> tuple[writer.Written, dict]:
     """The shared files, then every entity's; (what was written, build.json's `render`)."""
     written = writer.Written()
     clock = time.perf_counter()
-    pages = writer.write_shared(site, entities.entities, written)
+    pages = writer.write_shared(site, entities.entities, zones, written)
     setup = time.perf_counter() - clock
     clock = time.perf_counter()
     written.merge(writer.write_entities(site, tables, pages, previous))

@@ -22,6 +22,7 @@ from . import render, side_by_side
 from .access import ACCESS_FILE, access_json
 from .constants import CSV_STORED_SUFFIX, SIDE_BY_SIDE
 from .csv_export import entity_csvs
+from .holidays import HolidayZones
 from .indicator_tables import IndicatorTables
 from .model import Entity
 
@@ -92,7 +93,9 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------- the steps
-def write_shared(site: Path, entities: list[Entity], written: Written) -> render.Pages:
+def write_shared(
+    site: Path, entities: list[Entity], holidays: HolidayZones, written: Written
+) -> render.Pages:
     """The assets (content-hashed names), the root index and access.json; the pages' renderer."""
     assets = site / "assets"
     assets.mkdir(parents=True, exist_ok=True)
@@ -107,7 +110,7 @@ def write_shared(site: Path, entities: list[Entity], written: Written) -> render
         write_file(assets / (names[logical] + ".gz"), gzip.compress(data, 9, mtime=0), kind, written)
     write_file(site / ACCESS_FILE, access_json(entities).encode("utf-8"), "json", written)
     write_page(site / "index.html", render.root_index(entities, names).encode("utf-8"), written)
-    return render.Pages(entities, names)
+    return render.Pages(entities, names, holidays)
 
 
 def write_entities(
@@ -171,7 +174,7 @@ class EntityWriter:
         os.makedirs(csv_folder, exist_ok=True)
         for name, text in entity_csvs(figures).items():
             write_file(os.path.join(csv_folder, name + CSV_STORED_SUFFIX), gzip_bytes(text), "csv", written)
-        summary = render.summary_json(figures).encode("utf-8")
+        summary = self.pages.summary_json(figures).encode("utf-8")
         write_file(os.path.join(folder, "summary.json"), summary, "json", written)
         write_file(os.path.join(folder, "data.js"), self.pages.data_script(figures), "js", written)
         previous = os.path.join(self.previous, relative) if self.previous is not None else None

@@ -109,6 +109,70 @@
     return this.bucketCache[grouping];
   };
 
+  /* School holidays (SPEC 2.6) -------------------------------------------------------------------- */
+  /* The holidays of the entity's zone that overlap the 12 months, each clipped to them, in date order: what
+     summary.json lists. STATS_CONFIG holds every zone's calendar (names as indices); data.js the zone. */
+  Detail.prototype.holidays = function () {
+    if (this.holidayCache) { return this.holidayCache; }
+    var calendar = this.config.holidays;
+    var span = this.data.periods[this.config.defaults.period];
+    this.holidayCache = (calendar.zones[this.data.zone] || []).filter(function (h) {
+      return h[1] <= span[1] && h[2] >= span[0];
+    }).map(function (h) {
+      return { name: calendar.names[h[0]], from: h[1] < span[0] ? span[0] : h[1], to: h[2] > span[1] ? span[1] : h[2] };
+    });
+    return this.holidayCache;
+  };
+
+  Detail.prototype.marksHolidays = function (grouping) {
+    return this.indicator.kind === "series" && this.config.holidays.groupings.indexOf(grouping) >= 0;
+  };
+
+  /* Per bucket of the grouping: the holidays it holds, with how many of their days ({name, days}) */
+  Detail.prototype.bucketHolidays = function (grouping) {
+    var buckets = this.buckets(grouping);
+    var start = utc(this.data.periods[this.config.defaults.period][0]);
+    var out = buckets.labels.map(function () { return []; });
+    this.holidays().forEach(function (h) {
+      for (var t = utc(h.from); t <= utc(h.to); t += DAY_MS) {
+        var list = out[buckets.dayBucket[Math.round((t - start) / DAY_MS)]];
+        var last = list[list.length - 1];
+        if (last && last.name === h.name) { last.days += 1; } else { list.push({ name: h.name, days: 1 }); }
+      }
+    });
+    return out;
+  };
+
+  /* "Vacances de Noël", and in a week that holds only some of its days, "Vacances de Noël (2 jours)" */
+  Detail.prototype.holidayWords = function (held, grouping) {
+    return held.map(function (h) {
+      return h.name + (grouping === "week" && h.days < 7 ? " (" + h.days + " jour" + (h.days > 1 ? "s" : "") + ")" : "");
+    }).join(", ");
+  };
+
+  Detail.prototype.holidayLegend = function () {
+    return this.config.holidays.legend.replace("{zone}", this.data.zone);
+  };
+
+  /* The bands: a bar chart's cover its holidays' days; a line chart by day centres them on the days' points */
+  Detail.prototype.holidayBands = function (grouping, labels, single) {
+    var self = this;
+    var first = utc(labels[0]);
+    var last = single ? nextBucket(labels[labels.length - 1], grouping) : utc(labels[labels.length - 1]);
+    var shift = !single && grouping === "day" ? DAY_MS / 2 : 0;
+    return this.holidays().map(function (h) {
+      return { t: Math.max(first, utc(h.from) - shift), t2: Math.min(last, utc(h.to) + DAY_MS - shift),
+        d: h.name + " : du " + self.dayWords(h.from) + " au " + self.dayWords(h.to) + " (" + self.holidayLegend() + ")" };
+    }).filter(function (band) { return band.t2 > band.t; });
+  };
+
+  Detail.prototype.showHolidayKey = function (grouping) {
+    var key = document.getElementById("holiday-key");
+    if (!key) { return; }
+    key.hidden = !this.marksHolidays(grouping);
+    document.getElementById("holiday-key-text").textContent = this.holidayLegend();
+  };
+
   Detail.prototype.partialWords = function (partial, grouping) {
     return (grouping === "week" ? "semaine partielle" : "mois partiel") + " : " + partial.days + " jour" +
       (partial.days > 1 ? "s" : "") + " sur " + partial.of;
@@ -184,12 +248,14 @@
     var shown = single ? this.profiles.filter(function (p) { return p.code === self.state.profile; })
       : this.profiles;
     var rows = [];
+    var holidays = this.marksHolidays(g) ? this.bucketHolidays(g) : null;
     figures.buckets.forEach(function (iso, i) {
       var byProfile = {};
       self.profiles.forEach(function (p) { byProfile[p.code] = figures.values[p.code][i]; });
       var partial = figures.partial[i];
       var text = self.detailText(self.bucketWords(iso, g), byProfile, self.indicator.unit) +
-        (partial ? " (" + self.partialWords(partial, g) + ")" : "");
+        (partial ? " (" + self.partialWords(partial, g) + ")" : "") +
+        (holidays && holidays[i].length ? " — " + self.holidayWords(holidays[i], g) : "");
       var t = utc(iso);
       var t2 = nextBucket(iso, g);
       shown.forEach(function (p, order) {
@@ -227,6 +293,11 @@
     }
     var title = this.indicator.label + " par " + this.config.groupings[g].toLowerCase();
     var datasets = {};
+    if (holidays) {
+      datasets.holidays = this.holidayBands(g, figures.buckets, single);
+      var legend = this.holidayLegend();
+      if (datasets.holidays.length) { words += " Bandes grisées : " + legend.charAt(0).toLowerCase() + legend.slice(1) + "."; }
+    }
     if (single) {  /* every highest bar, ties included, is labelled */
       var most = best === null ? 0 : figures.values[focus][best];
       datasets.peak = most > 0 ? figures.buckets.filter(function (iso, i) {
@@ -348,6 +419,8 @@
       this.periodWords("12months");
     head.appendChild(tableCell("th", this.config.groupings[grouping], { scope: "col" }));
     this.profileColumns(head);
+    var holidays = this.marksHolidays(grouping) ? this.bucketHolidays(grouping) : null;
+    if (holidays) { head.appendChild(tableCell("th", "Vacances scolaires", { scope: "col", "class": "holiday" })); }
     figures.buckets.forEach(function (iso, i) {
       var tr = el("tr");
       var th = tableCell("th", self.bucketWords(iso, grouping), { scope: "row" });
@@ -359,6 +432,9 @@
       self.profiles.forEach(function (p) {
         tr.appendChild(tableCell("td", self.number(figures.values[p.code][i]), { "class": "num" }));
       });
+      if (holidays) {
+        tr.appendChild(tableCell("td", self.holidayWords(holidays[i], grouping), { "class": "holiday" }));
+      }
       tbody.appendChild(tr);
     });
   };
@@ -499,6 +575,7 @@
         return self.labels[c];
       }).join(", ") + "." : "");
     this.writeHash();
+    this.showHolidayKey(this.state.grouping);
     var region = document.getElementById("table-region");
     region.textContent = "";
     region.appendChild(this.table(model));

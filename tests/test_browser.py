@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from chromium import CHROMIUM, contrast, rgb, serious_violations
 from conftest import read_csv, serving
-from test_pages import HOSTILE, build_tiny_site
+from test_pages import AS_OF, HOSTILE, build_tiny_site
 
 from pipeline.constants import INDICATORS, PROFILES
 from pipeline.render import tile_text
@@ -164,7 +164,7 @@ def test_the_detail_table_shows_the_csv_figures_for_every_grouping(
         page.locator(f"label[for='grouping-{grouping}']").click()
         if grouping != "month":  # month is shown first: clicking it again renders nothing new
             rerendered(page, before)
-        cells = page.locator("#table-region tbody td").all_inner_texts()
+        cells = page.locator("#table-region tbody td.num").all_inner_texts()  # not the holidays' names
         shown = [re.sub(r"\s", "", c).replace("—", "") for c in cells]
         rows = read_csv(site / STRUCTURE / "csv" / f"{indicator}-by-{grouping}.csv")
         assert shown == [list(r.values())[-1] for r in rows], (indicator, label)
@@ -427,6 +427,78 @@ def test_the_day_view_shows_a_window_that_moves_and_widens(watched: Watched) -> 
     page.locator("label[for='grouping-week']").click()
     rerendered(page, before)
     assert page.locator("#day-window").is_hidden() and "Affichés" not in caption.inner_text()
+    assert not watched.errors
+
+
+BANDS = "#chart svg g.holidays_marks path"
+
+
+def _bands(page) -> list[tuple[float, float]]:
+    """The holiday bands' [left, right] in the plot's pixels (Vega draws a rect as `Mx,yhw…`)."""
+    paths = page.locator(BANDS).evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
+    bands = []
+    for d in paths:
+        x, width = re.match(r"M([-\d.e]+),[-\d.e]+h([-\d.e]+)", d).groups()
+        bands.append((float(x), float(x) + float(width)))
+    return bands
+
+
+def test_holidays_are_shaded_where_the_calendar_says_and_the_legend_leaves_them(
+    watched: Watched, site: Path
+) -> None:
+    """The platform's zone is C (its one structure with a zone is in Paris). By day, each day's point is
+    inside a band exactly when summary.json lists that day as a holiday, and its tooltip names it."""
+    listed = json.loads((site / "platform" / "summary.json").read_text(encoding="utf-8"))["holidays"]
+    assert listed["zone"] == "C" and listed["periods"]
+    holiday_of = {}
+    for period in listed["periods"]:
+        day = date.fromisoformat(period["from"])
+        while day <= date.fromisoformat(period["to"]):
+            holiday_of[day] = period["name"]
+            day += timedelta(days=1)
+    page = watched.open("platform/connections.html#grouping=day&window=all", chart=True)
+    key = page.locator("#holiday-key")
+    assert key.is_visible() and key.inner_text() == "Vacances scolaires (zone C)"
+    assert "Bandes grisées : vacances scolaires (zone C)." in page.locator("#chart-desc").inner_text()
+    bands = _bands(page)
+    assert len(bands) == len(listed["periods"])
+    points = page.locator("#chart svg g.mark-symbol path[aria-label*='l: Tous;']").evaluate_all(
+        "ps => ps.map(p => [p.transform.baseVal[0].matrix.e, p.getAttribute('aria-label')])"
+    )
+    points.sort()
+    assert len(points) == (AS_OF - date(2025, 3, 1)).days + 1
+    for k, (x, label) in enumerate(points):
+        day = date(2025, 3, 1) + timedelta(days=k)
+        shaded = any(left <= x <= right for left, right in bands)  # edges: half a day from a point
+        assert shaded == (day in holiday_of), (day, x, bands)
+        assert label.endswith(f" — {holiday_of[day]}") if day in holiday_of else " — Vacances" not in label
+
+    for profile in ("all", "Teacher"):  # a legend toggle hides series, never the holidays
+        before = page.locator("#chart").get_attribute("data-rendered")
+        page.locator(f".legend-item[data-profile='{profile}']").click()
+        rerendered(page, before)
+    hidden = _bands(page)  # the same days: the plot may be narrower (the value axis's labels changed)
+    scale = hidden[-1][1] / bands[-1][1]
+    assert hidden == [pytest.approx((left * scale, right * scale)) for left, right in bands]
+    assert key.is_visible()
+
+    page = watched.open("platform/connections.html#grouping=week", chart=True)
+    rows = dict(
+        zip(
+            page.locator("#table-region tbody th").all_inner_texts(),
+            page.locator("#table-region tbody td.holiday").all_inner_texts(),
+        )
+    )
+    assert page.locator("#table-region thead th").last.inner_text() == "Vacances scolaires"
+    assert rows["semaine du 13 octobre 2025"] == "Vacances de la Toussaint (2 jours)"  # its weekend
+    assert rows["semaine du 20 octobre 2025"] == "Vacances de la Toussaint"
+    assert rows["semaine du 3 novembre 2025"] == ""
+    assert len(_bands(page)) == len(listed["periods"])
+    page = watched.open("platform/connections.html", chart=True)  # by month: no holidays
+    assert page.locator(BANDS).count() == 0 and key.is_hidden()
+    assert page.locator("#table-region td.holiday").count() == 0
+    page = watched.open("platform/top_apps.html", chart=True)
+    assert page.locator("#holiday-key").count() == 0
     assert not watched.errors
 
 

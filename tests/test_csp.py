@@ -19,7 +19,7 @@ from nginx_helpers import fetch, running_nginx
 from test_pages import Page, build_tiny_site
 
 from pipeline import render
-from pipeline.constants import INDICATORS, PROFILES
+from pipeline.constants import HOLIDAY_COLOUR, INDICATORS, PROFILES
 from pipeline.serve import SESSION_COOKIE
 
 ADMIN = "admin"
@@ -187,10 +187,11 @@ def test_swatch_colours_come_from_profiles(site: Path) -> None:
     for profile in PROFILES:
         rules = re.findall(rf"\.swatch-{re.escape(profile.code)}\s*\{{([^}}]*)\}}", css)
         assert rules == [f" background: {profile.shade}; clip-path: {render.SHAPE_CLIPS[profile.shape]}; "]
+    assert re.findall(r"\.swatch-holiday\s*\{([^}]*)\}", css) == [f" background: {HOLIDAY_COLOUR}; "]
     used = set()
     for text in markup(site).values():
         used |= set(re.findall(r"\bswatch-([A-Za-z0-9_-]+)", text))
-    assert used == {p.code for p in PROFILES}
+    assert used == {p.code for p in PROFILES} | {"holiday"}
 
 
 # The pages in Chromium, through nginx -----------------------------------------------------------------

@@ -21,7 +21,7 @@ import markupsafe
 import pytest
 from conftest import event
 
-from pipeline import charts, ingest, render
+from pipeline import charts, holidays, ingest, render
 from pipeline.constants import INDICATORS, PERIOD_WORDS, PROFILES
 from pipeline.site import SiteOptions, build
 
@@ -445,6 +445,7 @@ def test_page_shells_give_what_jinja_renders_for_the_entity(site: Path, kind: st
     pages = render.Pages(
         [entity],
         {n: n for n in ("style.css", "app.js", "detail.js", "nav.js", "vega.js", "charts.js")},
+        holidays.zones_for([], None, AS_OF, AS_OF),
     )
     got = pages.of(figures)
     root = "../" * (path.count("/") + 1)
@@ -493,6 +494,7 @@ def test_a_structure_absent_from_the_directory_says_why_on_its_pages_and_its_cla
     pages = render.Pages(
         [absent, known, its_class],
         {n: n for n in ("style.css", "app.js", "detail.js", "nav.js", "vega.js", "charts.js")},
+        holidays.zones_for([], None, AS_OF, AS_OF),
     )
     note = str(markupsafe.escape(render.ABSENT_STRUCTURE_NOTE))
     for entity in (absent, known, its_class):
