@@ -199,7 +199,7 @@ def nightly_command(
     """Ingest FILES into the lake, then build the site (the job to schedule every night)."""
     report = nightly.run(
         list(files),
-        SiteOptions(lake, directory, out, as_of, timezone, holiday_zone),
+        SiteOptions(lake, directory, out, as_of, timezone, holiday_zone, max_reject_rate),
         wait=wait,
         retain_months=retain_months,
     )

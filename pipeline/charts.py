@@ -18,7 +18,17 @@ from typing import Any
 
 import altair as alt
 
-from .constants import GROUPINGS, HOLIDAY_COLOUR, HOLIDAY_GROUPINGS, HOUR_SLOTS, PROFILES, WEEKDAYS
+from .constants import (
+    GROUPINGS,
+    HOLIDAY_COLOUR,
+    HOLIDAY_GROUPINGS,
+    HOUR_SLOTS,
+    PROFILES,
+    RUN_ALERT_COLOUR,
+    RUN_COLOUR,
+    RUN_STAGES,
+    WEEKDAYS,
+)
 
 ROWS = "rows"
 PEAK = "peak"
@@ -248,6 +258,61 @@ def slots(kind: str) -> alt.LayerChart:
     return (stacked + label).add_params(_HIDDEN, alt.param(name="peakSlots", value=[]))
 
 
+_RUN_DAY = alt.Axis(
+    title=None,
+    format="%e %b",
+    labelOverlap=True,
+    grid=False,
+    tickCount=alt.TimeIntervalStep(interval="day", step=1),
+)
+
+
+def run_events() -> alt.LayerChart:
+    """The runs page: the events of each run's day D (bars from `t` to `t2`, red when `low`) and the usual
+    level of its weekday (`u`: a stroke across the bar; none while too few days compare)."""
+    x = alt.X("t:T", scale=alt.Scale(type="utc"), axis=_RUN_DAY)
+    bars = (
+        alt.Chart(alt.NamedData(ROWS))
+        .mark_bar(clip=True)
+        .encode(
+            x=x,
+            x2="t2:T",
+            y=alt.Y("v:Q", axis=_COUNT_AXIS),
+            y2=alt.datum(0),
+            color=alt.condition("datum.low", alt.value(RUN_ALERT_COLOUR), alt.value(RUN_COLOUR)),
+            tooltip="d:N",
+        )
+    )
+    usual = (
+        alt.Chart(alt.NamedData(ROWS))
+        .transform_filter("isValid(datum.u)")
+        .mark_rule(color=TEXT_COLOUR, strokeWidth=2, clip=True)
+        .encode(x=x, x2="t2:T", y="u:Q", tooltip="d:N")
+    )
+    return alt.layer(bars, usual)
+
+
+def run_seconds() -> alt.Chart:
+    """The runs page: each run's seconds per stage (`stage`), stacked from `y0` to `y1`, by day D."""
+    labels = [label for label, _colour in RUN_STAGES.values()]
+    return (
+        alt.Chart(alt.NamedData(ROWS))
+        .mark_bar(clip=True)
+        .encode(
+            x=alt.X("t:T", scale=alt.Scale(type="utc"), axis=_RUN_DAY),
+            x2="t2:T",
+            y=alt.Y("y1:Q", axis=alt.Axis(title="secondes", format=",~f")),
+            y2="y0:Q",
+            color=alt.Color(
+                "stage:N",
+                scale=alt.Scale(domain=labels, range=[colour for _label, colour in RUN_STAGES.values()]),
+                legend=alt.Legend(title=None, orient="bottom", columns=4),
+            ),
+            tooltip="d:N",
+        )
+    )
+
+
 def _configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return (
         chart.properties(
@@ -278,6 +343,8 @@ def chart_specs(validate: bool = False) -> dict[str, dict[str, Any]]:
     charts["apps"] = apps()
     charts["hours"] = slots("hours")
     charts["weekdays"] = slots("weekdays")
+    charts["runs-events"] = run_events()
+    charts["runs-seconds"] = run_seconds()
     specs = {}
     for key, chart in charts.items():
         specs[key] = _configure(chart).to_dict(validate=validate)

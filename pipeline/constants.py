@@ -151,6 +151,20 @@ SIDE_BY_SIDE = {
     STRUCTURE: ("classes.html", "classes.csv", CLASS, "Comparer les classes"),
 }
 
+# The runs' own history (pipeline.runs): platform/runs.html, its data and its CSV -----------------------
+RUNS_PAGE, RUNS_DATA, RUNS_CSV = "runs.html", "runs-data.js", "runs.csv"
+RUNS_TITLE = "Exécutions du calcul"
+RUN_STAGES = {  # build.json's stages, in the order they run → their label and colour on the runs page
+    "ingest": ("Ingestion", "#1d5c96"),
+    "retention": ("Rétention", "#8c939e"),
+    "aggregate": ("Agrégation", "#46afe6"),
+    "indicators": ("Indicateurs", "#6fbe2e"),
+    "write": ("Écriture", "#ff8d2e"),
+    "publish": ("Publication", "#a348c0"),
+    "remove_replaced": ("Suppression de l'ancien site", "#c3c9d0"),
+}
+RUN_COLOUR, RUN_ALERT_COLOUR = "#8c939e", "#c62828"  # a day's events; under half the usual level
+
 # SPEC 3.2 -------------------------------------------------------------------------------------------
 PLATFORM_NAME = "Plateforme"
 CSV_STORED_SUFFIX = ".gz"  # csv/<name>.csv is stored as csv/<name>.csv.gz only; servers decompress as needed

@@ -47,6 +47,8 @@ from .constants import (
     PROFILE_CODES,
     PROFILES,
     RATIO_OF,
+    RUNS_PAGE,
+    RUNS_TITLE,
     SIDE_BY_SIDE,
     WEEKDAYS,
     Indicator,
@@ -555,7 +557,10 @@ class Pages:
             for tile, i in zip(tiles, INDICATORS)
         ]
         summary = _env.get_template("summary.html").render(
-            common, tiles=tiles, compare={"href": compare[0], "words": compare[3]} if compare else None
+            common,
+            tiles=tiles,
+            compare={"href": compare[0], "words": compare[3]} if compare else None,
+            runs={"href": RUNS_PAGE, "words": RUNS_TITLE} if kind == PLATFORM else None,
         )
         pages = [("index.html", summary)]
         for indicator in INDICATORS:
@@ -575,11 +580,15 @@ class Pages:
 
     def compare_page(self, owner: Entity, title: str, **context: Any) -> str:
         """A side-by-side page (pipeline.side_by_side) in `owner`'s folder."""
+        return self.owned_page("compare.html", owner, title, **context)
+
+    def owned_page(self, template: str, owner: Entity, title: str, **context: Any) -> str:
+        """A page of `owner`'s folder besides its eight (side by side, the runs' history), from `template`."""
         root = _root_of(owner.path)
         crumbs = [(PLATFORM_NAME, root + "platform/index.html")]
         if owner.kind == STRUCTURE:
             crumbs.append((self.structure_name(owner), "index.html"))
-        return _env.get_template("compare.html").render(
+        return _env.get_template(template).render(
             entity=owner,
             kind_word=KIND_WORDS[owner.kind],
             root=root,

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import aggregate, holidays, indicators, memory, publish, writer
+from . import aggregate, holidays, indicators, memory, publish, runs, writer
 from . import aggregate_store as store
 from . import lake as lake_io
 from .constants import DEFAULT_TIMEZONE, PERIOD_12MONTHS
@@ -39,6 +39,7 @@ class SiteOptions:
     as_of: date | None = None
     timezone: str = DEFAULT_TIMEZONE
     holiday_zone: str | None = None  # --holiday-zone: else the zone of most structures (SPEC 2.6)
+    max_reject_rate: float | None = None  # nightly's --max-reject-rate, recorded in the runs' history
 
 
 class Stages:
@@ -79,17 +80,27 @@ def build(
         aggregation = aggregate.run(options.lake, options.timezone, history_days(as_of))
     with stages("indicators"):
         tables, entities = indicators.run(options.lake, options.timezone, as_of, snapshot)
+        zones = holidays.zones_for(entities.entities, options.holiday_zone, *_twelve_months(as_of))
+        day = runs.day_check(options.lake, options.timezone, as_of, zones.default)
+    run = RunRecord(options, as_of, day, ingest_report)
     with stages("write"):
-        year = period_spans(as_of)[PERIOD_12MONTHS]
-        zones = holidays.zones_for(entities.entities, options.holiday_zone, year.first, year.last)
         staging = publish.staging_folder(options.out)
         try:
-            written, render = write_site(staging, tables, entities, zones, publish.served_build(options.out))
+            history = run.history(stages)  # the runs recorded before, and this one as far as it goes
+            written, render = write_site(
+                staging, tables, entities, zones, history, publish.served_build(options.out)
+            )
         except BaseException:
             publish.discard(staging)  # the previous site stays as it was
             raise
     report = build_report(options, as_of, entities, aggregation, written, render, stages, ingest_report)
     report["holidays"] = zones.report(entities.entities)
+    report["day_events"] = {
+        "day": as_of.isoformat(),
+        "events": day.events,
+        "usual": day.usual,
+        "low": day.low,
+    }
     report["retention"] = retention  # what nightly's --retain-months deleted; None after `site`
     lake_io.write_json(report, staging / "build.json")
     with stages("publish"):
@@ -100,7 +111,38 @@ def build(
     report["replaced_builds_removed"] = removed
     report["seconds"] = stages.report()
     lake_io.write_json(report, staging / "build.json")  # the same file, with the removal's seconds
+    run.record(report)
     return report
+
+
+def _twelve_months(as_of: date) -> tuple[date, date]:
+    year = period_spans(as_of)[PERIOD_12MONTHS]
+    return year.first, year.last
+
+
+@dataclass
+class RunRecord:
+    """This run's row of the runs' history (pipeline.runs): in the site it writes, recorded once served."""
+
+    options: SiteOptions
+    as_of: date
+    day: runs.DayCheck
+    ingest_report: dict | None
+
+    def __post_init__(self) -> None:
+        ingested = (self.ingest_report or {}).get("run_id", "none")
+        self.run_id = ingested if ingested != "none" else lake_io.new_run_id()
+
+    def row(self, report: dict) -> dict:
+        return runs.row(self.run_id, report, self.day, self.options.max_reject_rate)
+
+    def history(self, stages: Stages) -> list[dict]:
+        so_far = {"as_of": self.as_of.isoformat(), "timezone": self.options.timezone}
+        so_far |= {"ingest": self.ingest_report, "seconds": stages.report()}
+        return [*runs.read(self.options.lake), self.row(so_far)]
+
+    def record(self, report: dict) -> None:
+        runs.append(self.options.lake, self.row(report))
 
 
 def write_site(
@@ -108,12 +150,14 @@ def write_site(
     tables: indicators.IndicatorTables,
     entities: EntitySet,
     zones: holidays.HolidayZones,
+    history: list[dict],
     previous: Path | None = None,
 ) -> tuple[writer.Written, dict]:
     """The shared files, then every entity's; (what was written, build.json's `render`)."""
     written = writer.Written()
     clock = time.perf_counter()
     pages = writer.write_shared(site, entities.entities, zones, written)
+    writer.write_runs(site, pages, entities.entities[0], history, tables.as_of, written)
     setup = time.perf_counter() - clock
     clock = time.perf_counter()
     written.merge(writer.write_entities(site, tables, pages, previous))

@@ -14,13 +14,14 @@ import multiprocessing
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from isal import igzip
 
-from . import render, side_by_side
+from . import render, runs, side_by_side
 from .access import ACCESS_FILE, access_json
-from .constants import CSV_STORED_SUFFIX, SIDE_BY_SIDE
+from .constants import CSV_STORED_SUFFIX, RUNS_CSV, RUNS_DATA, RUNS_PAGE, RUNS_TITLE, SIDE_BY_SIDE
 from .csv_export import entity_csvs
 from .holidays import HolidayZones
 from .indicator_tables import IndicatorTables
@@ -111,6 +112,23 @@ def write_shared(
     write_file(site / ACCESS_FILE, access_json(entities).encode("utf-8"), "json", written)
     write_page(site / "index.html", render.root_index(entities, names).encode("utf-8"), written)
     return render.Pages(entities, names, holidays)
+
+
+def write_runs(
+    site: Path, pages: render.Pages, platform: Entity, history: list[dict], as_of: date, written: Written
+) -> None:
+    """platform/runs.html, its charts' data and its CSV: the runs' history (pipeline.runs)."""
+    folder = site / platform.path
+    (folder / "csv").mkdir(parents=True, exist_ok=True)
+    html = pages.owned_page(
+        "runs.html", platform, RUNS_TITLE, **runs.page_context(history, render.date_words(as_of))
+    )
+    write_page(folder / RUNS_PAGE, html.encode("utf-8"), written)
+    data = "window.STATS_RUNS=" + render.js_json(runs.chart_rows(history)) + ";\n"
+    write_file(folder / RUNS_DATA, data.encode("utf-8"), "js", written)
+    write_file(
+        folder / "csv" / (RUNS_CSV + CSV_STORED_SUFFIX), gzip_bytes(runs.csv_bytes(history)), "csv", written
+    )
 
 
 def write_entities(

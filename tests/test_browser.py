@@ -19,7 +19,7 @@ from chromium import CHROMIUM, contrast, rgb, serious_violations
 from conftest import read_csv, serving
 from test_pages import AS_OF, HOSTILE, build_tiny_site
 
-from pipeline.constants import INDICATORS, PROFILES
+from pipeline.constants import INDICATORS, PROFILES, RUN_ALERT_COLOUR
 from pipeline.render import tile_text
 
 pytestmark = pytest.mark.browser
@@ -500,6 +500,24 @@ def test_holidays_are_shaded_where_the_calendar_says_and_the_legend_leaves_them(
     page = watched.open("platform/top_apps.html", chart=True)
     assert page.locator("#holiday-key").count() == 0
     assert not watched.errors
+
+
+def test_the_runs_history_draws_its_charts_and_says_what_to_check(watched: Watched, site: Path) -> None:
+    """The tiny site's one run: day D (31 March 2026) holds far fewer events than the usual Tuesday."""
+    page = watched.open("platform/runs.html")
+    page.wait_for_selector("body[data-chart-ready='true']", state="attached")
+    alerts = page.locator("#run-alerts")
+    assert alerts.is_visible() and "d'habitude ce jour de la semaine" in alerts.inner_text()
+    top = page.evaluate("document.getElementById('run-alerts').getBoundingClientRect().top")
+    assert top < page.evaluate("document.getElementById('runs-events').getBoundingClientRect().top")
+    bars = page.locator("#runs-events svg .mark-rect.role-mark path")
+    assert bars.count() == 1 and bars.first.get_attribute("fill") == RUN_ALERT_COLOUR
+    assert page.locator("#runs-events svg .mark-rule.role-mark line").count() == 1  # the usual level
+    stages = page.locator("#runs-seconds svg .mark-rect.role-mark path")
+    assert stages.count() == 2  # `site` had run aggregate and indicators when it wrote the page
+    assert page.locator("#runs-table tbody tr").count() == 1
+    assert page.locator("#runs-table tbody tr").first.get_attribute("class") == "run-flagged"
+    assert not watched.errors and all(url.startswith(watched.base_url) for url in watched.requests)
 
 
 def test_a_page_opened_from_disk_works(watched: Watched, site: Path) -> None:

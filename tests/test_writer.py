@@ -27,7 +27,7 @@ def test_csv_files_are_stored_as_gzip_of_the_spec_bytes_only(tmp_path):
     build(SiteOptions(lake, directory, tmp_path / "site", date(2026, 3, 31)))
     csv_folder = tmp_path / "site/platform/csv"
     stored = sorted(p.name for p in csv_folder.iterdir())
-    assert len(stored) == 18 + 1 and all(name.endswith(".csv.gz") for name in stored)  # + structures.csv
+    assert len(stored) == 18 + 2 and all(name.endswith(".csv.gz") for name in stored)  # + structures, runs
     data = (csv_folder / "connections-by-month.csv.gz").read_bytes()
     assert data[:2] == b"\x1f\x8b" and data[4:8] == b"\0\0\0\0"  # gzip, mtime 0: same text, same bytes
     text = gzip.decompress(data)
@@ -48,8 +48,8 @@ def test_a_nightly_links_the_unchanged_pages_and_removes_the_replaced_build_afte
     entities = 1 + 2 + 1  # the platform, two structures, one class
     assert second["render"]["pages_linked"] == entities * (len(INDICATORS))  # the detail pages
     side_by_side = 1 + 2  # the platform's structures.html, each structure's classes.html
-    # and the root index
-    assert second["render"]["pages_written"] == entities * (1 + len(INDICATORS)) + side_by_side + 1
+    # and the root index, and the runs' history (platform/runs.html)
+    assert second["render"]["pages_written"] == entities * (1 + len(INDICATORS)) + side_by_side + 1 + 1
     assert (out / "structures/s1/connections.html").read_bytes() == detail
     assert "31 mars 2026" in (out / "structures/s1/index.html").read_text(encoding="utf-8")  # rewritten
     assert not first_build.exists() and second["replaced_builds_removed"] == 1
