@@ -124,6 +124,7 @@ def summary_json(figures: EntityFigures, zone: str, holidays: tuple[Holiday, ...
     return json.dumps(data, ensure_ascii=False, indent=1).removesuffix("\n}") + _holidays_json(zone, holidays)
 
 
+@lru_cache(maxsize=8)  # one text per zone in a build, shared by its entities
 def _holidays_json(zone: str, holidays: tuple[Holiday, ...]) -> str:
     """summary.json's last member, `holidays`, one line per holiday: a year's ~7 in ~520 bytes, where
     json.dumps's indent would take ~900 of an entity's 100 KB."""
