@@ -93,6 +93,22 @@ def calendar(zone: str) -> tuple[Holiday, ...]:
     return tuple(runs)
 
 
+def public_holidays(year: int) -> set[date]:
+    """France's eleven public holidays (jours fériés) of `year`, Easter's by the Gregorian computus."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 -- the computus's own name
+    m = (a + 11 * h + 19 * l) // 433
+    month = (h + l - 7 * m + 90) // 25
+    easter = date(year, month, (h + l - 7 * m + 33 * month + 19) % 32)
+    fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]
+    moving = [easter + timedelta(days=n) for n in (1, 39, 50)]  # Easter Monday, Ascension, Whit Monday
+    return {date(year, mo, da) for mo, da in fixed} | set(moving)
+
+
 def calendar_end() -> date:
     """The last day the package's calendar covers."""
     return date(_package_calendar().max_year, 12, 31)

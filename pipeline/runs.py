@@ -23,12 +23,12 @@ from . import aggregate_store as store
 from . import lake as lake_io
 from .constants import RUN_STAGES, RUNS_CSV, RUNS_DATA
 from .csv_export import BOM, LINE_END, cell
-from .holidays import calendar
+from .holidays import calendar, public_holidays
 from .render import date_words
 
 RUNS_FOLDER = "runs"
 USUAL_WEEKS = 8  # D's weekday over the eight weeks before D …
-MIN_COMPARABLE = 3  # … of which at least three share D's school status (holiday or not): else no usual level
+MIN_COMPARABLE = 3  # … of which at least three share D's school status (day off or not): else no usual level
 LOW_SHARE = 0.5  # "far below": under half the usual level
 CHART_DAYS = 60  # the charts show the runs of the last 60 as-of days (the table and the CSV: every run)
 BAR_MS = 69_120_000  # a day's bar: 80 % of its day, a gap between two nights
@@ -62,7 +62,8 @@ SCHEMA = pa.schema(
 @dataclass(frozen=True)
 class DayCheck:
     """Day D's events against the usual level of its weekday: the median over the USUAL_WEEKS same weekdays
-    before D that share its school status in the platform's holiday zone, and that the history covers."""
+    before D that share its school status (a school day, or a day off: a school holiday in the platform's
+    zone or a public holiday), and that the history covers."""
 
     day: date
     events: int
@@ -83,16 +84,16 @@ def day_check(lake: Path, timezone: str, as_of: date, zone: str) -> DayCheck:
     def events_of(day: date) -> int:
         return sum(store.window_events(lake, timezone, [day]).values())
 
-    holidays = {
+    school_holidays = {
         h.first + timedelta(days=n) for h in calendar(zone) for n in range((h.last - h.first).days + 1)
     }
+
+    def off(day: date) -> bool:  # no school: a school holiday, or a public one (1 May, Ascension…)
+        return day in school_holidays or day in public_holidays(day.year)
+
     first = store.read_first_day(lake, timezone)
     same_weeks = [as_of - timedelta(weeks=k) for k in range(1, USUAL_WEEKS + 1)]
-    comparable = [
-        day
-        for day in same_weeks
-        if first is not None and day >= first and (day in holidays) == (as_of in holidays)
-    ]
+    comparable = [day for day in same_weeks if first is not None and day >= first and off(day) == off(as_of)]
     usual = (
         statistics.median(events_of(day) for day in comparable) if len(comparable) >= MIN_COMPARABLE else None
     )

@@ -143,14 +143,15 @@ def fake_days(monkeypatch):
 
 def test_the_usual_level_compares_like_with_like(fake_days) -> None:
     counts, state = fake_days
-    tuesday = date(2025, 11, 25)  # school day; 4 and 11 Nov… school, 21 and 28 Oct in the Toussaint holidays
+    tuesday = date(2025, 11, 25)  # a school day; 21 and 28 October in the Toussaint holidays
     for k in range(1, 9):
         day = tuesday - timedelta(weeks=k)
         counts[day] = 5 if day in (date(2025, 10, 21), date(2025, 10, 28)) else 100 + k
     counts[tuesday] = 49
     check = runs.day_check(Path("lake"), "Europe/Paris", tuesday, "C")
-    assert check.compared == 6 and check.usual == 104.5  # the holiday Tuesdays left out
-    assert check.low  # 49 < half of 104.5
+    # left out: the two Tuesdays of the Toussaint holidays, and 11 November (Armistice, a public holiday)
+    assert check.compared == 5 and check.usual == 106
+    assert check.low  # 49 < half of 106
 
     holiday = date(2025, 10, 28)  # a holiday Tuesday compares with holiday Tuesdays only: too few
     check = runs.day_check(Path("lake"), "Europe/Paris", holiday, "C")
@@ -158,6 +159,49 @@ def test_the_usual_level_compares_like_with_like(fake_days) -> None:
 
     state["first"] = tuesday - timedelta(weeks=2)  # the history starts two weeks before: too few
     assert runs.day_check(Path("lake"), "Europe/Paris", tuesday, "C").usual is None
-    state["first"] = tuesday - timedelta(weeks=3)
+    state["first"] = tuesday - timedelta(weeks=6)  # 18 and 4 November, 14 October: just enough
     check = runs.day_check(Path("lake"), "Europe/Paris", tuesday, "C")
-    assert check.compared == 3 and check.usual == 102 and not runs.DayCheck(tuesday, 51, 102, 3).low
+    assert check.compared == 3 and check.usual == 103 and not runs.DayCheck(tuesday, 52, 103, 3).low
+
+
+def test_public_holidays_are_days_off_too(fake_days) -> None:
+    """In zone A, 1 May, 8 May and Ascension (29 May) 2025 are Thursdays without school, as is 24 April (the
+    spring holidays): a school Thursday leaves them out, and Ascension compares with them alone."""
+    counts, _state = fake_days
+    off = {date(2025, 5, 1): 3, date(2025, 5, 8): 4, date(2025, 4, 24): 30, date(2025, 5, 29): 5}
+    thursday = date(2025, 6, 12)
+    for k in range(1, 12):
+        day = thursday - timedelta(weeks=k)
+        counts[day] = off.get(day, 100)
+    counts[thursday] = 60
+    check = runs.day_check(Path("lake"), "Europe/Paris", thursday, "A")
+    assert check.compared == 4 and check.usual == 100 and not check.low  # 5 June, 22 and 15 May, 17 April
+    ascension = runs.day_check(Path("lake"), "Europe/Paris", date(2025, 5, 29), "A")
+    assert ascension.compared == 3 and ascension.usual == 4 and not ascension.low  # 8 May, 1 May, 24 April
+
+
+def test_the_public_holidays_are_frances_eleven() -> None:
+    from pipeline.holidays import public_holidays
+
+    assert sorted(public_holidays(2025)) == [
+        date(2025, 1, 1),
+        date(2025, 4, 21),  # Easter Monday (Easter: 20 April)
+        date(2025, 5, 1),
+        date(2025, 5, 8),
+        date(2025, 5, 29),  # Ascension
+        date(2025, 6, 9),  # Whit Monday
+        date(2025, 7, 14),
+        date(2025, 8, 15),
+        date(2025, 11, 1),
+        date(2025, 11, 11),
+        date(2025, 12, 25),
+    ]
+    easter_mondays = {
+        y: min(d for d in public_holidays(y) if d.month in (3, 4)) for y in (2024, 2026, 2027, 2038)
+    }
+    assert easter_mondays == {
+        2024: date(2024, 4, 1),
+        2026: date(2026, 4, 6),
+        2027: date(2027, 3, 29),
+        2038: date(2038, 4, 26),  # the latest Easter of the century: 25 April
+    }
