@@ -1,5 +1,5 @@
-"""README screenshots of a summary page, a detail page, a detail page on a phone (390 px) and the platform's
-side-by-side page:
+"""README screenshots of a summary page, a detail page (by week: the school holidays shaded), a detail page
+on a phone (390 px), the platform's side-by-side page and the runs' history:
 `python tests/screenshots.py SITE [OUT_DIR]`.
 
 SITE is a built site (for instance the demo's, `python build.py demo --out /tmp/demo` → /tmp/demo/site);
@@ -22,7 +22,9 @@ def entity_folder(site: Path) -> Path:
     return structures[0].parent if structures else site / "platform"
 
 
-def take(site: Path, out: Path, page_name: str = "connections.html") -> list[Path]:
+def take(
+    site: Path, out: Path, page_name: str = "connections.html", view: str = "#grouping=week"
+) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -33,14 +35,18 @@ def take(site: Path, out: Path, page_name: str = "connections.html") -> list[Pat
         (folder / page_name, out / "detail.png", desktop),
         (folder / "hourly_peak.html", out / "phone.png", phone),
         (site / "platform" / "structures.html", out / "compare.png", desktop),
+        (site / "platform" / "runs.html", out / "runs.png", desktop),
     ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=desktop, device_scale_factor=1)
         for source, target, viewport in shots:
             page.set_viewport_size(viewport)
-            page.goto(source.resolve().as_uri())
-            if source.name not in ("index.html", "structures.html"):  # a detail page: its chart drawn
+            page.goto(source.resolve().as_uri() + (view if target.name == "detail.png" else ""))
+            if source.name == "runs.html":  # its two charts drawn
+                page.wait_for_selector("body[data-chart-ready='true']", state="attached")
+                page.wait_for_timeout(200)
+            elif source.name not in ("index.html", "structures.html"):  # a detail page: its chart drawn
                 page.wait_for_selector("#chart svg .role-mark", state="attached")
                 page.wait_for_timeout(200)
             if viewport is phone:  # the page down to the chart's axis, as a reader scrolls it
