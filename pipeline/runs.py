@@ -74,6 +74,10 @@ class DayCheck:
     def low(self) -> bool:
         return far_below(self.events, self.usual)
 
+    def as_json(self) -> dict:
+        """build.json's `day_events`."""
+        return {"day": self.day.isoformat(), "events": self.events, "usual": self.usual, "low": self.low}
+
 
 def far_below(events: int, usual: float | None) -> bool:
     """Under LOW_SHARE of the usual level, when there is one."""

@@ -95,12 +95,7 @@ def build(
             raise
     report = build_report(options, as_of, entities, aggregation, written, render, stages, ingest_report)
     report["holidays"] = zones.report(entities.entities)
-    report["day_events"] = {
-        "day": as_of.isoformat(),
-        "events": day.events,
-        "usual": day.usual,
-        "low": day.low,
-    }
+    report["day_events"] = day.as_json()
     report["retention"] = retention  # what nightly's --retain-months deleted; None after `site`
     lake_io.write_json(report, staging / "build.json")
     with stages("publish"):
