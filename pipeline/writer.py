@@ -19,7 +19,7 @@ from pathlib import Path
 
 from isal import igzip
 
-from . import render, runs, side_by_side
+from . import render, runs_page, side_by_side
 from .access import ACCESS_FILE, access_json
 from .constants import CSV_STORED_SUFFIX, RUNS_CSV, RUNS_DATA, RUNS_PAGE, RUNS_TITLE, SIDE_BY_SIDE
 from .csv_export import entity_csvs
@@ -121,14 +121,13 @@ def write_runs(
     folder = site / platform.path
     (folder / "csv").mkdir(parents=True, exist_ok=True)
     html = pages.owned_page(
-        "runs.html", platform, RUNS_TITLE, **runs.page_context(history, render.date_words(as_of))
+        "runs.html", platform, RUNS_TITLE, **runs_page.page_context(history, render.date_words(as_of))
     )
     write_page(folder / RUNS_PAGE, html.encode("utf-8"), written)
-    data = "window.STATS_RUNS=" + render.js_json(runs.chart_rows(history)) + ";\n"
+    data = "window.STATS_RUNS=" + render.js_json(runs_page.chart_rows(history)) + ";\n"
     write_file(folder / RUNS_DATA, data.encode("utf-8"), "js", written)
-    write_file(
-        folder / "csv" / (RUNS_CSV + CSV_STORED_SUFFIX), gzip_bytes(runs.csv_bytes(history)), "csv", written
-    )
+    csv_data = gzip_bytes(runs_page.csv_bytes(history))
+    write_file(folder / "csv" / (RUNS_CSV + CSV_STORED_SUFFIX), csv_data, "csv", written)
 
 
 def write_entities(
