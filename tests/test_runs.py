@@ -205,3 +205,16 @@ def test_the_public_holidays_are_frances_eleven() -> None:
         2027: date(2027, 3, 29),
         2038: date(2038, 4, 26),  # the latest Easter of the century: 25 April
     }
+
+
+def test_the_runs_page_is_not_marked_as_the_summary(make_site) -> None:
+    """The views (Synthèse, Détail) name the summary and the detail pages: on runs.html and the side-by-side
+    page neither is the current page; on the summary, Synthèse is."""
+    site = make_site([event("LOGIN", "2026-03-10 10:00")], "2026-03-10")
+    for name, current in (("runs.html", []), ("structures.html", []), ("index.html", ["index.html"])):
+        html = (site.root / "platform" / name).read_text(encoding="utf-8")
+        views = html[
+            html.index('<nav class="views"') : html.index("</nav>", html.index('<nav class="views"'))
+        ]
+        marked = [part.split('"')[0] for part in views.split('href="')[1:] if 'aria-current="page"' in part]
+        assert marked == current, name
