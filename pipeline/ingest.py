@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
 import multiprocessing
 import os
 import time
@@ -25,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
+from .block_ring import BlockRing, InSlot, block_of
 from .exceptions import InputFileError, RejectRateError
 from .exports import Block, read_blocks
 from .lock import holding_lock
@@ -89,16 +91,36 @@ def blocks(files: Sequence[Path]) -> Iterator[Block]:
 
 @contextmanager
 def parse_all(files: Sequence[Path], now_ms: int, workers: int) -> Iterator[Iterator[ParsedBlock]]:
-    """Parsed blocks in file and line order, over `workers` forked processes when there is enough work.
+    """Parsed blocks in file and line order, over `workers` forked processes when there is enough work;
+    their texts reach the parsers through shared memory (pipeline.block_ring).
 
     The workers fork on entry, before this process starts Arrow's threads (forking after them is unsafe).
     """
-    work = partial(parse_block, now_ms=now_ms)
     if workers < 2 or sum(f.stat().st_size for f in files) < PARALLEL_MIN_BYTES:
-        yield map(work, blocks(files))
+        yield map(partial(parse_block, now_ms=now_ms), blocks(files))
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield pool.imap(work, blocks(files), chunksize=1)
+    ring = BlockRing()
+    start = (ring.memory, ring.slot_bytes, now_ms)
+    with multiprocessing.get_context("fork").Pool(workers, _start_parser, start) as pool:
+        try:
+            yield ring.results(pool.imap(_parse_task, ring.feed(blocks(files)), chunksize=1))
+        finally:
+            ring.close()  # before the pool ends: its feeding thread may be waiting for a slot
+
+
+# in a forked parser: its initialiser's arguments (the ring, its slots' size, now_ms)
+_PARSER: tuple[mmap.mmap, int, int] | None = None
+
+
+def _start_parser(memory: mmap.mmap, slot_bytes: int, now_ms: int) -> None:
+    global _PARSER
+    _PARSER = (memory, slot_bytes, now_ms)
+
+
+def _parse_task(task: Block | InSlot) -> ParsedBlock:
+    assert _PARSER is not None, "a parser process starts with _start_parser"
+    memory, slot_bytes, now_ms = _PARSER
+    return parse_block(block_of(task, memory, slot_bytes), now_ms)
 
 
 @holding_lock(  # adds `wait=`: see pipeline.lock

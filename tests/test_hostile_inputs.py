@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from conftest import event, write_directory, write_lines
 
 import build
-from pipeline import ingest, lake, parse
+from pipeline import block_ring, ingest, lake, parse
 from pipeline.exceptions import RejectRateError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -325,9 +325,15 @@ HOSTILE_LINES = [
 ]
 
 
-def test_every_hostile_line_in_one_file_over_forked_workers(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("chunk_lines", "slot_bytes"), [(4, None), (1, 400)])
+def test_every_hostile_line_in_one_file_over_forked_workers(tmp_path, monkeypatch, chunk_lines, slot_bytes):
+    """Blocks of 4 lines, each through the shared ring (pipeline.block_ring); then blocks of one line with
+    slots of 400 bytes: 12 through the ring's 4 slots, wrapping round 3 times, and the 4 larger ones pickled.
+    Either way, the same lake as one process's."""
     monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest, "CHUNK_LINES", 4)
+    monkeypatch.setattr(ingest, "CHUNK_LINES", chunk_lines)
+    if slot_bytes:
+        monkeypatch.setattr(block_ring, "SLOT_BYTES", slot_bytes)
     path = tmp_path / "all.json"
     path.write_bytes(lines(*HOSTILE_LINES) + good("last"))
     one, two = (ingest_file(path, tmp_path / f"lake{w}", workers=w) for w in (1, 2))
