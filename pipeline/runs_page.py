@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from .constants import RUN_STAGES, RUNS_CSV, RUNS_DATA
 from .csv_export import BOM, LINE_END, cell
-from .render import date_words
+from .render import date_words, tile_text
 from .runs import STAGES, USUAL_WEEKS, day_events_low, over_max_reject_rate
 
 CHART_DAYS = 60  # the charts show the runs of the last 60 as-of days (the table and the CSV: every run)
@@ -45,8 +45,9 @@ def _percent(value: float) -> str:
     return f"{value:.2f}".replace(".", ",").removesuffix(",00") + " %"
 
 
-def _count(value: float) -> str:
-    return f"{round(value):,}".replace(",", "\u202f")
+def _count(value: float | None) -> str:
+    """`1 234` as a tile shows it (render.tile_text), rounded to a whole number; `—` for none."""
+    return tile_text(None if value is None else round(value))
 
 
 # --------------------------------------------------------------------------------------------- the CSV
@@ -144,14 +145,14 @@ def table_rows(runs: list[dict]) -> list[dict]:
             run["finished_at"].strftime("%Y-%m-%d %H:%M"),
             run["command"],
             date_words(run["as_of"]),
-            _count(run["lines_read"]) if run["lines_read"] is not None else "—",
+            _count(run["lines_read"]),
             _count(sum(run["events_new"].values())) if nightly else "—",
             rejects,
             _count(run["day_events"]) + (f" ({_count(usual)})" if usual is not None else ""),
             _decimal(sum(run["seconds"].values())),
             _decimal(run["peak_memory_mib"]) if run["peak_memory_mib"] is not None else "—",
-            _count(run["files_written"]) if run["files_written"] is not None else "—",
-            _count(run["bytes_written"]) if run["bytes_written"] is not None else "—",
+            _count(run["files_written"]),
+            _count(run["bytes_written"]),
         ]
         flags = [
             words
