@@ -109,6 +109,13 @@ def public_holidays(year: int) -> set[date]:
     return {date(year, mo, da) for mo, da in fixed} | set(moving)
 
 
+def day_off(day: date, zone: str) -> bool:
+    """No school in `zone` that day: a school holiday of the package's calendar, or a public holiday."""
+    dates = _package_calendar()
+    row = dates.data.get(day)  # the days some zone is on holiday
+    return bool(row and row[dates.zone_key(zone)]) or day in public_holidays(day.year)
+
+
 def calendar_end() -> date:
     """The last day the package's calendar covers."""
     return date(_package_calendar().max_year, 12, 31)

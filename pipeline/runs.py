@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from . import aggregate_store as store
 from . import lake as lake_io
 from .constants import RUN_STAGES
-from .holidays import calendar, public_holidays
+from .holidays import day_off
 
 RUNS_FOLDER = "runs"
 USUAL_WEEKS = 8  # D's weekday over the eight weeks before D …
@@ -84,16 +84,12 @@ def day_check(lake: Path, timezone: str, as_of: date, zone: str) -> DayCheck:
     def events_of(day: date) -> int:
         return sum(store.window_events(lake, timezone, [day]).values())
 
-    school_holidays = {
-        h.first + timedelta(days=n) for h in calendar(zone) for n in range((h.last - h.first).days + 1)
-    }
-
-    def off(day: date) -> bool:  # no school: a school holiday, or a public one (1 May, Ascension…)
-        return day in school_holidays or day in public_holidays(day.year)
-
     first = store.read_first_day(lake, timezone)
     same_weeks = [as_of - timedelta(weeks=k) for k in range(1, USUAL_WEEKS + 1)]
-    comparable = [day for day in same_weeks if first is not None and day >= first and off(day) == off(as_of)]
+    d_off = day_off(as_of, zone)
+    comparable = [
+        day for day in same_weeks if first is not None and day >= first and day_off(day, zone) == d_off
+    ]
     usual = (
         statistics.median(events_of(day) for day in comparable) if len(comparable) >= MIN_COMPARABLE else None
     )

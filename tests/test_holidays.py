@@ -236,3 +236,10 @@ def test_a_period_past_the_calendars_end_is_said(caplog) -> None:
         zones = holidays.zones_for([], "C", end + timedelta(days=1), end.replace(year=end.year + 1))
     assert "pip install -U vacances-scolaires-france" in caplog.text
     assert zones.default == "C" and zones.periods("C") == ()
+
+
+def test_a_day_off_is_a_school_holiday_of_the_zone_or_a_public_holiday() -> None:
+    assert holidays.day_off(date(2025, 10, 21), "C")  # the Toussaint holidays
+    assert holidays.day_off(date(2025, 11, 11), "C")  # Armistice, a Tuesday of school otherwise
+    assert not holidays.day_off(date(2025, 11, 12), "C")
+    assert holidays.day_off(date(2025, 2, 17), "C") and not holidays.day_off(date(2025, 2, 17), "A")
