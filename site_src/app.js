@@ -253,7 +253,17 @@
     });
   }
 
-  window.STATS_PAGE = { el: el, fold: fold, filterItems: filterItems };  /* for detail.js, compare.js */
+  /* vega-embed's options for every chart of the site: SVG, the French locales of STATS_CONFIG, and no <style>
+     injected (the Content-Security-Policy forbids inline styles): style.css has their rules */
+  function chartOptions(config) {
+    return {
+      actions: false, renderer: "svg", formatLocale: config.numberLocale, timeFormatLocale: config.timeLocale,
+      defaultStyle: false, tooltip: { theme: "light", disableDefaultStyle: true }
+    };
+  }
+
+  /* for detail.js, compare.js, runs.js */
+  window.STATS_PAGE = { el: el, fold: fold, filterItems: filterItems, chartOptions: chartOptions };
 
   setupRootFilter();
   setupRootReader();

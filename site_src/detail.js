@@ -39,6 +39,7 @@
     this.state = { grouping: defaults.grouping, period: defaults.period, profile: defaults.profile, hidden: [],
       window: defaults.window, windowEnd: null };
     this.bucketCache = {};
+    this.holidayBuckets = {};
     this.view = null;
   }
 
@@ -128,8 +129,10 @@
     return this.indicator.kind === "series" && this.config.holidays.groupings.indexOf(grouping) >= 0;
   };
 
-  /* Per bucket of the grouping: the holidays it holds, with how many of their days ({name, days}) */
+  /* Per bucket of the grouping: the holidays it holds, with how many of their days ({name, days}); computed
+     once per grouping, for the chart and the table */
   Detail.prototype.bucketHolidays = function (grouping) {
+    if (this.holidayBuckets[grouping]) { return this.holidayBuckets[grouping]; }
     var buckets = this.buckets(grouping);
     var start = utc(this.data.periods[this.config.defaults.period][0]);
     var out = buckets.labels.map(function () { return []; });
@@ -140,6 +143,7 @@
         if (last && last.name === h.name) { last.days += 1; } else { list.push({ name: h.name, days: 1 }); }
       }
     });
+    this.holidayBuckets[grouping] = out;
     return out;
   };
 
@@ -599,12 +603,7 @@
     }
     var stale = chart.querySelector(".chart-empty");
     if (stale) { chart.removeChild(stale); }
-    window.vegaEmbed(chart, this.spec(model), {
-      actions: false, renderer: "svg", formatLocale: this.config.numberLocale,
-      timeFormatLocale: this.config.timeLocale,
-      /* no <style> injected (the Content-Security-Policy forbids inline styles): style.css has their rules */
-      defaultStyle: false, tooltip: { theme: "light", disableDefaultStyle: true }
-    }).then(function (result) {
+    window.vegaEmbed(chart, this.spec(model), window.STATS_PAGE.chartOptions(this.config)).then(function (result) {
       if (previous) { previous.finalize(); }
       if (self.token !== token) { result.finalize(); return; }
       self.view = result;

@@ -1,6 +1,6 @@
-/* Statistiques: platform/runs.html, the runs' own history. The alerts and the table are in the page (they read
-   without this script); this draws its two charts from window.STATS_RUNS (platform/runs-data.js) with the
-   specifications of STATS_CONFIG (charts.js, built once per build). */
+/* Statistiques: platform/runs.html, the runs' own history (loaded after app.js). The alerts and the table are
+   in the page (they read without this script); this draws its two charts from window.STATS_RUNS
+   (platform/runs-data.js) with the specifications of STATS_CONFIG (charts.js, built once per build). */
 (function () {
   "use strict";
 
@@ -25,11 +25,7 @@
     }
     var spec = JSON.parse(JSON.stringify(config.specs[pair[0]]));
     spec.datasets = { rows: data[pair[1]] };
-    window.vegaEmbed(box, spec, {
-      actions: false, renderer: "svg", formatLocale: config.numberLocale, timeFormatLocale: config.timeLocale,
-      /* no <style> injected (the Content-Security-Policy forbids inline styles): style.css has their rules */
-      defaultStyle: false, tooltip: { theme: "light", disableDefaultStyle: true }
-    }).then(function () {
+    window.vegaEmbed(box, spec, window.STATS_PAGE.chartOptions(config)).then(function () {
       box.setAttribute("data-chart", pair[0]);
       if (++drawn === charts.length) { body.setAttribute("data-chart-ready", "true"); }
     }).catch(function (error) {
