@@ -258,19 +258,17 @@ def slots(kind: str) -> alt.LayerChart:
     return (stacked + label).add_params(_HIDDEN, alt.param(name="peakSlots", value=[]))
 
 
-_RUN_DAY = alt.Axis(
-    title=None,
-    format="%e %b",
-    labelOverlap=True,
-    grid=False,
-    tickCount=alt.TimeIntervalStep(interval="day", step=1),
-)
+def _run_day() -> alt.X:
+    """The runs page's time axis: each run's day D, a tick a day."""
+    tick_a_day = alt.TimeIntervalStep(interval="day", step=1)
+    axis = alt.Axis(title=None, format="%e %b", labelOverlap=True, grid=False, tickCount=tick_a_day)
+    return alt.X("t:T", scale=alt.Scale(type="utc"), axis=axis)
 
 
 def run_events() -> alt.LayerChart:
     """The runs page: the events of each run's day D (bars from `t` to `t2`, red when `low`) and the usual
     level of its weekday (`u`: a stroke across the bar; none while too few days compare)."""
-    x = alt.X("t:T", scale=alt.Scale(type="utc"), axis=_RUN_DAY)
+    x = _run_day()
     bars = (
         alt.Chart(alt.NamedData(ROWS))
         .mark_bar(clip=True)
@@ -299,7 +297,7 @@ def run_seconds() -> alt.Chart:
         alt.Chart(alt.NamedData(ROWS))
         .mark_bar(clip=True)
         .encode(
-            x=alt.X("t:T", scale=alt.Scale(type="utc"), axis=_RUN_DAY),
+            x=_run_day(),
             x2="t2:T",
             y=alt.Y("y1:Q", axis=alt.Axis(title="secondes", format=",~f")),
             y2="y0:Q",
