@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -33,7 +35,18 @@ def _as_of(_ctx, _param, value: str | None) -> date | None:
         raise click.BadParameter(f"{value!r} is not a date; write it YYYY-MM-DD") from None
 
 
+SITE_OPTION_NAMES = ("lake", "directory", "out", "as_of", "timezone", "holiday_zone")  # SiteOptions' fields
+
+
 def site_options(command):
+    """The options of `site` and `nightly`, given to the command as one `options: SiteOptions`."""
+
+    @functools.wraps(command)  # its click parameters (attached by the decorators below) come along
+    def with_site_options(**values):
+        options = SiteOptions(**{name: values.pop(name) for name in SITE_OPTION_NAMES})
+        return command(options=options, **values)
+
+    wrapped = with_site_options
     for option in reversed(
         [
             click.option("--lake", required=True, type=folder, help="The Parquet lake written by `ingest`."),
@@ -60,8 +73,8 @@ def site_options(command):
             ),
         ]
     ):
-        command = option(command)
-    return command
+        wrapped = option(wrapped)
+    return wrapped
 
 
 wait_option = click.option(
@@ -156,18 +169,10 @@ def ingest_command(
 @site_options
 @wait_option
 @_fail_cleanly
-def site_command(
-    lake: Path,
-    directory: Path,
-    out: Path,
-    as_of: date | None,
-    timezone: str,
-    holiday_zone: str | None,
-    wait: bool,
-) -> None:
+def site_command(options: SiteOptions, wait: bool) -> None:
     """Compute every indicator from the lake and write the static site."""
-    report = build_site(SiteOptions(lake, directory, out, as_of, timezone, holiday_zone), wait=wait)
-    print_site(report, out)
+    report = build_site(options, wait=wait)
+    print_site(report, options.out)
 
 
 @cli.command("nightly")
@@ -186,12 +191,7 @@ def site_command(
 @_fail_cleanly
 def nightly_command(
     files: tuple[Path, ...],
-    lake: Path,
-    directory: Path,
-    out: Path,
-    as_of: date | None,
-    timezone: str,
-    holiday_zone: str | None,
+    options: SiteOptions,
     wait: bool,
     retain_months: int,
     max_reject_rate: float,
@@ -199,12 +199,12 @@ def nightly_command(
     """Ingest FILES into the lake, then build the site (the job to schedule every night)."""
     report = nightly.run(
         list(files),
-        SiteOptions(lake, directory, out, as_of, timezone, holiday_zone, max_reject_rate),
+        replace(options, max_reject_rate=max_reject_rate),
         wait=wait,
         retain_months=retain_months,
     )
     print_ingest(report.ingest)
-    print_site(report.site, out)
+    print_site(report.site, options.out)
     ingest_stage.check_reject_rate(report.ingest, max_reject_rate)
 
 
