@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -85,6 +85,17 @@ def write_directory(
             writer.writerow(header)
             writer.writerows(rows)
     return folder
+
+
+def holidays_by_day(site: Path, entity: str = "platform") -> dict[date, str]:
+    """The entity's holidays as its summary.json lists them (SPEC 2.6), day by day: day → name."""
+    listed = json.loads((site / entity / "summary.json").read_text(encoding="utf-8"))["holidays"]["periods"]
+    by_day = {}
+    for period in listed:
+        first, last = date.fromisoformat(period["from"]), date.fromisoformat(period["to"])
+        for n in range((last - first).days + 1):
+            by_day[first + timedelta(days=n)] = period["name"]
+    return by_day
 
 
 def csv_bytes(path: Path) -> bytes:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from chromium import CHROMIUM, contrast, rgb, serious_violations
-from conftest import read_csv, serving
+from conftest import holidays_by_day, read_csv, serving
 from test_pages import AS_OF, HOSTILE, build_tiny_site
 
 from pipeline.constants import INDICATORS, PROFILES, RUN_ALERT_COLOUR
@@ -450,12 +450,7 @@ def test_holidays_are_shaded_where_the_calendar_says_and_the_legend_leaves_them(
     inside a band exactly when summary.json lists that day as a holiday, and its tooltip names it."""
     listed = json.loads((site / "platform" / "summary.json").read_text(encoding="utf-8"))["holidays"]
     assert listed["zone"] == "C" and listed["periods"]
-    holiday_of = {}
-    for period in listed["periods"]:
-        day = date.fromisoformat(period["from"])
-        while day <= date.fromisoformat(period["to"]):
-            holiday_of[day] = period["name"]
-            day += timedelta(days=1)
+    holiday_of = holidays_by_day(site)
     page = watched.open("platform/connections.html#grouping=day&window=all", chart=True)
     key = page.locator("#holiday-key")
     assert key.is_visible() and key.inner_text() == "Vacances scolaires (zone C)"

@@ -5,13 +5,12 @@ must not (navigation, controls), how many sheets, and no table row cut across tw
 from __future__ import annotations
 
 import io
-import json
 import re
 import unicodedata
 from datetime import date, timedelta
 
 import pytest
-from conftest import read_csv
+from conftest import holidays_by_day, read_csv
 from test_browser import STRUCTURE, Watched, base_url, site, watched  # noqa: F401 -- its fixtures
 from test_pages import AS_OF
 
@@ -77,7 +76,7 @@ def test_a_year_by_day_prints_every_row_whole_on_a4_sheets(watched: Watched, sit
     head = "Jour " + " ".join(p.label for p in PROFILES) + " Vacances scolaires"
     assert all(head in " ".join(sheet.split()) for sheet in sheets)
     assert "Affichés : du 4 février 2026 au 31 mars 2026." in " ".join(sheets[0].split())
-    holiday_of = _holidays_by_day(site)
+    holiday_of = holidays_by_day(site)
     counts: dict[str, list[str]] = {}
     for row in read_csv(site / "platform" / "csv" / "connections-by-day.csv"):
         counts.setdefault(row["Date"], []).append(row["Connexions"])
@@ -100,18 +99,6 @@ def test_a_year_by_day_prints_every_row_whole_on_a4_sheets(watched: Watched, sit
     assert len({sheet for sheet, _f, _h in found.values()}) == len(sheets)  # rows on every sheet
 
 
-def _holidays_by_day(root) -> dict[date, str]:
-    """The platform's holidays, day by day, as its summary.json lists them."""
-    listed = json.loads((root / "platform" / "summary.json").read_text(encoding="utf-8"))["holidays"]
-    listed = listed["periods"]
-    holiday_of = {}
-    for period in listed:
-        first, last = date.fromisoformat(period["from"]), date.fromisoformat(period["to"])
-        for n in range((last - first).days + 1):
-            holiday_of[first + timedelta(days=n)] = period["name"]
-    return holiday_of
-
-
 def test_a_year_by_week_prints_rows_of_several_lines_whole(watched: Watched, site) -> None:  # noqa: F811
     """By week a row may take several lines (a partial week's note, a holiday's name wrapped): each is whole
     on one sheet, as `label figures holiday` once the sheet's text is read without its line breaks."""
@@ -119,7 +106,7 @@ def test_a_year_by_week_prints_rows_of_several_lines_whole(watched: Watched, sit
         " ".join(sheet.split()) for sheet in printed(watched, "platform/connections.html#grouping=week")
     ]
     assert len(sheets) >= 2
-    holiday_of = _holidays_by_day(site)
+    holiday_of = holidays_by_day(site)
     figures: dict[str, list[str]] = {}
     for row in read_csv(site / "platform" / "csv" / "connections-by-week.csv"):
         figures.setdefault(row["Date"], []).append(row["Connexions"])
