@@ -279,16 +279,18 @@ def id_lists(texts: pa.Array) -> IdLists:
 
 
 def _listed_twice(lists: pa.ListArray) -> np.ndarray:
-    """Per row: whether an id appears twice in its list."""
+    """Per row: whether an id appears twice in its list (only lists of two ids or more are looked at: most
+    events name one structure and at most one class)."""
     twice = np.zeros(len(lists), bool)
-    values = lists.flatten()
-    if len(values) == 0:
+    several = np.flatnonzero(_numpy(pc.fill_null(pc.greater(pc.list_value_length(lists), 1), False)))
+    if len(several) == 0:
         return twice
-    codes = pc.dictionary_encode(values).indices.to_numpy().astype(np.int64)
+    lists = lists.take(several)
+    codes = pc.dictionary_encode(lists.flatten()).indices.to_numpy().astype(np.int64)
     rows = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
     width = int(codes.max()) + 1
     keys = np.sort(rows * width + codes)
-    twice[keys[1:][keys[1:] == keys[:-1]] // width] = True
+    twice[several[keys[1:][keys[1:] == keys[:-1]] // width]] = True
     return twice
 
 

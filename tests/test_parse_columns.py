@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -185,6 +186,15 @@ def test_date_forms(date):
 )
 def test_fields(fields):
     assert_agrees([line(**fields)])
+
+
+def test_ids_listed_twice_in_a_block_of_short_and_long_lists():
+    """Only lists of two ids or more are looked at: the rows found must be those rows, wherever they are."""
+    lists = [["s1"], [], ["s1", "s2", "s1"], None, ["s2"], ["s3", "s3"], ["s1", "s2"], ["s2", "s1"] * 2]
+    twice = parse_columns._listed_twice(pa.array(lists, pa.list_(pa.string())))
+    assert twice.tolist() == [False, False, True, False, False, True, False, True]
+    assert not parse_columns._listed_twice(pa.array([["a"], ["b"]], pa.list_(pa.string()))).any()
+    assert_agrees([line(_id=f"e{i}", structures=ids or [], classes=ids or []) for i, ids in enumerate(lists)])
 
 
 def test_raw_lines_the_fast_path_leaves_to_the_reference():
