@@ -41,6 +41,9 @@ BLOCK_BYTES = 8 << 20  # of decompressed text handed to a parser at a time: abou
 CHUNK_LINES = 50_000  # lines per block at most
 MAX_WORKERS = 2
 PARALLEL_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
+# A day of more events is written as several files at once, one per worker: Parquet's encoding of one file
+# is serial (a regional day of 3,000,000 events: 1.45 s, against 0.72 s as two files in two threads).
+WRITE_PIECE_ROWS = 1_000_000
 DEFAULT_MAX_REJECT_RATE = 1.0  # percent of the lines read: `--max-reject-rate`
 REJECT_EXAMPLES = 5  # rejected lines named in the message of a RejectRateError
 
@@ -143,7 +146,7 @@ def run(
         table, first, new_rejects = _collect(parsed, _known_reject_keys(lake), report)
 
     # Save: one file per UTC day, less the events the lake already holds
-    staged = lake_io.StagedWrites()
+    staged = lake_io.StagedWrites(workers)
     days = table.column("ts_ms").to_numpy() // DAY_MS  # dates are after 2000: positive
     for day_number in progress(np.unique(days).tolist(), "write days"):
         day = EPOCH + timedelta(days=day_number)
@@ -151,7 +154,8 @@ def run(
         kept = _drop_known(lake, day, of_day)
         report.duplicates += of_day.num_rows - kept.num_rows
         if kept.num_rows:
-            staged.parquet(kept, lake_io.day_partition(lake, day) / _part(report))
+            for piece, name in _day_pieces(kept, report.run_id, workers):
+                staged.parquet(piece, lake_io.day_partition(lake, day) / name)
             report.events_new.update(_value_counts(kept.column("event_type")))
             report.days_touched.append(day.isoformat())
     if new_rejects:
@@ -234,6 +238,16 @@ def first_of_each_id(ids: pa.ChunkedArray) -> np.ndarray:
 
 def _part(report: IngestReport) -> str:
     return f"part-{report.run_id}.parquet"
+
+
+def _day_pieces(events: pa.Table, run_id: str, workers: int) -> list[tuple[pa.Table, str]]:
+    """A day's new events as one file, or in consecutive pieces of WRITE_PIECE_ROWS rows or more, one per
+    worker."""
+    pieces = min(workers, events.num_rows // WRITE_PIECE_ROWS)
+    if pieces <= 1:
+        return [(events, f"part-{run_id}.parquet")]
+    size = -(-events.num_rows // pieces)
+    return [(events.slice(k * size, size), f"part-{run_id}-{k + 1}.parquet") for k in range(pieces)]
 
 
 def _known_reject_keys(lake: Path) -> set[tuple[str, int, str]]:

@@ -94,6 +94,29 @@ def test_late_events_are_folded_into_their_day(tmp_path):
     assert lake.read_days(root, [date(2026, 3, 10)]).num_rows == 2
 
 
+def test_a_large_day_is_written_in_pieces_at_once_and_reads_the_same(tmp_path, monkeypatch):
+    """Past WRITE_PIECE_ROWS a day's events go to one file per worker, written by threads at once; the lake
+    reads the same events, in the same order, and a second run still sees all of them."""
+    from datetime import date
+
+    documents = [event(_id=f"p{i}", when=f"2026-03-10 {6 + i % 12:02d}:00") for i in range(25)]
+    documents += [event(_id="other-day", when="2026-03-11 10:00"), event(_id="p3")]  # p3 twice: counted once
+    export = write_lines(tmp_path / "big.json", documents)
+    one_file = ingest.run([export], tmp_path / "whole", workers=1)
+    monkeypatch.setattr(ingest, "WRITE_PIECE_ROWS", 10)
+    pieces = ingest.run([export], tmp_path / "pieces", workers=2)
+    day, other = date(2026, 3, 10), date(2026, 3, 11)
+    names = [p.name for p in lake.day_files(tmp_path / "pieces", day)]
+    assert names == [f"part-{pieces.run_id}-1.parquet", f"part-{pieces.run_id}-2.parquet"]
+    assert [lake.row_count(p) for p in lake.day_files(tmp_path / "pieces", day)] == [13, 12]
+    assert len(lake.day_files(tmp_path / "pieces", other)) == 1  # one event: one file
+    assert lake.read_days(tmp_path / "pieces", [day]).equals(lake.read_days(tmp_path / "whole", [day]))
+    counts = (pieces.events_new, pieces.duplicates)
+    assert counts == (one_file.events_new, one_file.duplicates) == ({"LOGIN": 26}, 1)
+    assert ingest.run([export], tmp_path / "pieces", workers=2).duplicates == 27
+    assert not list((tmp_path / "pieces").rglob(lake.TEMPORARY_PREFIX + "*"))
+
+
 IP = "203.0.113.9"
 UA = "Mozilla/5.0 (X11; Linux x86_64) Test-UA/7f3e"
 
