@@ -14,6 +14,7 @@ import click
 
 from pipeline import demo, nightly, retention
 from pipeline import ingest as ingest_stage
+from pipeline.cluster import session
 from pipeline.constants import DEFAULT_TIMEZONE, HOLIDAY_ZONES
 from pipeline.exceptions import StatistiquesError
 from pipeline.parse import REJECT_REASONS
@@ -35,7 +36,23 @@ def _as_of(_ctx, _param, value: str | None) -> date | None:
         raise click.BadParameter(f"{value!r} is not a date; write it YYYY-MM-DD") from None
 
 
-SITE_OPTION_NAMES = ("lake", "directory", "out", "as_of", "timezone", "holiday_zone")  # SiteOptions' fields
+SITE_OPTION_NAMES = (
+    "lake",
+    "directory",
+    "out",
+    "as_of",
+    "timezone",
+    "holiday_zone",
+    "scheduler",
+)  # SiteOptions'
+
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the parallel work as tasks on this dask.distributed scheduler (tcp://HOST:PORT; extra "
+    "`cluster`). The lake, the exports and the site must be on storage every worker sees at the same path. "
+    "Default: this machine's cores.",
+)
 
 
 def site_options(command):
@@ -71,6 +88,7 @@ def site_options(command):
                 help="School holiday zone of the platform and of the structures whose UAI gives none "
                 "(default: the zone of most structures).",
             ),
+            scheduler_option,
         ]
     ):
         wrapped = option(wrapped)
@@ -155,12 +173,19 @@ max_reject_rate_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @wait_option
 @max_reject_rate_option
+@scheduler_option
 @_fail_cleanly
 def ingest_command(
-    files: tuple[Path, ...], lake: Path, as_json: bool, wait: bool, max_reject_rate: float
+    files: tuple[Path, ...],
+    lake: Path,
+    as_json: bool,
+    wait: bool,
+    max_reject_rate: float,
+    scheduler: str | None,
 ) -> None:
     """Validate FILES (mongoexport JSON Lines, .gz or not) and add their events to the lake."""
-    report = ingest_stage.run(list(files), lake, wait=wait)
+    with session(scheduler, {f.parent for f in files}) as cluster:
+        report = ingest_stage.run(list(files), lake, wait=wait, cluster=cluster)
     click.echo(json.dumps(report.as_dict(), indent=1)) if as_json else print_ingest(report)
     ingest_stage.check_reject_rate(report, max_reject_rate)
 

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from . import aggregate_store as store
 from . import lake as lake_io
+from .cluster import Cluster
 from .codes import Vocabulary, cell_user_keys, encode, merge_unique, positions, split_keys, unique_sorted
 from .constants import EVENT_TYPES_USED, PROFILE_CODES
 from .exceptions import LakeError
@@ -296,19 +297,31 @@ def _day_source(lake: Path, day: date, timezone: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- run
-def run(lake: Path, timezone: str, days: list[date], workers: int | None = None) -> dict:
+def run(
+    lake: Path, timezone: str, days: list[date], workers: int | None = None, cluster: Cluster | None = None
+) -> dict:
     """Bring the daily aggregates of `days` and the presence and counts of their months up to date, over
-    `workers` forked processes (default: see `_workers`); report the work."""
+    `workers` forked processes (default: see `_workers`), or as tasks on `cluster`; report the work."""
     # Load: which days and months changed since their aggregates were written
     sources = {day: _day_source(lake, day, timezone) for day in days}
     stale = sorted(d for d in days if store.read_day_record(lake, timezone, d).get("source") != sources[d])
     sizes = {day: _day_size(lake, timezone, day) for day in stale}  # the files' footers, read once
-    workers = workers or _workers(sizes)
+    workers = cluster.workers if cluster is not None else workers or _workers(sizes)
 
     # Process + Save, runs of consecutive days at a time: memory holds the one or two UTC partitions a day
     # overlaps (per worker); a month once its days are done
     months = _by_month(days)
-    if workers <= 1:
+    if cluster is not None:
+        lake = lake.resolve()  # as the workers see it
+        day_tasks = [(lake, timezone, r, sources) for r in _runs(stale, sizes, workers * TASKS_PER_WORKER)]
+        done = cluster.map(_aggregate_days, day_tasks, "aggregate-days")
+        for _ in progress(done, "aggregate days", len(day_tasks)):
+            pass  # every day is written before any month reads it
+        month_tasks = [(lake, timezone, m) for m in months]
+        rebuilt = list(
+            progress(cluster.map(_refresh_month, month_tasks, "aggregate-months"), "months", len(months))
+        )
+    elif workers <= 1:
         _aggregate_days(lake, timezone, progress(stale, "aggregate days"), sources)
         rebuilt = [_refresh_month(lake, timezone, m) for m in progress(months, "aggregate months")]
     else:
@@ -327,7 +340,7 @@ def run(lake: Path, timezone: str, days: list[date], workers: int | None = None)
     first_day = local_day_of(lake_io.first_event_ms(lake), timezone)
     store.write_history(lake, timezone, first_day)
     log.info(
-        "aggregate: %d of %d days recomputed, %d months, %d process(es)",
+        "aggregate: %d of %d days recomputed, %d months, %d process(es) or workers",
         len(stale),
         len(days),
         months_rebuilt,

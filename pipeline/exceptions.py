@@ -37,3 +37,7 @@ class RetentionError(StatistiquesError):
 
 class RejectRateError(StatistiquesError):
     """A run rejected more of its lines than `--max-reject-rate` allows (raised once all is written)."""
+
+
+class ClusterError(StatistiquesError):
+    """`--scheduler`: the cluster cannot be reached, has no worker, or lost them all during the run."""

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from . import lake as lake_io
 from .block_ring import BlockRing, InSlot, block_of
+from .cluster import Cluster
 from .exceptions import InputFileError, RejectRateError
 from .exports import Block, read_blocks
 from .lock import holding_lock
@@ -93,12 +94,19 @@ def blocks(files: Sequence[Path]) -> Iterator[Block]:
 
 
 @contextmanager
-def parse_all(files: Sequence[Path], now_ms: int, workers: int) -> Iterator[Iterator[ParsedBlock]]:
+def parse_all(
+    files: Sequence[Path], now_ms: int, workers: int, cluster: Cluster | None = None
+) -> Iterator[Iterator[ParsedBlock]]:
     """Parsed blocks in file and line order, over `workers` forked processes when there is enough work;
-    their texts reach the parsers through shared memory (pipeline.block_ring).
+    their texts reach the parsers through shared memory (pipeline.block_ring). With `cluster`, a task per
+    file.
 
     The workers fork on entry, before this process starts Arrow's threads (forking after them is unsafe).
     """
+    if cluster is not None:
+        tasks = [(str(path), str(path.resolve()), now_ms) for path in files]
+        yield (block for blocks in cluster.map(parse_file, tasks, "parse") for block in blocks)
+        return
     if workers < 2 or sum(f.stat().st_size for f in files) < PARALLEL_MIN_BYTES:
         yield map(partial(parse_block, now_ms=now_ms), blocks(files))
         return
@@ -109,6 +117,14 @@ def parse_all(files: Sequence[Path], now_ms: int, workers: int) -> Iterator[Iter
             yield ring.results(pool.imap(_parse_task, ring.feed(blocks(files)), chunksize=1))
         finally:
             ring.close()  # before the pool ends: its feeding thread may be waiting for a slot
+
+
+def parse_file(given: str, path: str, now_ms: int) -> list[ParsedBlock]:
+    """On a cluster's worker: every block of the file at `path` (absolute), named as it was `given`."""
+    parsed = [parse_block(block, now_ms) for block in read_blocks(Path(path), BLOCK_BYTES, CHUNK_LINES)]
+    for block in parsed:
+        block.path = given
+    return parsed
 
 
 # in a forked parser: its initialiser's arguments (the ring, its slots' size, now_ms)
@@ -131,9 +147,14 @@ def _parse_task(task: Block | InSlot) -> ParsedBlock:
     before=lambda files, *_a, **_k: check_inputs([Path(f) for f in files]),
 )
 def run(
-    files: Sequence[Path], lake: Path, now_ms: int | None = None, workers: int | None = None
+    files: Sequence[Path],
+    lake: Path,
+    now_ms: int | None = None,
+    workers: int | None = None,
+    cluster: Cluster | None = None,
 ) -> IngestReport:
-    """Validate `files` and add their new events and rejects to `lake`."""
+    """Validate `files` and add their new events and rejects to `lake`. With `cluster`, each file is parsed
+    by a task there; this process alone deduplicates and writes to the lake."""
     started = time.perf_counter()
     files = [Path(f) for f in files]
     check_inputs(files)
@@ -142,7 +163,7 @@ def run(
     report = IngestReport(run_id=lake_io.new_run_id(), files=[str(f) for f in files])
 
     # Load + Process: parse (in workers), then drop copies of an `_id` seen earlier in this run
-    with parse_all(files, now_ms, workers) as parsed:
+    with parse_all(files, now_ms, workers, cluster) as parsed:
         table, first, new_rejects = _collect(parsed, _known_reject_keys(lake), report)
 
     # Save: one file per UTC day, less the events the lake already holds

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import ingest, memory, retention
+from .cluster import session
 from .lock import lake_lock
 from .periods import check_timezone, default_as_of
 from .site import SiteOptions, build
@@ -30,8 +31,15 @@ def run(
     retention.check_months(retain_months)
     check_timezone(options.timezone)
     options = replace(options, as_of=options.as_of or default_as_of(options.timezone))  # one D for all
-    with lake_lock(options.lake, wait=wait, create=bool(files)):
-        ingested = ingest.run(files, options.lake) if files else ingest.IngestReport(run_id="none")
+    shared = [*{Path(f).parent for f in files}, *options.shared_folders()]
+    with (
+        lake_lock(options.lake, wait=wait, create=bool(files)),
+        session(options.scheduler, shared) as cluster,
+    ):
+        if files:
+            ingested = ingest.run(files, options.lake, cluster=cluster)
+        else:
+            ingested = ingest.IngestReport(run_id="none")
         memory.release_unused()  # a regional day's ingest leaves 1.5 GB freed but held
         rate = round(ingested.lines / ingested.seconds) if ingested.seconds else None
         clock = time.perf_counter()
@@ -41,5 +49,6 @@ def run(
             ingest_report={**ingested.as_dict(), "lines_per_second": rate},
             earlier_seconds={"ingest": ingested.seconds, "retention": time.perf_counter() - clock},
             retention=deleted,
+            cluster=cluster,
         )
     return NightlyReport(ingested, report, time.perf_counter() - started)

@@ -8,6 +8,7 @@ build folder beside `out`, published at `out` in one atomic step, and the build 
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 from . import aggregate, holidays, indicators, memory, publish, runs, writer
 from . import aggregate_store as store
 from . import lake as lake_io
+from .cluster import Cluster, session
 from .constants import DEFAULT_TIMEZONE, PERIOD_12MONTHS
 from .directory import EntitySet, read_snapshot
 from .exceptions import LakeError
@@ -40,6 +42,11 @@ class SiteOptions:
     timezone: str = DEFAULT_TIMEZONE
     holiday_zone: str | None = None  # --holiday-zone: else the zone of most structures (SPEC 2.6)
     max_reject_rate: float | None = None  # nightly's --max-reject-rate, recorded in the runs' history
+    scheduler: str | None = None  # --scheduler: a dask.distributed cluster runs the aggregation and writing
+
+    def shared_folders(self) -> list[Path]:
+        """What a cluster's workers must see: the lake, and the folder the site's builds are made in."""
+        return [self.lake, Path(os.path.abspath(self.out)).parent]
 
 
 class Stages:
@@ -67,17 +74,30 @@ def build(
     ingest_report: dict | None = None,
     earlier_seconds: dict[str, float] | None = None,
     retention: dict | None = None,
+    cluster: Cluster | None = None,
 ) -> dict:
-    """Build the whole site; returns the build report (also written as SITE/build.json)."""
+    """Build the whole site; returns the build report (also written as SITE/build.json). The aggregation
+    and the writing of entities run on `cluster`, or on the one at `options.scheduler`, when given."""
     check_timezone(options.timezone)
     if not lake_io.events_dir(options.lake).is_dir():
         raise LakeError(f"{options.lake}: no lake here (no events/ folder); run `ingest` first")
+    with session(options.scheduler, options.shared_folders(), cluster) as cluster:
+        return _build(options, ingest_report, earlier_seconds, retention, cluster)
+
+
+def _build(
+    options: SiteOptions,
+    ingest_report: dict | None,
+    earlier_seconds: dict[str, float] | None,
+    retention: dict | None,
+    cluster: Cluster | None,
+) -> dict:
     as_of = options.as_of or default_as_of(options.timezone)
     stages = Stages(earlier_seconds)
 
     with stages("aggregate"):
         snapshot = read_snapshot(options.directory)
-        aggregation = aggregate.run(options.lake, options.timezone, history_days(as_of))
+        aggregation = aggregate.run(options.lake, options.timezone, history_days(as_of), cluster=cluster)
     with stages("indicators"):
         tables, entities = indicators.run(options.lake, options.timezone, as_of, snapshot)
         zones = holidays.zones_for(entities.entities, options.holiday_zone, *_twelve_months(as_of))
@@ -88,7 +108,7 @@ def build(
         try:
             history = run.history(stages)  # the runs recorded before, and this one as far as it goes
             written, render = write_site(
-                staging, tables, entities, zones, history, publish.served_build(options.out)
+                staging, tables, entities, zones, history, publish.served_build(options.out), cluster
             )
         except BaseException:
             publish.discard(staging)  # the previous site stays as it was
@@ -97,6 +117,7 @@ def build(
     report["holidays"] = zones.report(entities.entities)
     report["day_events"] = day.as_json()
     report["retention"] = retention  # what nightly's --retain-months deleted; None after `site`
+    report["cluster"] = cluster.report() if cluster is not None else None
     lake_io.write_json(report, staging / "build.json")
     with stages("publish"):
         publish.publish(staging, options.out)
@@ -147,6 +168,7 @@ def write_site(
     zones: holidays.HolidayZones,
     history: list[dict],
     previous: Path | None = None,
+    cluster: Cluster | None = None,
 ) -> tuple[writer.Written, dict]:
     """The shared files, then every entity's; (what was written, build.json's `render`)."""
     written = writer.Written()
@@ -155,7 +177,7 @@ def write_site(
     writer.write_runs(site, pages, entities.entities[0], history, tables.as_of, written)
     setup = time.perf_counter() - clock
     clock = time.perf_counter()
-    written.merge(writer.write_entities(site, tables, pages, previous))
+    written.merge(writer.write_entities(site, tables, pages, previous, cluster=cluster))
     return written, written.render_report(time.perf_counter() - clock, setup)
 
 
