@@ -18,8 +18,8 @@ import logging
 import os
 import resource
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10  # a scheduler that takes the connection but does not answer
 WORKER_WAIT_S = 10  # a scheduler with no worker yet
 POLL_S = 2.0  # while waiting for a task's result: how often the driver checks that workers are left
+GATHER_BATCH = 64  # results fetched in one exchange with the workers, when that many are ready in order
 INSTALL_HINT = "pip install 'statistiques[cluster]' (dask.distributed) on this machine and on every worker"
 
 Result = TypeVar("Result")
@@ -80,9 +81,15 @@ class Cluster:
             for k, task in enumerate(tasks)
         ]
         try:
-            for k, future in enumerate(futures):
-                yield self._result(future, name)
-                futures[k] = None  # its result leaves the worker's memory
+            done = 0
+            while done < len(futures):
+                self._wait(futures[done], name)
+                end = done + 1  # with it, the results that are ready next, fetched in one exchange
+                while end < len(futures) and end - done < GATHER_BATCH and futures[end].done():
+                    end += 1
+                yield from self._gather(futures[done:end], name)
+                futures[done:end] = [None] * (end - done)  # their results leave the workers' memory
+                done = end
         finally:
             self.client.cancel([f for f in futures if f is not None])
 
@@ -99,23 +106,28 @@ class Cluster:
         peaks = self.peak_memory_mib()
         return {"scheduler": self.address, "workers": len(peaks), "peak_memory_mib": peaks}
 
-    def _result(self, future: Any, name: str) -> Any:
+    def _wait(self, future: Any, name: str) -> None:
+        """Until the task is over (done, failed or its workers lost too often); an error when no worker is
+        left to run it."""
+        over = threading.Event()
+        future.add_done_callback(lambda _future: over.set())
+        while not over.wait(POLL_S):
+            if self.workers == 0:
+                raise ClusterError(
+                    f"{name}: no worker is left on the scheduler {self.address}; nothing was published. "
+                    "Start workers (`dask worker ADDRESS`) and run again."
+                )
+
+    def _gather(self, futures: list, name: str) -> list:
         from distributed.scheduler import KilledWorker
 
-        while True:
-            try:
-                return future.result(timeout=POLL_S)
-            except FutureTimeout:
-                if self.workers == 0:
-                    raise ClusterError(
-                        f"{name}: no worker is left on the scheduler {self.address}; nothing was published. "
-                        "Start workers (`dask worker ADDRESS`) and run again."
-                    ) from None
-            except KilledWorker as error:
-                raise ClusterError(
-                    f"{name}: a task ended the workers that ran it, each time ({error}); nothing was "
-                    "published. Look at the workers' logs (memory?), then run again."
-                ) from error
+        try:
+            return self.client.gather(futures)
+        except KilledWorker as error:
+            raise ClusterError(
+                f"{name}: a task ended the workers that ran it, each time ({error}); nothing was "
+                "published. Look at the workers' logs (memory?), then run again."
+            ) from error
 
     def _check_workers(self, shared: list[Path]) -> None:
         try:

@@ -168,6 +168,9 @@ RUN_COLOUR, RUN_ALERT_COLOUR = "#8c939e", "#c62828"  # a day's events; under hal
 # SPEC 3.2 -------------------------------------------------------------------------------------------
 PLATFORM_NAME = "Plateforme"
 CSV_STORED_SUFFIX = ".gz"  # csv/<name>.csv is stored as csv/<name>.csv.gz only; servers decompress as needed
+# a site's files that are its run's own (times, the runs' history), not its data: two builds of the same lake
+# differ only there
+RUN_FILES = frozenset({"build.json", RUNS_PAGE, RUNS_DATA, RUNS_CSV + CSV_STORED_SUFFIX})
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEAD = ("Établissement", "UAI", "Classe")
 CSV_TAIL_BY_KIND = {

@@ -16,15 +16,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from pipeline import ingest  # noqa: E402
+from pipeline.constants import RUN_FILES  # noqa: E402
 from pipeline.site import SiteOptions, build  # noqa: E402
 
 INPUT = HERE / "golden" / "input"
 EXPECTED = HERE / "golden" / "expected"
 AS_OF = date(2026, 3, 31)
 NOW_MS = 1_775_000_000_000  # 2026-04-01, so that the input's dates stay inside the future bound forever
-
-
-RUN_FILES = frozenset({"build.json", "runs.html", "runs-data.js", "runs.csv.gz"})  # of the run, not the data
 
 
 def golden_files(site: Path) -> dict[str, bytes]:

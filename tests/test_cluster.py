@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cluster_helpers import local_cluster, require_distributed
-from golden import AS_OF, INPUT, NOW_MS, RUN_FILES
+from golden import AS_OF, INPUT, NOW_MS
 
 from build import cli
 from pipeline import aggregate, cluster, ingest, lake, publish, writer
+from pipeline.constants import RUN_FILES
 from pipeline.exceptions import ClusterError
 from pipeline.site import SiteOptions, build
 
@@ -167,7 +168,7 @@ def test_workers_must_see_the_folders_and_run_this_code(dask_cluster, tmp_path, 
 def kill_when_waited(running_cluster, victims: list[int], task_name: str, monkeypatch) -> dict[str, int]:
     """Kill the workers `victims` once the tasks of `task_name` are all submitted, when the driver starts
     waiting for the first; how many tasks each worker held then (by worker name) goes in the returned dict."""
-    plain_result = cluster.Cluster._result
+    plain_wait = cluster.Cluster._wait
     held_then: dict[str, int] = {}
 
     def kill_then_wait(self, future, name):
@@ -179,9 +180,9 @@ def kill_when_waited(running_cluster, victims: list[int], task_name: str, monkey
                 held_then.update({workers[a]["name"]: len(running[a]) + len(done[a]) for a in workers})
             for victim in victims:
                 running_cluster.kill_worker(victim)
-        return plain_result(self, future, name)
+        return plain_wait(self, future, name)
 
-    monkeypatch.setattr(cluster.Cluster, "_result", kill_then_wait)
+    monkeypatch.setattr(cluster.Cluster, "_wait", kill_then_wait)
     return held_then
 
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import event, ms
-from golden import RUN_FILES
 
+from pipeline.constants import RUN_FILES
 from pipeline.indicator_math import change_percent
 from pipeline.periods import history_days, period_spans, year_before
 from pipeline.render import change_text, span_words
