@@ -18,7 +18,7 @@ def _int_list(_ctx, _param, value: str) -> list[int]:
     try:
         numbers = sorted({int(v) for v in value.split(",") if v.strip()})
     except ValueError as error:
-        raise click.BadParameter("give day counts separated by commas, e.g. 7,14,30") from error
+        raise click.BadParameter("give whole numbers separated by commas, e.g. 7,14,30") from error
     if not numbers or min(numbers) < 1:
         raise click.BadParameter("give at least one positive day count")
     return numbers
@@ -65,7 +65,26 @@ def _stages(_ctx, _param, value: str) -> list[str]:
     show_default=True,
     help="Percent of the mongoexport lines made into rejects of five reasons (the cost of a reject).",
 )
-@click.option("--stages", default=",".join(harness.STAGES), show_default=True, callback=_stages)
+@click.option(
+    "--stages",
+    default=",".join(harness.DEFAULT_STAGES),
+    show_default=True,
+    callback=_stages,
+    help=f"Among {','.join(harness.STAGES)}. `backfill`: --ingest-days days of exports into an empty lake, "
+    "then the first site, locally and on dask clusters started here (extra `cluster`).",
+)
+@click.option(
+    "--backfill-workers",
+    default="1,2",
+    show_default=True,
+    callback=_int_list,
+    help="The backfill's clusters, by their number of workers (each a process of one thread).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="The backfill also runs on this existing dask.distributed scheduler (its workers must see --work).",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -126,6 +145,8 @@ def main(
     seed,
     reuse_synth,
     quiet_disk_minutes,
+    backfill_workers,
+    scheduler,
 ) -> None:
     """Measure ingest, first build, nightly and render on a synthetic platform, beside DuckDB."""
     temporary = work is None
@@ -144,6 +165,8 @@ def main(
         reuse_synth=reuse_synth,
         bad_share=bad_lines_percent / 100,
         quiet_disk_s=quiet_disk_minutes * 60,
+        backfill_workers=backfill_workers,
+        scheduler=scheduler,
     )
     click.echo(f"benchmark {scale}: work in {work}")
     try:

@@ -26,7 +26,8 @@ from .measure import StepResult, file_creation_us, run_step
 from .synth import TIMEZONE
 
 NIGHT = date(2025, 11, 25)  # a Tuesday of term; the history before it crosses the end of summer time
-STAGES = ("ingest", "build", "nightly", "render")
+STAGES = ("ingest", "build", "nightly", "render", "backfill")
+DEFAULT_STAGES = STAGES[:-1]  # the backfill (benchmarks/backfill.py) starts dask clusters: asked for by name
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Config:
     duckdb_threads: int = 2
     timezone: str = TIMEZONE
     quiet_disk_s: float = 0.0  # how long to wait for a quiet disk before the first step (--quiet-disk)
+    backfill_workers: list[int] = field(default_factory=lambda: [1, 2])  # the clusters started for `backfill`
+    scheduler: str | None = None  # --scheduler: an existing cluster the backfill also runs on
 
     @property
     def as_of(self) -> date:
@@ -161,6 +164,10 @@ def run(config: Config) -> Run:
     if "nightly" in config.stages:
         for n in sorted(config.nightly_days):
             run_nightly(bench, n, exports[0])
+    if "backfill" in config.stages:
+        from . import backfill
+
+        backfill.run(bench, exports)
     bench.remove_discarded()
     return bench
 

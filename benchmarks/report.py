@@ -127,6 +127,10 @@ def figures(step: StepResult) -> tuple[float | None, str, str]:
         )
     if name.endswith("/prepare"):
         return None, "", "untimed set-up: the history's aggregates and the site of the night before"
+    if name.startswith("backfill/"):
+        from . import backfill
+
+        return backfill.figures(step)
     if name.startswith("nightly-"):
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in r["site"]["seconds"].items())
         render = r["site"].get("render") or {}
@@ -206,6 +210,9 @@ def summary(bench: Run) -> dict:
             name: {k: r[k] for k in ("rows", "load_ms", "first_load_ms", "first_sort_ms", "sort_ms_median")}
             for name, r in pages.items()
         }
+    from . import backfill
+
+    out |= backfill.summary(bench)
     out["peak_rss_mib"] = {s.name: round(s.peak_rss_mib) for s in bench.steps}
     out["agreement"] = bench.agreement.get("status", "not compared")
     return out
@@ -345,6 +352,9 @@ def summary_lines(s: dict) -> list[str]:
             f"{page['first_load_ms']} ms), sort {page['sort_ms_median']} ms "
             f"(first {page['first_sort_ms']} ms); target: load and sort < 200 ms"
         )
+    from . import backfill
+
+    lines += backfill.summary_lines(s)
     lines.append("- peak RSS (MiB): " + ", ".join(f"{k} {v:,}" for k, v in s["peak_rss_mib"].items()))
     lines.append(f"- pipeline vs DuckDB figures: {s['agreement']}")
     return lines

@@ -19,6 +19,7 @@ def tasks() -> dict[str, Callable[[dict], dict]]:
         "render": steps.render,
         "nightly": steps.nightly,
         "side_by_side": steps.side_by_side,
+        "backfill": steps.backfill,
         "duckdb_ingest": duckdb_reference.ingest,
         "duckdb_build": duckdb_reference.build,
     }

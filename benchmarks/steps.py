@@ -263,3 +263,52 @@ _TIMED_SORT = """async () => {
   await new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
   return performance.now() - start;
 }"""
+
+
+# ----------------------------------------------------------------------------------------------- backfill
+OVERHEAD_TASKS = 400  # empty tasks timed on the cluster: its cost per task, beside the work
+
+
+def backfill(args: dict) -> dict:
+    """A region adopting the product: `ingest` of N days of exports into an empty lake, then the first
+    `site`, on this machine's cores or, with `scheduler`, as tasks on that dask.distributed cluster."""
+    from pipeline import cluster as pipeline_cluster
+
+    files, lake, out = [Path(f) for f in args["files"]], Path(args["lake"]), Path(args["out"])
+    options = pipeline_site.SiteOptions(
+        lake, Path(args["directory"]), out, _day(args["as_of"]), args["timezone"], scheduler=args["scheduler"]
+    )
+    clock = time.perf_counter()
+    shared = [*{f.parent for f in files}, *options.shared_folders()]
+    with pipeline_cluster.session(args["scheduler"], shared) as cluster:
+        connected = time.perf_counter() - clock
+        overhead = _task_overhead_ms(cluster) if cluster is not None else None
+        clock = time.perf_counter()
+        ingested = pipeline_ingest.run(files, lake, now_ms=args["now_ms"], cluster=cluster)
+        report = pipeline_site.build(options, cluster=cluster)
+    seconds = time.perf_counter() - clock
+    return {
+        "seconds": seconds,
+        "connect_seconds": connected,
+        "ingest_seconds": ingested.seconds,
+        "site_seconds": report["seconds"],
+        "lines": ingested.lines,
+        "events": sum(ingested.events_new.values()),
+        "events_per_second": sum(ingested.events_new.values()) / seconds,
+        "task_overhead_ms": overhead,
+        "cluster": report["cluster"],
+        "site": _site_summary(report),
+        "days_aggregated": report["aggregation"]["days_recomputed"],
+    }
+
+
+def _task_overhead_ms(cluster) -> float:
+    """Milliseconds of the driver's wall time per empty task, OVERHEAD_TASKS of them over every worker."""
+    clock = time.perf_counter()
+    for _ in cluster.map(_empty_task, [(k,) for k in range(OVERHEAD_TASKS)], "overhead"):
+        pass
+    return 1000 * (time.perf_counter() - clock) / OVERHEAD_TASKS
+
+
+def _empty_task(k: int) -> int:
+    return k
