@@ -8,7 +8,7 @@ the site's build.json reports. Every cluster's site is compared with the local e
 
 from __future__ import annotations
 
-import gzip
+import filecmp
 from datetime import date
 from pathlib import Path
 
@@ -46,18 +46,15 @@ def run(bench: Run, exports: list[str]) -> None:
 
 
 def same_site(ours: Path, theirs: Path) -> bool:
-    """Every file but the run's own, byte for byte (a CSV compared once decompressed: its gzip is too)."""
+    """Every file but the run's own, byte for byte, one pair at a time (a site holds gigabytes)."""
 
-    def files(site: Path) -> dict[str, bytes]:
-        found = {}
-        for path in sorted(site.rglob("*")):
-            if path.is_file() and path.name not in RUN_FILES:
-                data = path.read_bytes()
-                data = gzip.decompress(data) if path.suffix == ".gz" else data
-                found[path.relative_to(site).as_posix()] = data
-        return found
+    def names(site: Path) -> list[str]:
+        return sorted(
+            p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file() and p.name not in RUN_FILES
+        )
 
-    return files(ours) == files(theirs)
+    listed = names(ours)
+    return listed == names(theirs) and all(filecmp.cmp(ours / n, theirs / n, shallow=False) for n in listed)
 
 
 # ------------------------------------------------------------------------------------------------ report

@@ -169,6 +169,15 @@ def _worker_check(folders: list[str]) -> tuple[str, list[str]]:
 
 
 def _peak_memory_mib() -> float:
+    """This process's peak resident memory (MiB): its own image's (VmHWM). ru_maxrss would also count the
+    process that forked it, before its exec (Linux keeps the larger of the two)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
