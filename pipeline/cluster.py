@@ -19,6 +19,7 @@ import os
 import resource
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,8 +77,9 @@ class Cluster:
     def map(self, function: Callable[..., Result], tasks: Iterable[tuple], name: str) -> Iterator[Result]:
         """function(*task) for each task, run on the workers; the results in the tasks' order. A task's
         error is raised here as it was raised there (a StatistiquesError keeps its message)."""
+        run = uuid.uuid4().hex[:12]  # a key names one task for the scheduler: never reuse one across maps
         futures = [
-            self.client.submit(function, *task, key=f"{name}-{k}-{os.getpid()}", pure=False)
+            self.client.submit(function, *task, key=f"{name}-{run}-{k}", pure=False)
             for k, task in enumerate(tasks)
         ]
         try:
