@@ -14,12 +14,14 @@ Without `--scheduler` none of this is imported: `dask[distributed]` is the `clus
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import resource
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,26 +76,35 @@ class Cluster:
     def workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1)["workers"])
 
-    def map(self, function: Callable[..., Result], tasks: Iterable[tuple], name: str) -> Iterator[Result]:
-        """function(*task) for each task, run on the workers; the results in the tasks' order. A task's
-        error is raised here as it was raised there (a StatistiquesError keeps its message)."""
+    def map(
+        self, function: Callable[..., Result], tasks: Iterable[tuple], name: str, in_flight: int | None = None
+    ) -> Iterator[Result]:
+        """function(*task) for each task, run on the workers; the results in the tasks' order. With
+        `in_flight`, `tasks` is read lazily, at most that many submitted and not yet given back (their
+        arguments are data: memory stays bounded). A task's error is raised here as it was raised there (a
+        StatistiquesError keeps its message)."""
         run = uuid.uuid4().hex[:12]  # a key names one task for the scheduler: never reuse one across maps
-        futures = [
-            self.client.submit(function, *task, key=f"{name}-{run}-{k}", pure=False)
-            for k, task in enumerate(tasks)
-        ]
+        numbered = enumerate(tasks)
+        pending: deque = deque()
+
+        def submit(count: int | None) -> None:
+            for k, task in itertools.islice(numbered, count):
+                pending.append(self.client.submit(function, *task, key=f"{name}-{run}-{k}", pure=False))
+
         try:
-            done = 0
-            while done < len(futures):
-                self._wait(futures[done], name)
-                end = done + 1  # with it, the results that are ready next, fetched in one exchange
-                while end < len(futures) and end - done < GATHER_BATCH and futures[end].done():
-                    end += 1
-                yield from self._gather(futures[done:end], name)
-                futures[done:end] = [None] * (end - done)  # their results leave the workers' memory
-                done = end
+            submit(in_flight)
+            while pending:
+                self._wait(pending[0], name)
+                ready = 1  # with it, the results that are ready next, fetched in one exchange
+                while ready < min(len(pending), GATHER_BATCH) and pending[ready].done():
+                    ready += 1
+                batch = [pending.popleft() for _ in range(ready)]  # their results then leave the workers
+                results = self._gather(batch, name)
+                if in_flight is not None:
+                    submit(ready)  # before the results are used: the workers go on meanwhile
+                yield from results
         finally:
-            self.client.cancel([f for f in futures if f is not None])
+            self.client.cancel(list(pending))
 
     def each_worker(self, function: Callable[..., Result], *args: Any) -> dict[str, Result]:
         """function(*args) once on every worker, by worker address."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cluster_helpers import local_cluster, require_distributed
+from conftest import event, write_lines
 from golden import AS_OF, INPUT, NOW_MS
 
 from build import cli
@@ -26,6 +27,7 @@ from pipeline.site import SiteOptions, build
 require_distributed()
 
 TIMEZONE = "Europe/Paris"
+PROFILES = ["Teacher", "Student", "Relative", "Personnel", "Guest"]
 
 
 def split_export(folder: Path, parts: int) -> list[Path]:
@@ -203,6 +205,48 @@ def test_a_worker_killed_mid_run_costs_only_time(local_build, tmp_path, monkeypa
     assert report["cluster"]["workers"] == 1
     ours, theirs = site_files(tmp_path / "site"), site_files(folder / "site")
     assert [name for name in theirs if ours.get(name) != theirs[name]] == [] and ours.keys() == theirs.keys()
+
+
+def test_one_export_goes_out_in_blocks_and_a_lost_worker_costs_only_time(tmp_path, monkeypatch):
+    """Fewer files than workers (a nightly's one export): the driver reads it and sends blocks of lines as
+    tasks, a few at a time; a worker killed while it holds some changes nothing in the lake."""
+    monkeypatch.setattr(ingest, "CHUNK_LINES", 40)  # the driver cuts the blocks: many from a small file
+    documents = [
+        event(
+            user=f"u{k % 37}", when=f"2026-03-{1 + k % 28:02d} {8 + k % 10:02d}:00", profile=PROFILES[k % 5]
+        )
+        for k in range(600)
+    ]
+    documents[100:100] = ["nope", event(profil="Director")]  # two rejects, inside a block
+    documents.append(dict(documents[5]))  # a duplicate, many blocks after its first
+    export = write_lines(tmp_path / "exports" / "night.json", documents)
+    local = ingest.run([export], tmp_path / "local", now_ms=NOW_MS, workers=1)
+    submitted = []
+    plain_submit_map = cluster.Cluster.map
+
+    def counting_map(self, function, tasks, name, in_flight=None):
+        submitted.append((name, in_flight))
+        return plain_submit_map(self, function, tasks, name, in_flight)
+
+    monkeypatch.setattr(cluster.Cluster, "map", counting_map)
+    with local_cluster(tmp_path / "dask") as running:
+        held_then = kill_when_waited(running, [0], "parse-blocks", monkeypatch)
+        with cluster.Cluster(running.address, [export.parent]) as connected:
+            report = ingest.run([export], tmp_path / "lake", now_ms=NOW_MS, cluster=connected)
+    assert submitted == [("parse-blocks", ingest.BLOCKS_IN_FLIGHT * 2)] and held_then["w0"] > 0
+    assert (
+        report.lines == local.lines == 603
+        and report.duplicates == 1
+        and sum(report.rejects_new.values()) == 2
+    )
+    same = ("lines", "events_new", "duplicates", "rejects_new", "days_touched")
+    assert [getattr(report, k) for k in same] == [getattr(local, k) for k in same]
+    days = lake.event_days(tmp_path / "local")
+    assert lake.read_days(tmp_path / "lake", days).equals(lake.read_days(tmp_path / "local", days))
+    columns = ["file", "line", "reason", "raw"]
+    assert lake.read_rejects(tmp_path / "lake", columns).equals(
+        lake.read_rejects(tmp_path / "local", columns)
+    )
 
 
 def test_losing_every_worker_fails_cleanly_and_publishes_nothing(local_build, tmp_path, monkeypatch):
