@@ -306,7 +306,7 @@ def run(
     sources = {day: _day_source(lake, day, timezone) for day in days}
     stale = sorted(d for d in days if store.read_day_record(lake, timezone, d).get("source") != sources[d])
     sizes = {day: _day_size(lake, timezone, day) for day in stale}  # the files' footers, read once
-    workers = cluster.workers if cluster is not None else workers or _workers(sizes)
+    workers = max(cluster.workers, 1) if cluster is not None else workers or _workers(sizes)
 
     # Process + Save, runs of consecutive days at a time: memory holds the one or two UTC partitions a day
     # overlaps (per worker); a month once its days are done

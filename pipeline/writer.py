@@ -9,6 +9,7 @@ from it instead of written again (its text holds nothing that changes from night
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import multiprocessing
 import os
@@ -179,6 +180,10 @@ def _write_on(cluster: Cluster, writer: EntityWriter) -> Written:
             written.merge(part)
     finally:
         shared.unlink()
+        # a worker lives on between builds: not with this one's tables (best effort: a worker lost meanwhile
+        # must not hide the run's error)
+        with contextlib.suppress(Exception):
+            cluster.each_worker(_forget_loaded)
     return written
 
 
@@ -193,6 +198,10 @@ def _write_block(shared: str, start: int, stop: int) -> Written:
     for i in range(start, stop):
         writer.write(i, written)
     return written
+
+
+def _forget_loaded() -> None:
+    _LOADED.clear()
 
 
 _LOADED: dict[str, EntityWriter] = {}  # on a worker: the writer of the build it writes, by its file
