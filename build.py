@@ -36,15 +36,8 @@ def _as_of(_ctx, _param, value: str | None) -> date | None:
         raise click.BadParameter(f"{value!r} is not a date; write it YYYY-MM-DD") from None
 
 
-SITE_OPTION_NAMES = (
-    "lake",
-    "directory",
-    "out",
-    "as_of",
-    "timezone",
-    "holiday_zone",
-    "scheduler",
-)  # SiteOptions'
+# the options of `site` and `nightly` that are SiteOptions' fields
+SITE_OPTION_NAMES = ("lake", "directory", "out", "as_of", "timezone", "holiday_zone", "scheduler")
 
 scheduler_option = click.option(
     "--scheduler",
