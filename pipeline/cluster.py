@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import mmap
 import os
+import pickle
 import resource
 import socket
+import struct
 import threading
 import uuid
 from collections import deque
@@ -165,6 +168,47 @@ class Cluster:
                     "machine)"
                 )
         log.info("cluster %s: %d workers", self.address, self.workers)
+
+
+# ------------------------------------------------------------------------------ data the workers share
+_ALIGN = 64
+
+
+def save_shared(value: object, path: Path) -> None:
+    """Pickle `value` for the workers as one file: the pickle, then its large buffers (NumPy and Arrow
+    arrays) apart and aligned, for `load_shared` to map rather than read."""
+    buffers: list[pickle.PickleBuffer] = []
+    header = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    views = [b.raw() for b in buffers]
+    offsets, position = [], _aligned(16 + 16 * len(views) + len(header))
+    for view in views:
+        offsets.append(position)
+        position = _aligned(position + view.nbytes)
+    with open(path, "wb") as out:
+        out.write(struct.pack("<QQ", len(header), len(views)))
+        for offset, view in zip(offsets, views):
+            out.write(struct.pack("<QQ", offset, view.nbytes))
+        out.write(header)
+        for offset, view in zip(offsets, views):
+            out.seek(offset)
+            out.write(view)
+
+
+def load_shared(path: str) -> Any:
+    """What `save_shared` wrote, its arrays mapped from the file (copy on write): a worker's memory holds only
+    the pages its tasks read (an entity's rows of the tables), and workers of one machine share them."""
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+    memory = memoryview(mapped)
+    header_length, count = struct.unpack_from("<QQ", memory)
+    spans = [struct.unpack_from("<QQ", memory, 16 + 16 * k) for k in range(count)]
+    start = 16 + 16 * count
+    buffers = [memory[offset : offset + length] for offset, length in spans]
+    return pickle.loads(memory[start : start + header_length], buffers=buffers)
+
+
+def _aligned(position: int) -> int:
+    return -(-position // _ALIGN) * _ALIGN
 
 
 def code_fingerprint() -> str:

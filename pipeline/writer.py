@@ -13,7 +13,6 @@ import contextlib
 import gzip
 import multiprocessing
 import os
-import pickle
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,7 +22,7 @@ from isal import igzip
 
 from . import render, runs_page, side_by_side
 from .access import ACCESS_FILE, access_json
-from .cluster import Cluster
+from .cluster import Cluster, load_shared, save_shared
 from .constants import CSV_STORED_SUFFIX, RUNS_CSV, RUNS_DATA, RUNS_PAGE, RUNS_TITLE, SIDE_BY_SIDE
 from .csv_export import entity_csvs
 from .holidays import HolidayZones
@@ -163,13 +162,13 @@ def write_entities(
 
 def _write_on(cluster: Cluster, writer: EntityWriter) -> Written:
     """The entities in blocks of consecutive ones, a task each. The writer (the tables included) goes to the
-    workers as a file in the build folder, which each worker reads once: a worker that joins or replaces a
-    lost one finds it there (data scattered to a lost worker is gone with it)."""
+    workers as a file in the build folder, which each worker maps once (cluster.load_shared: its memory holds
+    the rows its blocks read): a worker that joins or replaces a lost one finds it there (data scattered to a
+    lost worker is gone with it)."""
     writer.site = writer.site.resolve()  # as the workers see it
     writer.previous = writer.previous.resolve() if writer.previous is not None else None
     shared = writer.site / WRITER_FILE
-    with open(shared, "wb") as handle:
-        pickle.dump(writer, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    save_shared(writer, shared)
     count = len(writer.tables)
     blocks = [(str(shared), k, min(k + ENTITIES_PER_TASK, count)) for k in range(0, count, ENTITIES_PER_TASK)]
     written = Written()
@@ -179,11 +178,11 @@ def _write_on(cluster: Cluster, writer: EntityWriter) -> Written:
         ):
             written.merge(part)
     finally:
-        shared.unlink()
         # a worker lives on between builds: not with this one's tables (best effort: a worker lost meanwhile
-        # must not hide the run's error)
+        # must not hide the run's error); then the file they mapped
         with contextlib.suppress(Exception):
             cluster.each_worker(_forget_loaded)
+        shared.unlink()
     return written
 
 
@@ -192,8 +191,7 @@ def _write_block(shared: str, start: int, stop: int) -> Written:
     writer = _LOADED.get(shared)
     if writer is None:
         _LOADED.clear()  # one build's tables at a time
-        with open(shared, "rb") as handle:
-            writer = _LOADED[shared] = pickle.load(handle)
+        writer = _LOADED[shared] = load_shared(shared)
     written = Written()
     for i in range(start, stop):
         writer.write(i, written)

@@ -57,3 +57,31 @@ def test_a_nightly_links_the_unchanged_pages_and_removes_the_replaced_build_afte
     published = json.loads((out / "build.json").read_text(encoding="utf-8"))
     assert published["replaced_builds_removed"] == 1
     assert {"write", "publish", "remove_replaced"} <= set(published["seconds"])
+
+
+def test_what_a_cluster_shares_is_mapped_back_whole_and_stays_private(tmp_path):
+    """cluster.save_shared / load_shared: the pickle of the writer's data with its arrays apart, mapped back
+    copy-on-write: equal values, contiguous or not, NumPy and Arrow; writing to a loaded array leaves the
+    file (and the next worker's copy) as it was."""
+    import numpy as np
+    import pyarrow as pa
+
+    from pipeline.cluster import load_shared, save_shared
+
+    days = np.arange(3 * 400 * 6, dtype=np.int32).reshape(3, 400, 6)
+    value = {
+        "days": days,
+        "every_other": days[:, ::2],  # not contiguous: pickled with the rest
+        "small": np.uint16([1, 2, 3]),
+        "table": pa.table({"name": ["Lycée « Hugo »", None], "n": [1, 2]}),
+        "text": "École",
+    }
+    path = tmp_path / "shared.pickle"
+    save_shared(value, path)
+    first = load_shared(str(path))
+    assert not first["days"].flags.owndata  # mapped from the file, not unpickled into memory
+    assert np.array_equal(first["days"], days) and np.array_equal(first["every_other"], days[:, ::2])
+    assert first["small"].tolist() == [1, 2, 3] and first["table"].equals(value["table"])
+    assert first["text"] == "École"
+    first["days"][0, 0, 0] = -1  # a worker's own pages
+    assert load_shared(str(path))["days"][0, 0, 0] == 0
