@@ -1,12 +1,12 @@
 """The pipeline's parallel work on an existing dask.distributed cluster (`--scheduler ADDRESS`).
 
-Three kinds of work go out as tasks, each a pure function of files every worker sees at the same path: the
-parsing of one export file (ingest), the aggregation of a run of days or of a month (aggregate), and the
-writing of a block of entities (writer). The driver, the process that runs the command, keeps what must
-happen once: it holds the lake's lock, deduplicates and commits the ingested events, computes the indicator
-tables, and publishes the site. A task only writes files that a retry rewrites whole (a day's aggregates
-under a temporary name, an entity's files in the unpublished build), so a worker lost in the middle of a
-run costs its tasks again on another worker, never a half-done site.
+Three kinds of work go out as tasks, each a pure function of its arguments and of files every worker sees at
+the same path: the parsing of one export file, or of a block of its lines (ingest), the aggregation of a run
+of days or of a month (aggregate), and the writing of a block of entities (writer). The driver, the process
+that runs the command, keeps what must happen once: it holds the lake's lock, deduplicates and commits the
+ingested events, computes the indicator tables, and publishes the site. A task only writes files that a
+retry rewrites whole (a day's aggregates under a temporary name, an entity's files in the unpublished build),
+so a worker lost in the middle of a run costs its tasks again on another worker, never a half-done site.
 
 Without `--scheduler` none of this is imported: `dask[distributed]` is the `cluster` extra.
 """
@@ -130,8 +130,9 @@ class Cluster:
         while not over.wait(POLL_S):
             if self.workers == 0:
                 raise ClusterError(
-                    f"{name}: no worker is left on the scheduler {self.address}; nothing was published. "
-                    "Start workers (`dask worker ADDRESS`) and run again."
+                    f"{name}: no worker is left on the scheduler {self.address}; the run stops here, and "
+                    "nothing was published nor committed to the lake by this stage. Start workers "
+                    "(`dask worker ADDRESS`) and run again."
                 )
 
     def _gather(self, futures: list, name: str) -> list:
