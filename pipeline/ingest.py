@@ -160,8 +160,9 @@ def run(
     workers: int | None = None,
     cluster: Cluster | None = None,
 ) -> IngestReport:
-    """Validate `files` and add their new events and rejects to `lake`. With `cluster`, each file is parsed
-    by a task there; this process alone deduplicates and writes to the lake."""
+    """Validate `files` and add their new events and rejects to `lake`. With `cluster`, the files (or their
+    blocks, when there are fewer files than workers) are parsed by tasks there; this process alone
+    deduplicates and writes to the lake."""
     started = time.perf_counter()
     files = [Path(f) for f in files]
     check_inputs(files)
