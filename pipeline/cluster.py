@@ -19,7 +19,6 @@ import logging
 import mmap
 import os
 import pickle
-import resource
 import socket
 import struct
 import threading
@@ -30,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import memory
 from .exceptions import ClusterError
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Cluster:
 
     def peak_memory_mib(self) -> dict[str, float]:
         """Each worker's peak resident memory so far (MiB)."""
-        return self.each_worker(_peak_memory_mib)
+        return self.each_worker(memory.peak_mib)
 
     def report(self) -> dict:
         """For build.json: the scheduler, its workers, and each one's peak memory so far."""
@@ -224,19 +224,6 @@ def code_fingerprint() -> str:
 def _worker_check(folders: list[str]) -> tuple[str, list[str]]:
     """On a worker: its code's fingerprint, and which of the folders it cannot see."""
     return code_fingerprint(), [f for f in folders if not os.path.isdir(f)]
-
-
-def _peak_memory_mib() -> float:
-    """This process's peak resident memory (MiB): its own image's (VmHWM). ru_maxrss would also count the
-    process that forked it, before its exec (Linux keeps the larger of the two)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _check_reachable(address: str) -> None:

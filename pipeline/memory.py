@@ -1,4 +1,4 @@
-"""Memory a stage freed, handed back to the system before the next stage starts.
+"""Memory a stage freed, handed back to the system before the next stage starts; a process's peak memory.
 
 After a regional day's ingest the process still held 1.5 GB it no longer used: 640 MB cached by Arrow's
 allocator (mimalloc) and 700 MB in glibc's heap (the parsed lines). The aggregation that followed in the same
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import resource
 
 import pyarrow as pa
 
@@ -31,3 +32,17 @@ def release_unused() -> None:
     pa.default_memory_pool().release_unused()
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory (MiB), its own image's (VmHWM): ru_maxrss would also count the
+    process that forked it, before its exec (Linux keeps the larger of the two), such as a benchmark's
+    harness holding gigabytes when it starts a step or a dask worker."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -213,7 +212,7 @@ def build_report(
         "bytes_written": dict(written.by_kind),
         "render": render,
         "seconds": stages.report(),
-        "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_memory_mib": memory.peak_mib(),
         "ingest": ingest_report,
     }
 
