@@ -13,7 +13,8 @@ import inspect
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -311,31 +312,19 @@ def run(
     # Process + Save, runs of consecutive days at a time: memory holds the one or two UTC partitions a day
     # overlaps (per worker); a month once its days are done
     months = _by_month(days)
-    if cluster is not None:
-        lake = lake.resolve()  # as the workers see it
-        day_tasks = [(lake, timezone, r, sources) for r in _runs(stale, sizes, workers * TASKS_PER_WORKER)]
-        done = cluster.map(_aggregate_days, day_tasks, "aggregate-days")
-        for _ in progress(done, "aggregate days", len(day_tasks)):
-            pass  # every day is written before any month reads it
-        month_tasks = [(lake, timezone, m) for m in months]
-        rebuilt = list(
-            progress(cluster.map(_refresh_month, month_tasks, "aggregate-months"), "months", len(months))
-        )
-    elif workers <= 1:
+    if cluster is None and workers <= 1:
         _aggregate_days(lake, timezone, progress(stale, "aggregate days"), sources)
         rebuilt = [_refresh_month(lake, timezone, m) for m in progress(months, "aggregate months")]
     else:
-        with multiprocessing.get_context("fork").Pool(workers, _start_worker) as pool:
-            tasks = [
-                (lake, timezone, days_run, sources)
-                for days_run in _runs(stale, sizes, workers * TASKS_PER_WORKER)
-            ]
-            for _ in progress(pool.imap_unordered(_aggregate_run, tasks), "aggregate days", len(tasks)):
+        lake = lake.resolve()  # as a cluster's workers see it
+        day_tasks = [(lake, timezone, r, sources) for r in _runs(stale, sizes, workers * TASKS_PER_WORKER)]
+        month_tasks = [(lake, timezone, m) for m in months]
+        with _parallel(cluster, workers) as starmap:
+            done = starmap(_aggregate_days, day_tasks, "aggregate-days")
+            for _ in progress(done, "aggregate days", len(day_tasks)):
                 pass  # every day is written before any month reads it
-            month_tasks = [(lake, timezone, m) for m in months]
-            rebuilt = list(
-                progress(pool.imap(_refresh_month_task, month_tasks), "aggregate months", len(months))
-            )
+            rebuilt = starmap(_refresh_month, month_tasks, "aggregate-months")
+            rebuilt = list(progress(rebuilt, "aggregate months", len(month_tasks)))
     months_rebuilt = sum(rebuilt)
     first_day = local_day_of(lake_io.first_event_ms(lake), timezone)
     store.write_history(lake, timezone, first_day)
@@ -407,16 +396,23 @@ def _aggregate_days(lake: Path, timezone: str, days: Iterable[date], sources: di
         )
 
 
+@contextmanager
+def _parallel(cluster: Cluster | None, workers: int) -> Iterator[Callable[..., Iterator]]:
+    """`starmap(function, tasks, name)`: function(*task) for each task, the results in order, as tasks on
+    `cluster`, else over `workers` forked processes."""
+    if cluster is not None:
+        yield cluster.map
+        return
+    with multiprocessing.get_context("fork").Pool(workers, _start_worker) as pool:
+        yield lambda function, tasks, _name: pool.imap(_call, [(function, *task) for task in tasks])
+
+
 def _start_worker() -> None:
     pa.set_cpu_count(1)  # the processes share the cores: Arrow's own threads would only contend
 
 
-def _aggregate_run(task: tuple[Path, str, list[date], dict[date, str]]) -> None:
-    _aggregate_days(*task)
-
-
-def _refresh_month_task(task: tuple[Path, str, list[date]]) -> bool:
-    return _refresh_month(*task)
+def _call(task: tuple) -> object:
+    return task[0](*task[1:])
 
 
 class LocalPartitions:
