@@ -279,8 +279,7 @@ def backfill(args: dict) -> dict:
         lake, Path(args["directory"]), out, _day(args["as_of"]), args["timezone"], scheduler=args["scheduler"]
     )
     clock = time.perf_counter()
-    shared = [*{f.parent for f in files}, *options.shared_folders()]
-    with pipeline_cluster.session(args["scheduler"], shared) as cluster:
+    with pipeline_cluster.session(args["scheduler"], options.shared_folders(files)) as cluster:
         connected = time.perf_counter() - clock
         overhead = _task_overhead_ms(cluster) if cluster is not None else None
         clock = time.perf_counter()

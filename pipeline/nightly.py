@@ -31,10 +31,9 @@ def run(
     retention.check_months(retain_months)
     check_timezone(options.timezone)
     options = replace(options, as_of=options.as_of or default_as_of(options.timezone))  # one D for all
-    shared = [*{Path(f).parent for f in files}, *options.shared_folders()]
     with (
         lake_lock(options.lake, wait=wait, create=bool(files)),
-        session(options.scheduler, shared) as cluster,
+        session(options.scheduler, options.shared_folders(files)) as cluster,
     ):
         if files:
             ingested = ingest.run(files, options.lake, cluster=cluster)

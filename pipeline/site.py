@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,9 +43,10 @@ class SiteOptions:
     max_reject_rate: float | None = None  # nightly's --max-reject-rate, recorded in the runs' history
     scheduler: str | None = None  # --scheduler: a dask.distributed cluster runs the aggregation and writing
 
-    def shared_folders(self) -> list[Path]:
-        """What a cluster's workers must see: the lake, and the folder the site's builds are made in."""
-        return [self.lake, Path(os.path.abspath(self.out)).parent]
+    def shared_folders(self, exports: Iterable[Path] = ()) -> list[Path]:
+        """What a cluster's workers must see: the folders of the `exports` ingested first, the lake, and the
+        folder the site's builds are made in."""
+        return [*{Path(f).parent for f in exports}, self.lake, Path(os.path.abspath(self.out)).parent]
 
 
 class Stages:
