@@ -36,6 +36,16 @@ def golden_files(site: Path) -> dict[str, bytes]:
     return dict(sorted(files.items()))
 
 
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a published site but the run's own (its times), by path: two builds of the same lake
+    give the same."""
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name not in RUN_FILES
+    }
+
+
 def build_golden(workdir: Path) -> Path:
     lake, site = workdir / "lake", workdir / "site"
     ingest.run([INPUT / "events.jsonl"], lake, now_ms=NOW_MS)

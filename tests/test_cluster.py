@@ -16,11 +16,10 @@ import pytest
 from click.testing import CliRunner
 from cluster_helpers import local_cluster, require_distributed
 from conftest import event, write_lines
-from golden import AS_OF, INPUT, NOW_MS
+from golden import AS_OF, INPUT, NOW_MS, site_files
 
 from build import cli
 from pipeline import aggregate, cluster, ingest, lake, publish, writer
-from pipeline.constants import RUN_FILES
 from pipeline.exceptions import ClusterError
 from pipeline.site import SiteOptions, build
 
@@ -44,15 +43,6 @@ def split_export(folder: Path, parts: int) -> list[Path]:
         path.write_bytes(data)
         files.append(path)
     return files
-
-
-def site_files(site: Path) -> dict[str, bytes]:
-    """Every file of a published site but the run's own (its times), by path."""
-    return {
-        p.relative_to(site).as_posix(): p.read_bytes()
-        for p in sorted(site.rglob("*"))
-        if p.is_file() and p.name not in RUN_FILES
-    }
 
 
 @pytest.fixture(scope="module")

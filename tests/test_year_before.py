@@ -5,13 +5,12 @@ Every expectation is counted by hand from the events listed beside it (local tim
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import event, ms
+from golden import site_files
 
-from pipeline.constants import RUN_FILES
 from pipeline.indicator_math import change_percent
 from pipeline.periods import history_days, period_spans, year_before
 from pipeline.render import change_text, span_words
@@ -202,14 +201,7 @@ def test_a_site_from_days_alone_equals_the_one_from_rolled_up_months(make_site, 
     again = build(SiteOptions(lake, tmp_path / "dir0", tmp_path / "again", date(2026, 3, 29)))
     assert again["aggregation"]["months_recomputed"] == 0 and not list(lake.glob("monthly/**/counts.parquet"))
 
-    def files(root: Path) -> dict[str, bytes]:
-        return {
-            str(p.relative_to(root)): p.read_bytes()
-            for p in root.rglob("*")
-            if p.is_file() and p.name not in RUN_FILES
-        }
-
-    first, second = files(site.root), files(tmp_path / "again")
+    first, second = site_files(site.root), site_files(tmp_path / "again")
     assert first.keys() == second.keys()
     assert [name for name in first if first[name] != second[name]] == []
     assert tile(site, "connections")["before"]["value"] == 4  # 2024-03-02 … 2025-03-30: y1, y3, y1, u2
