@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
-from .block_ring import BlockRing, InSlot, block_of
+from .block_ring import BlockRing, InSlot, block_of, put_table
 from .cluster import Cluster
 from .exceptions import InputFileError, RejectRateError
 from .exports import Block, read_blocks
@@ -99,7 +99,8 @@ def parse_all(
     files: Sequence[Path], now_ms: int, workers: int, cluster: Cluster | None = None
 ) -> Iterator[Iterator[ParsedBlock]]:
     """Parsed blocks in file and line order, over `workers` forked processes when there is enough work;
-    their texts reach the parsers through shared memory (pipeline.block_ring). With `cluster`, a task per
+    their texts reach the parsers, and the parsers' tables come back, through shared memory
+    (pipeline.block_ring). With `cluster`, a task per
     file, or per block when there are fewer files than workers.
 
     The workers fork on entry, before this process starts Arrow's threads (forking after them is unsafe).
@@ -121,7 +122,8 @@ def parse_all(
     start = (ring.memory, ring.slot_bytes, now_ms)
     with multiprocessing.get_context("fork").Pool(workers, _start_parser, start) as pool:
         try:
-            yield ring.results(pool.imap(_parse_task, ring.feed(blocks(files)), chunksize=1))
+            parsed = pool.imap(_parse_task, ring.feed(blocks(files)), chunksize=1)
+            yield ring.results(parsed, partial(_events_back, ring))
         finally:
             ring.close()  # before the pool ends: its feeding thread may be waiting for a slot
 
@@ -146,7 +148,15 @@ def _start_parser(memory: mmap.mmap, slot_bytes: int, now_ms: int) -> None:
 def _parse_task(task: Block | InSlot) -> ParsedBlock:
     assert _PARSER is not None, "a parser process starts with _start_parser"
     memory, slot_bytes, now_ms = _PARSER
-    return parse_block(block_of(task, memory, slot_bytes), now_ms)
+    parsed = parse_block(block_of(task, memory, slot_bytes), now_ms)
+    if isinstance(task, InSlot):
+        parsed.events = put_table(parsed.events, task, memory, slot_bytes)
+    return parsed
+
+
+def _events_back(ring: BlockRing, parsed: ParsedBlock) -> ParsedBlock:
+    parsed.events = ring.take_table(parsed.events)
+    return parsed
 
 
 @holding_lock(  # adds `wait=`: see pipeline.lock
