@@ -7,7 +7,6 @@ name, line number and content: ingesting the same file again adds none twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mmap
 import multiprocessing
@@ -26,12 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
-from .block_ring import BlockRing, InSlot, block_of, put_table
+from . import rejects as rejects_io
+from .block_ring import BlockRing, InSlot, TableInSlot, block_of, put_table
 from .cluster import Cluster
 from .exceptions import InputFileError, RejectRateError
 from .exports import Block, read_blocks
 from .lock import holding_lock
-from .parse_columns import ParsedBlock, parse_block
+from .parse_columns import parse_block
 from .progress import progress
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,23 @@ PARALLEL_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
 WRITE_PIECE_ROWS = 1_000_000
 DEFAULT_MAX_REJECT_RATE = 1.0  # percent of the lines read: `--max-reject-rate`
 REJECT_EXAMPLES = 5  # rejected lines named in the message of a RejectRateError
+
+
+@dataclass
+class LakeBlock:
+    """A block parsed as ingest keeps it: its events (lake.EVENT_SCHEMA, in line order) and rejects
+    (rejects.BLOCK_SCHEMA) as tables."""
+
+    path: str
+    lines: int
+    events: pa.Table | TableInSlot  # in a slot of the ring on its way back from a forked parser
+    rejects: pa.Table
+
+
+def parse_for_lake(block: Block, now_ms: int) -> LakeBlock:
+    """In a parser (a forked process, a cluster's worker, or this one): the block parsed and validated."""
+    parsed = parse_block(block, now_ms)
+    return LakeBlock(parsed.path, parsed.lines, parsed.events, rejects_io.block_table(parsed.rejects))
 
 
 @dataclass
@@ -97,7 +114,7 @@ def blocks(files: Sequence[Path]) -> Iterator[Block]:
 @contextmanager
 def parse_all(
     files: Sequence[Path], now_ms: int, workers: int, cluster: Cluster | None = None
-) -> Iterator[Iterator[ParsedBlock]]:
+) -> Iterator[Iterator[LakeBlock]]:
     """Parsed blocks in file and line order, over `workers` forked processes when there is enough work;
     their texts reach the parsers, and the parsers' tables come back, through shared memory
     (pipeline.block_ring). With `cluster`, a task per
@@ -112,11 +129,11 @@ def parse_all(
         else:  # fewer files than workers (a nightly's export): this process reads them, a task per block
             tasks = ((block, now_ms) for block in blocks(files))
             yield cluster.map(
-                parse_block, tasks, "parse-blocks", in_flight=BLOCKS_IN_FLIGHT * cluster.workers
+                parse_for_lake, tasks, "parse-blocks", in_flight=BLOCKS_IN_FLIGHT * cluster.workers
             )
         return
     if workers < 2 or sum(f.stat().st_size for f in files) < PARALLEL_MIN_BYTES:
-        yield map(partial(parse_block, now_ms=now_ms), blocks(files))
+        yield map(partial(parse_for_lake, now_ms=now_ms), blocks(files))
         return
     ring = BlockRing()
     start = (ring.memory, ring.slot_bytes, now_ms)
@@ -128,9 +145,9 @@ def parse_all(
             ring.close()  # before the pool ends: its feeding thread may be waiting for a slot
 
 
-def parse_file(given: str, path: str, now_ms: int) -> list[ParsedBlock]:
+def parse_file(given: str, path: str, now_ms: int) -> list[LakeBlock]:
     """On a cluster's worker: every block of the file at `path` (absolute), named as it was `given`."""
-    parsed = [parse_block(block, now_ms) for block in read_blocks(Path(path), BLOCK_BYTES, CHUNK_LINES)]
+    parsed = [parse_for_lake(block, now_ms) for block in read_blocks(Path(path), BLOCK_BYTES, CHUNK_LINES)]
     for block in parsed:
         block.path = given
     return parsed
@@ -145,16 +162,16 @@ def _start_parser(memory: mmap.mmap, slot_bytes: int, now_ms: int) -> None:
     _PARSER = (memory, slot_bytes, now_ms)
 
 
-def _parse_task(task: Block | InSlot) -> ParsedBlock:
+def _parse_task(task: Block | InSlot) -> LakeBlock:
     assert _PARSER is not None, "a parser process starts with _start_parser"
     memory, slot_bytes, now_ms = _PARSER
-    parsed = parse_block(block_of(task, memory, slot_bytes), now_ms)
+    parsed = parse_for_lake(block_of(task, memory, slot_bytes), now_ms)
     if isinstance(task, InSlot):
         parsed.events = put_table(parsed.events, task, memory, slot_bytes)
     return parsed
 
 
-def _events_back(ring: BlockRing, parsed: ParsedBlock) -> ParsedBlock:
+def _events_back(ring: BlockRing, parsed: LakeBlock) -> LakeBlock:
     parsed.events = ring.take_table(parsed.events)
     return parsed
 
@@ -182,7 +199,7 @@ def run(
 
     # Load + Process: parse (in workers), then drop copies of an `_id` seen earlier in this run
     with parse_all(files, now_ms, workers, cluster) as parsed:
-        table, first, new_rejects = _collect(parsed, _known_reject_keys(lake), report)
+        table, first, new_rejects = _collect(parsed, rejects_io.KnownRejects(lake), report)
 
     # Save: one file per UTC day, less the events the lake already holds
     staged = lake_io.StagedWrites(workers)
@@ -199,7 +216,7 @@ def run(
             report.days_touched.append(day.isoformat())
     if new_rejects:
         rejects_file = lake_io.rejects_dir(lake) / _part(report)
-        staged.parquet(_rejects_table(new_rejects, report.run_id), rejects_file)
+        staged.parquet(rejects_io.run_table(new_rejects, report.run_id), rejects_file)
         report.rejects_file = str(rejects_file)
     staged.commit()
     report.seconds = time.perf_counter() - started
@@ -238,26 +255,25 @@ def check_reject_rate(report: IngestReport, max_rate: float) -> None:
 
 
 def _collect(
-    parsed: Iterator[ParsedBlock], known_rejects: set[tuple[str, int, str]], report: IngestReport
-) -> tuple[pa.Table, np.ndarray, list[tuple[str, str, int, str, str, str]]]:
+    parsed: Iterator[LakeBlock], known_rejects: rejects_io.KnownRejects, report: IngestReport
+) -> tuple[pa.Table, np.ndarray, list[tuple[str, pa.Table]]]:
     """The run's events and which of them are the first of their `_id` in it (a mask: a copy of the table
-    less a few rows would double the memory); the run's rejects less those already kept."""
+    less a few rows would double the memory); the run's rejects less those already kept, per block."""
     tables: list[pa.Table] = []
-    new_rejects: list[tuple[str, str, int, str, str, str]] = []
+    new_rejects: list[tuple[str, pa.Table]] = []
     for block in progress(parsed, "ingest (blocks)"):
         report.lines += block.lines
         tables.append(block.events)
-        name = Path(block.path).name
-        for number, reason, raw in block.rejects:
-            digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()
-            if (name, number, digest) in known_rejects:
-                report.rejects_known += 1
-                continue
-            known_rejects.add((name, number, digest))
-            report.rejects_new[reason] += 1
-            new_rejects.append((block.path, name, number, reason, raw, digest))
-            if len(report.reject_examples) < REJECT_EXAMPLES:
-                report.reject_examples.append((block.path, number, reason))
+        if not block.rejects.num_rows:
+            continue
+        new = known_rejects.new(Path(block.path).name, block.rejects)
+        report.rejects_known += block.rejects.num_rows - new.num_rows
+        if not new.num_rows:
+            continue
+        new_rejects.append((block.path, new))
+        report.rejects_new.update(_value_counts(new.column("reason")))
+        examples = new.slice(0, REJECT_EXAMPLES - len(report.reject_examples)).select(["line", "reason"])
+        report.reject_examples += [(block.path, row["line"], row["reason"]) for row in examples.to_pylist()]
     table = pa.concat_tables(tables) if tables else lake_io.EVENT_SCHEMA.empty_table()
     first = first_of_each_id(table.column("event_id"))
     report.duplicates += int(table.num_rows - first.sum())
@@ -289,11 +305,6 @@ def _day_pieces(events: pa.Table, run_id: str, workers: int) -> list[tuple[pa.Ta
     return [(events.slice(k * size, size), f"part-{run_id}-{k + 1}.parquet") for k in range(pieces)]
 
 
-def _known_reject_keys(lake: Path) -> set[tuple[str, int, str]]:
-    table = lake_io.read_rejects(lake, columns=["file_name", "line", "raw_sha1"])
-    return set(zip(*(table.column(c).to_pylist() for c in ("file_name", "line", "raw_sha1"))))
-
-
 def _drop_known(lake: Path, day: date, events: pa.Table) -> pa.Table:
     existing = lake_io.read_days(lake, [day], columns=["event_id"]).column("event_id")
     if len(existing) == 0:
@@ -304,17 +315,3 @@ def _drop_known(lake: Path, day: date, events: pa.Table) -> pa.Table:
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
     counts = pc.value_counts(column)
     return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
-
-
-def _rejects_table(rows: list[tuple[str, str, int, str, str, str]], run_id: str) -> pa.Table:
-    file, file_name, line, reason, raw, digest = (list(c) for c in zip(*rows))
-    data = {
-        "file": file,
-        "file_name": file_name,
-        "line": line,
-        "reason": reason,
-        "raw": [r.encode("utf-8", "replace").decode("utf-8") for r in raw],
-        "raw_sha1": digest,
-        "run_id": [run_id] * len(rows),
-    }
-    return pa.Table.from_pydict(data, schema=lake_io.REJECT_SCHEMA)

@@ -155,7 +155,13 @@ def _ids_valid(ids: list[str]) -> bool:
 
 
 def strip_private(document: dict) -> dict:
-    return {k: v for k, v in document.items() if k not in NEVER_STORED_FIELDS}
+    """The document less `ip` and `ua`, its keys in their order (a copy when it had any of them)."""
+    if not any(field in document for field in NEVER_STORED_FIELDS):
+        return document
+    stripped = dict(document)  # copying and popping: 0.2 µs, a comprehension 1.4 µs
+    for field in NEVER_STORED_FIELDS:
+        stripped.pop(field, None)
+    return stripped
 
 
 def _reject(reason: str, document: dict) -> Reject:
@@ -165,7 +171,7 @@ def _reject(reason: str, document: dict) -> Reject:
 def _dumps(document: dict) -> str:
     """The document as compact JSON text that UTF-8 can hold (lone surrogates stay \\u escapes)."""
     if not _has_float(document):
-        try:  # the standard encoder's text (its floats aside: orjson writes 1e-07 as 1e-7), 20 times faster
+        try:  # the standard encoder's text (but floats: orjson writes 1e-05 as 0.00001), 20 times faster
             return orjson.dumps(document).decode()
         except orjson.JSONEncodeError:  # a lone surrogate, an integer past 64 bits, past 255 levels
             pass
@@ -191,17 +197,18 @@ def _compact(document: dict, ascii_only: bool) -> str:
             sys.setrecursionlimit(limit)
 
 
-def _has_float(document: object) -> bool:
-    stack = [document]
+def _has_float(document: dict) -> bool:
+    """Whether a value of the document, at any depth, is a float. Only containers are stacked: a flat
+    document's walk takes half the time of stacking every value."""
+    stack: list[dict | list] = [document]
     while stack:
-        value = stack.pop()
-        kind = type(value)
-        if kind is dict:
-            stack.extend(value.values())
-        elif kind is list:
-            stack.extend(value)
-        elif kind is float:
-            return True
+        container = stack.pop()
+        for value in container.values() if type(container) is dict else container:
+            kind = type(value)
+            if kind is float:
+                return True
+            if kind is dict or kind is list:
+                stack.append(value)
     return False
 
 
@@ -217,13 +224,16 @@ def reject_of(line: bytes, reason: str) -> Reject | None:
 
 def _load_slowly(text: str) -> object:
     """The standard parser, which takes what orjson refuses: integers past 64 bits, NaN, Infinity."""
-    return json.loads(text, parse_int=_bounded_int)
+    return _SLOW_DECODER.decode(text)  # json.loads(text, parse_int=…) would make a decoder each time
 
 
 def _bounded_int(digits: str) -> int | float:
     if len(digits) <= _INT_DIGITS:
         return int(digits)
     return float("-inf") if digits[0] == "-" else float("inf")
+
+
+_SLOW_DECODER = json.JSONDecoder(parse_int=_bounded_int)
 
 
 def _has_lone_surrogate(document: object) -> bool:

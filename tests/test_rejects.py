@@ -1,0 +1,48 @@
+"""pipeline.rejects: a block's rejects as a table, known rejects left out, the run's rejects file."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pipeline import lake, rejects
+
+
+def test_a_blocks_rejects_keep_their_text_as_utf8_and_the_digest_of_the_text_as_it_was():
+    lone = '{"_id":"\ud800"}'  # a lone surrogate, which UTF-8 cannot hold
+    table = rejects.block_table([(3, "not_json", "nope"), (9, "invalid_utf8", lone)])
+    assert table.schema == rejects.BLOCK_SCHEMA
+    rows = table.to_pylist()
+    assert [(r["line"], r["reason"]) for r in rows] == [(3, "not_json"), (9, "invalid_utf8")]
+    assert rows[0]["raw"] == "nope" and rows[0]["raw_sha1"] == hashlib.sha1(b"nope").hexdigest()
+    assert rows[1]["raw"] == '{"_id":"?"}'
+    assert rows[1]["raw_sha1"] == hashlib.sha1(lone.encode("utf-8", "surrogatepass")).hexdigest()
+    assert rows[1]["raw_sha1"] != hashlib.sha1(rows[1]["raw"].encode()).hexdigest()
+    assert rejects.block_table([]).num_rows == 0
+
+
+def test_rejects_kept_by_the_lake_or_met_earlier_in_the_run_are_left_out(tmp_path):
+    first = rejects.block_table([(1, "not_json", "a"), (2, "not_json", "b")])
+    rejects_file = lake.rejects_dir(tmp_path) / "part-old.parquet"
+    rejects_file.parent.mkdir(parents=True)
+    lake.write_table(rejects.run_table([("exports/night.json", first)], "old"), rejects_file)
+
+    known = rejects.KnownRejects(tmp_path)
+    again = rejects.block_table([(1, "not_json", "a"), (2, "not_json", "changed"), (3, "not_json", "c")])
+    new = known.new("night.json", again)
+    assert new.column("line").to_pylist() == [2, 3]  # line 2's text changed: another reject
+    assert known.new("night.json", again).num_rows == 0  # the same block twice in the run
+    assert known.new("other.json", again).num_rows == 3  # known by file name as well
+
+
+def test_a_runs_rejects_name_their_file_and_run():
+    blocks = [
+        ("in/a.json", rejects.block_table([(1, "not_json", "x")])),
+        ("b.json.gz", rejects.block_table([(4, "bad_id", "y"), (5, "bad_id", "z")])),
+    ]
+    table = rejects.run_table(blocks, "run-1")
+    assert table.schema == lake.REJECT_SCHEMA
+    assert [(r["file"], r["file_name"], r["line"], r["raw"], r["run_id"]) for r in table.to_pylist()] == [
+        ("in/a.json", "a.json", 1, "x", "run-1"),
+        ("b.json.gz", "b.json.gz", 4, "y", "run-1"),
+        ("b.json.gz", "b.json.gz", 5, "z", "run-1"),
+    ]
