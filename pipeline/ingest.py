@@ -117,8 +117,8 @@ def parse_all(
 ) -> Iterator[Iterator[LakeBlock]]:
     """Parsed blocks in file and line order, over `workers` forked processes when there is enough work;
     their texts reach the parsers, and the parsers' tables come back, through shared memory
-    (pipeline.block_ring). With `cluster`, a task per
-    file, or per block when there are fewer files than workers.
+    (pipeline.block_ring). With `cluster`, a task per file, or per block when there are fewer files than
+    workers.
 
     The workers fork on entry, before this process starts Arrow's threads (forking after them is unsafe).
     """
