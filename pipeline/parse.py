@@ -214,12 +214,19 @@ def _has_float(document: dict) -> bool:
 
 def reject_of(line: bytes, reason: str) -> Reject | None:
     """The reject of a line whose reason is already known (the columnar fast path found it), with the raw
-    text `parse_line` gives it; None when orjson does not read the line (parse_line's slower path decides)."""
+    text `parse_line` gives it; None when orjson does not read the line (parse_line's slower path decides).
+    A line known not to be JSON is whole UTF-8: its raw text is itself."""
+    if reason == NOT_JSON:
+        return Reject(NOT_JSON, line.decode("utf-8").rstrip("\r\n"))
     try:
         document = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    return _reject(reason, document) if type(document) is dict else None
+    if type(document) is not dict:
+        return None
+    for field in NEVER_STORED_FIELDS:  # popped from the document itself, this function's own: 0.7 µs less
+        document.pop(field, None)
+    return Reject(reason, _dumps(document))
 
 
 def _load_slowly(text: str) -> object:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
@@ -260,6 +261,52 @@ def test_common_rejects_are_decided_without_the_reference(monkeypatch):
     assert parsed.events.to_pylist() == events and parsed.rejects == rejects
 
 
+def test_lines_that_are_not_json_are_decided_without_the_reference(monkeypatch):
+    """A line msgspec finds malformed is not JSON to the reference either: it is rejected without parse_line,
+    with the line itself as its raw text (its `ip` included: it has no fields)."""
+    lines = [
+        line()[:-9],  # cut short
+        line()[:-1] + b',"x":',
+        line() + b"x",
+        line() + b" " + line(),
+        line(ratio=0.5)[:-2] + b"e",
+        b"mongoexport: connected to: localhost\r",
+        b"   ",
+        b"{",
+        b'{"_id":"a",}',
+        b'{"_id":"caf\xc3\xa9 ' + b"\xe2\x80\xa8" + b'"',  # whole UTF-8, cut short
+        line(),
+    ]
+    events, rejects = reference(lines)
+    assert len(events) == 1 and {reason for _n, reason, _raw in rejects} == {"not_json"}
+    monkeypatch.setattr(parse_columns, "parse_line", lambda *_a: pytest.fail("parse_line was called"))
+    parsed = parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)
+    assert parsed.events.to_pylist() == events and parsed.rejects == rejects
+
+
+def test_what_only_the_standard_parser_takes_goes_to_the_reference(monkeypatch):
+    """NaN, Infinity, a byte order mark and numbers past a double are JSON to the reference (its slow path),
+    whole or cut short: those lines are its to decide, and a hex id is not taken for an exponent."""
+    body = line()[:-1]
+    malformed = [  # to msgspec, the fast path's reader
+        body + b',"n":NaN}',
+        body + b',"n":[1,-Infinity]}',
+        body + b',"n":NaN',
+        b"\xef\xbb\xbf" + line(),
+        b"\xef\xbb\xbf" + line()[:-1],
+        body + b',"n":[1E+400,',
+        body + b',"n": 2.5e-999',
+        body + b',"n":' + b"7" * 400,
+    ]
+    read = [body + b',"n":1E+400}', body + b',"n": 2.5e-999}', body + b',"n":' + b"7" * 400 + b"}"]
+    calls = []
+    reference_line = parse_columns.parse_line
+    monkeypatch.setattr(parse_columns, "parse_line", lambda *a: calls.append(a[0]) or reference_line(*a))
+    assert_agrees(malformed + read)
+    assert calls == malformed
+    assert parse_columns._not_json([line(_id="3e480")[:-1]], np.ones(1, bool))[0]  # not an exponent
+
+
 def test_a_broken_stream_is_one_more_line():
     parsed = parse_columns.parse_block(Block.of("f.json.gz", 7, [line()], broken=True), NOW)
     assert parsed.events.num_rows == 1 and parsed.lines == 2
@@ -267,6 +314,25 @@ def test_a_broken_stream_is_one_more_line():
 
 
 compact = st.booleans()
+
+
+SPOILS = [b"", b"x", b",", b"}", b"]", b" ", b'"', b"NaN", b"-Infinity", b"1e999", b"\xef\xbb\xbf", b"\\u"]
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(near_valid(), st.integers(0, 2000), st.sampled_from(SPOILS), st.booleans()), max_size=5
+    )
+)
+def test_lines_cut_or_spoilt(cases):
+    """Whatever the cut or the bytes put in, the fast path and the reference decide alike."""
+    lines = []
+    for document, at, spoil, rest in cases:
+        text = json.dumps(document, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        at %= len(text) + 1
+        lines.append(text[:at] + spoil + (text[at:] if rest else b""))
+    assert_agrees(lines)
 
 
 @FAST
