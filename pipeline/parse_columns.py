@@ -62,10 +62,10 @@ class _Fields(msgspec.Struct):
 
 _decode = msgspec.json.Decoder(_Fields).decode
 _UNREAD = _Fields()  # stands for a line msgspec could not read: no `_id`, so it goes to parse_line
-_MALFORMED = _Fields()  # ... a line that is not JSON to msgspec: it is not to parse_line either, unless it
-# holds what only the standard parser takes (parse_line's slow path): NaN, Infinity, a byte order mark, a
-# number past a double's range (a long exponent, a long run of digits). A lone surrogate is not `readable`.
-# A number in an object follows `:`, `,` or `[`: hex ids ("…3e480…") are not taken for exponents.
+# A line that is not JSON to msgspec is not to parse_line either, unless it holds what only the standard
+# parser takes (parse_line's slow path): NaN, Infinity, a byte order mark, a number past a double's range (a
+# long exponent, a long run of digits). A lone surrogate is not `readable`. A number in an object follows
+# `:`, `,` or `[`: hex ids ("…3e480…") are not taken for exponents.
 STANDARD_ONLY = r"NaN|Infinity|\x{FEFF}|[:,\[][ \t\r\n]*-?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]{3}|[0-9]{300}"
 
 _TEXT = r'"[^"\\]+"'  # a non-empty JSON string without escapes: its text is its value
@@ -181,8 +181,8 @@ def _fast_events(
         (BAD_ID, ~structures.valid | ~classes.valid, nothing),
         (None, nothing, structures.twice | classes.twice),
     )
-    not_json = _not_json(lines, readable & np.fromiter((d is _MALFORMED for d in decoded), bool, n))
-    undecided = readable & np.fromiter((d is not _UNREAD and d is not _MALFORMED for d in decoded), bool, n)
+    undecided = readable & np.fromiter((d is not _UNREAD for d in decoded), bool, n)
+    not_json = _not_json(lines, readable & ~undecided)
     slow = ~undecided & ~not_json
     known_rejects = [(int(i), NOT_JSON) for i in np.flatnonzero(not_json)]
     for reason, fails, unknown in checks:
@@ -205,20 +205,30 @@ def _fast_events(
 def _decoded(line: bytes) -> _Fields:
     try:
         return _decode(line)
-    except (msgspec.ValidationError, RecursionError):  # ValidationError is a DecodeError: caught first
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return _UNREAD
-    except msgspec.DecodeError:
-        return _MALFORMED
 
 
-def _not_json(lines: list[bytes], malformed: np.ndarray) -> np.ndarray:
-    """Per line: whether it is, for certain, not JSON (`malformed`: msgspec found it so, and it is whole
-    UTF-8). The standard parser is left out of those lines: it took 4 µs to fail on a line cut short."""
-    rows = np.flatnonzero(malformed)
-    if len(rows):
+def _not_json(lines: list[bytes], unread: np.ndarray) -> np.ndarray:
+    """Per line: whether it is, for certain, not JSON. `unread`: the whole UTF-8 lines msgspec did not read
+    (few; read again here to tell JSON it did not take from text that is not JSON). The standard parser is
+    left out of those lines: it took 4 µs to fail on a line cut short."""
+    not_json = np.zeros(len(lines), bool)
+    rows = [row for row in np.flatnonzero(unread).tolist() if _malformed(lines[row])]
+    if rows:
         texts = pa.array([lines[row] for row in rows], pa.binary()).cast(pa.string())
-        malformed[rows] = ~_numpy(pc.match_substring_regex(texts, STANDARD_ONLY))
-    return malformed
+        not_json[rows] = ~_numpy(pc.match_substring_regex(texts, STANDARD_ONLY))
+    return not_json
+
+
+def _malformed(line: bytes) -> bool:
+    try:
+        _decode(line)
+    except (msgspec.ValidationError, RecursionError):  # JSON, of another shape: a ValidationError is a
+        return False  # DecodeError, so it is caught first
+    except msgspec.DecodeError:
+        return True
+    return False
 
 
 def _raw_texts(raws: list[msgspec.Raw]) -> pa.LargeStringArray:
