@@ -261,6 +261,31 @@ def test_common_rejects_are_decided_without_the_reference(monkeypatch):
     assert parsed.events.to_pylist() == events and parsed.rejects == rejects
 
 
+def test_raw_texts_of_rejects_are_the_references(monkeypatch):
+    """A reject's raw text, read by msgspec where it can, is the reference's to the byte: floats (which orjson
+    writes unlike the standard encoder), integers at and past 64 bits, deep nesting, keys given twice."""
+    deep: dict = {"leaf": [1, "x"]}
+    for _ in range(300):
+        deep = {"n": deep}
+    body = line(profil="Director")[:-1]
+    lines = [
+        line(profil="Director", ratio=1e-07, ua="Mozilla/5.0"),
+        line(profil="Director", nested={"x": [1, 2.5, {"y": 1e300}]}),
+        line(profil="Director", big=2**64 - 1, small=-(2**63)),
+        line(profil="Director", big=2**64),
+        line(profil="Director", small=-(2**63) - 1),
+        line(profil="Director", deep=deep),
+        line(profil="Director", text='café \u2028 "quoted" \\ \n \x7f \x00'),
+        body + b',"z":-0,"e":1E2}',
+        body + b',"k":1,"ip":"203.0.113.8","k":[2],"ua":"x","ua":"y"}',
+    ]
+    events, rejects = reference(lines)
+    assert not events and {reason for _n, reason, _raw in rejects} == {"unknown_profile"}
+    assert all("203.0.113" not in raw and "Mozilla" not in raw for _n, _reason, raw in rejects)
+    monkeypatch.setattr(parse_columns, "parse_line", lambda *_a: pytest.fail("parse_line was called"))
+    assert parse_columns.parse_block(Block.of("f.json", 1, lines), NOW).rejects == rejects
+
+
 def test_lines_that_are_not_json_are_decided_without_the_reference(monkeypatch):
     """A line msgspec finds malformed is not JSON to the reference either: it is rejected without parse_line,
     with the line itself as its raw text (its `ip` included: it has no fields)."""
@@ -333,6 +358,21 @@ def test_lines_cut_or_spoilt(cases):
         at %= len(text) + 1
         lines.append(text[:at] + spoil + (text[at:] if rest else b""))
     assert_agrees(lines)
+
+
+any_keys = st.text(max_size=4) | st.sampled_from(["ip", "ua", "date"])
+
+
+@FAST
+@given(st.dictionaries(any_keys, json_values, max_size=5), compact)
+def test_any_fields_in_a_reject(extra, tight):
+    """Whatever a reject holds beside the SPEC's fields (any value, any key, `ip` and `ua` among them), its
+    raw text is the reference's."""
+    document = {**json.loads(line(profil="Director")), **extra}
+    if tight:
+        assert_agrees([json.dumps(document, separators=(",", ":")).encode("utf-8", "surrogatepass")])
+    else:
+        assert_agrees([as_line(document, False)])
 
 
 @FAST
