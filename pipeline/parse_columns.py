@@ -3,8 +3,8 @@
 The fast path: msgspec reads each line into typed fields (C code, no dict), then every rule of SPEC 1.1 is
 checked on whole columns with Arrow. A line is an event only when every check passes on a form the fast
 path knows for certain. A line is a reject without the reference when its reason is certain too (the first
-failing check on forms it knows, or not JSON at all): only its raw text comes from the line. Every other line
-(a form the fast path leaves alone: a BOM, a date with spaces, an offset written `+0100`…) goes to
+failing check on forms it knows, or not JSON at all): `pipeline.parse_rejects` makes its raw text. Every other
+line (a form the fast path leaves alone: a BOM, a date with spaces, an offset written `+0100`…) goes to
 `parse.parse_line`, the reference, which gives its event or its reason and raw text. So the fast path can
 only agree with `parse_line`: tests/test_parse_columns.py holds it to that.
 """
@@ -17,19 +17,11 @@ from dataclasses import dataclass
 
 import msgspec
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
-from .constants import (
-    ENT_PROFILES,
-    EVENT_TYPES_USED,
-    FUTURE_TOLERANCE_MS,
-    ID_ALPHABET_PATTERN,
-    MIN_EVENT_MS,
-    NEVER_STORED_FIELDS,
-)
+from .constants import ENT_PROFILES, EVENT_TYPES_USED, FUTURE_TOLERANCE_MS, ID_ALPHABET_PATTERN, MIN_EVENT_MS
 from .exports import Block
 from .parse import (
     BAD_ID,
@@ -48,8 +40,8 @@ from .parse import (
     Event,
     Reject,
     parse_line,
-    reject_of,
 )
+from .parse_rejects import known_reject, not_json
 
 _ABSENT = msgspec.Raw(b"")
 
@@ -70,11 +62,6 @@ class _Fields(msgspec.Struct):
 
 _decode = msgspec.json.Decoder(_Fields).decode
 _UNREAD = _Fields()  # stands for a line msgspec could not read: no `_id`, so it goes to parse_line
-# A line that is not JSON to msgspec is not to parse_line either, unless it holds what only the standard
-# parser takes (parse_line's slow path): NaN, Infinity, a byte order mark, a number past a double's range (a
-# long exponent, a long run of digits). A lone surrogate is not `readable`. A number in an object follows
-# `:`, `,` or `[`: hex ids ("…3e480…") are not taken for exponents.
-STANDARD_ONLY = r"NaN|Infinity|\x{FEFF}|[:,\[][ \t\r\n]*-?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]{3}|[0-9]{300}"
 
 _TEXT = r'"[^"\\]+"'  # a non-empty JSON string without escapes: its text is its value
 _OID_START, _OID_END = '{"$oid":', "}"
@@ -125,7 +112,7 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
         events, known_rejects, slow = _fast_events(lines, readable, now_ms)
         found: list[tuple[int, Reject | Event]] = []
         for index, reason in known_rejects:
-            reject = _reject_of(lines[index], reason)
+            reject = known_reject(lines[index], reason)
             found.append((index, reject if reject is not None else parse_line(lines[index], now_ms)))
     finally:
         if gc_was_on:
@@ -190,9 +177,9 @@ def _fast_events(
         (None, nothing, structures.twice | classes.twice),
     )
     undecided = readable & np.fromiter((d is not _UNREAD for d in decoded), bool, n)
-    not_json = _not_json(lines, readable & ~undecided)
-    slow = ~undecided & ~not_json
-    known_rejects = [(int(i), NOT_JSON) for i in np.flatnonzero(not_json)]
+    not_json_lines = not_json(lines, readable & ~undecided)
+    slow = ~undecided & ~not_json_lines
+    known_rejects = [(int(i), NOT_JSON) for i in np.flatnonzero(not_json_lines)]
     for reason, fails, unknown in checks:
         known_rejects += [(int(i), reason) for i in np.flatnonzero(undecided & fails)]
         slow |= undecided & ~fails & unknown
@@ -215,56 +202,6 @@ def _decoded(line: bytes) -> _Fields:
         return _decode(line)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return _UNREAD
-
-
-def _not_json(lines: list[bytes], unread: np.ndarray) -> np.ndarray:
-    """Per line: whether it is, for certain, not JSON. `unread`: the whole UTF-8 lines msgspec did not read
-    (few; read again here to tell JSON it did not take from text that is not JSON). The standard parser is
-    left out of those lines: it took 4 µs to fail on a line cut short."""
-    not_json = np.zeros(len(lines), bool)
-    rows = [row for row in np.flatnonzero(unread).tolist() if _malformed(lines[row])]
-    if rows:
-        texts = pa.array([lines[row] for row in rows], pa.binary()).cast(pa.string())
-        not_json[rows] = ~_numpy(pc.match_substring_regex(texts, STANDARD_ONLY))
-    return not_json
-
-
-def _malformed(line: bytes) -> bool:
-    try:
-        _decode(line)
-    except (msgspec.ValidationError, RecursionError):  # JSON, of another shape: a ValidationError is a
-        return False  # DecodeError, so it is caught first
-    except msgspec.DecodeError:
-        return True
-    return False
-
-
-def _reject_of(line: bytes, reason: str) -> Reject | None:
-    """`parse.reject_of`, 1.1 µs sooner for a line without a float: msgspec reads it into a dict in C and
-    stops at a float (orjson writes floats unlike the standard encoder, so `parse._dumps` walks every
-    document for them). A line msgspec does not read, or with an integer past 64 bits (where orjson reads a
-    float) or more than 255 levels (which orjson does not write), is left to `parse.reject_of`."""
-    if reason != NOT_JSON:
-        try:
-            document = _decode_without_floats(line)
-        except (msgspec.DecodeError, RecursionError):  # a float is a ValidationError, a DecodeError
-            pass
-        else:
-            if type(document) is dict:
-                for field in NEVER_STORED_FIELDS:
-                    document.pop(field, None)
-                try:
-                    return Reject(reason, orjson.dumps(document).decode())
-                except orjson.JSONEncodeError:
-                    pass
-    return reject_of(line, reason)
-
-
-def _no_float(_text: str) -> float:
-    raise ValueError("a float: parse.reject_of writes it")
-
-
-_decode_without_floats = msgspec.json.Decoder(float_hook=_no_float).decode
 
 
 def _raw_texts(raws: list[msgspec.Raw]) -> pa.LargeStringArray:

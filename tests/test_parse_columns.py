@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_fuzz_parse import FAST, NOW, as_line, dated, json_values, near_valid
 
-from pipeline import parse_columns
+from pipeline import parse_columns, parse_rejects
 from pipeline.exports import Block
 from pipeline.parse import Event, parse_line
 
@@ -329,7 +329,7 @@ def test_what_only_the_standard_parser_takes_goes_to_the_reference(monkeypatch):
     monkeypatch.setattr(parse_columns, "parse_line", lambda *a: calls.append(a[0]) or reference_line(*a))
     assert_agrees(malformed + read)
     assert calls == malformed
-    assert parse_columns._not_json([line(_id="3e480")[:-1]], np.ones(1, bool))[0]  # not an exponent
+    assert parse_rejects.not_json([line(_id="3e480")[:-1]], np.ones(1, bool))[0]  # not an exponent
 
 
 def test_a_broken_stream_is_one_more_line():
