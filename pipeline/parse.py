@@ -159,9 +159,14 @@ def strip_private(document: dict) -> dict:
     if not any(field in document for field in NEVER_STORED_FIELDS):
         return document
     stripped = dict(document)  # copying and popping: 0.2 µs, a comprehension 1.4 µs
-    for field in NEVER_STORED_FIELDS:
-        stripped.pop(field, None)
+    drop_private(stripped)
     return stripped
+
+
+def drop_private(document: dict) -> None:
+    """`ip` and `ua` popped from the document itself (the other keys keep their order)."""
+    for field in NEVER_STORED_FIELDS:
+        document.pop(field, None)
 
 
 def _reject(reason: str, document: dict) -> Reject:
@@ -224,8 +229,7 @@ def reject_of(line: bytes, reason: str) -> Reject | None:
         return None
     if type(document) is not dict:
         return None
-    for field in NEVER_STORED_FIELDS:  # popped from the document itself, this function's own: 0.7 µs less
-        document.pop(field, None)
+    drop_private(document)  # the document is this function's own: no copy, 0.7 µs less
     return Reject(reason, _dumps(document))
 
 

@@ -15,8 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .constants import NEVER_STORED_FIELDS
-from .parse import NOT_JSON, Reject, reject_of
+from .parse import NOT_JSON, Reject, drop_private, reject_of
 
 # A line that is not JSON to msgspec is not to parse_line either, unless it holds what only the standard
 # parser takes (parse_line's slow path): NaN, Infinity, a byte order mark, a number past a double's range (a
@@ -73,8 +72,7 @@ def _raw_text_without_floats(line: bytes) -> str | None:
         return None
     if type(document) is not dict:
         return None
-    for field in NEVER_STORED_FIELDS:
-        document.pop(field, None)
+    drop_private(document)
     try:
         return orjson.dumps(document).decode()
     except orjson.JSONEncodeError:
