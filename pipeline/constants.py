@@ -161,7 +161,7 @@ RUN_STAGES = {  # build.json's stages, in the order they run → their label and
     "indicators": ("Indicateurs", "#6fbe2e"),
     "write": ("Écriture", "#ff8d2e"),
     "publish": ("Publication", "#a348c0"),
-    "remove_replaced": ("Suppression de l'ancien site", "#c3c9d0"),
+    "remove_replaced": ("Ancien site mis de côté", "#c3c9d0"),
 }
 RUN_COLOUR, RUN_ALERT_COLOUR = "#8c939e", "#c62828"  # a day's events; under half the usual level
 

@@ -144,6 +144,24 @@ def claim_folder(folder: Path) -> None:
     _claimed[folder] = fd
 
 
+def claim_and_rename(folder: Path, new: Path) -> bool:
+    """Claim `folder` as claim_folder does, then rename it `new` (the flock follows the folder, not its name,
+    so no other process finds it unclaimed in between); False, with nothing done, when it is gone or a live
+    process holds it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(folder, new)
+    except OSError:  # held by another process (BlockingIOError), or taken meanwhile
+        os.close(fd)
+        return False
+    _claimed[new] = fd
+    return True
+
+
 def release_folder(folder: Path) -> None:
     fd = _claimed.pop(folder, None)
     if fd is not None:

@@ -104,12 +104,11 @@ def _build(
         day = runs.day_check(options.lake, options.timezone, as_of, zones.default)
     run = RunRecord(options, as_of, day, ingest_report)
     with stages("write"):
-        staging = publish.staging_folder(options.out)
+        served = publish.served_build(options.out)
+        staging, recycled = publish.staging_folder(options.out)
         try:
             history = run.history(stages)  # the runs recorded before, and this one as far as it goes
-            written, render = write_site(
-                staging, tables, entities, zones, history, publish.served_build(options.out), cluster
-            )
+            written, render = write_site(staging, tables, entities, zones, history, served, recycled, cluster)
         except BaseException:
             publish.discard(staging)  # the previous site stays as it was
             raise
@@ -123,7 +122,7 @@ def _build(
         publish.publish(staging, options.out)
 
     with stages("remove_replaced"):  # after the new site is served: it never waits for this
-        removed = publish.remove_replaced(options.out)
+        removed = publish.remove_replaced(options.out, served)
     report["replaced_builds_removed"] = removed
     report["seconds"] = stages.report()
     lake_io.write_json(report, staging / "build.json")  # the same file, with the removal's seconds
@@ -168,17 +167,25 @@ def write_site(
     zones: holidays.HolidayZones,
     history: list[dict],
     previous: Path | None = None,
+    recycled: bool = False,
     cluster: Cluster | None = None,
 ) -> tuple[writer.Written, dict]:
-    """The shared files, then every entity's; (what was written, build.json's `render`)."""
+    """The shared files, then every entity's, then the runs' page (after the platform's writer has pruned
+    its folder); (what was written, build.json's `render`). `recycled`: `site` holds a former site, pruned
+    of what this one no longer has."""
     written = writer.Written()
     clock = time.perf_counter()
     pages = writer.write_shared(site, entities.entities, zones, written)
-    writer.write_runs(site, pages, entities.entities[0], history, tables.as_of, written)
     setup = time.perf_counter() - clock
     clock = time.perf_counter()
-    written.merge(writer.write_entities(site, tables, pages, previous, cluster=cluster))
-    return written, written.render_report(time.perf_counter() - clock, setup)
+    written.merge(writer.write_entities(site, tables, pages, previous, cluster=cluster, recycled=recycled))
+    entities_seconds = time.perf_counter() - clock
+    clock = time.perf_counter()
+    writer.write_runs(site, pages, entities.entities[0], history, tables.as_of, written)
+    if recycled:
+        writer.prune_folders(site, entities.entities, pages)
+    setup += time.perf_counter() - clock
+    return written, written.render_report(entities_seconds, setup, recycled)
 
 
 def build_report(

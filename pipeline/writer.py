@@ -5,6 +5,10 @@ and returns the page renderer; `write_entities` then writes every entity's files
 function, `EntityWriter.write`, writes all of an entity's files: its CSV exports (precompressed, SPEC 3.2),
 summary.json, data.js and its eight pages. A page whose bytes equal the published build's is hard-linked
 from it instead of written again (its text holds nothing that changes from night to night).
+
+A recycled build folder (pipeline.publish: the spare, a former site) is written over: each file is rewritten
+in place, and what the new site no longer has is removed, an entity's files by its writer (`prune`), the
+rest once every entity is written (`prune_folders`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import contextlib
 import gzip
 import multiprocessing
 import os
-from collections import Counter
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,12 +33,15 @@ from .constants import CSV_STORED_SUFFIX, RUNS_CSV, RUNS_DATA, RUNS_PAGE, RUNS_T
 from .csv_export import entity_csvs
 from .holidays import HolidayZones
 from .indicator_tables import IndicatorTables
-from .model import Entity
+from .model import STRUCTURE, Entity
 from .progress import progress
 
 # ISA-L at level 1: a structure's 18 CSV files (954 KB) in 0.44 ms, 16.7× smaller; zlib level 1 took 2.1 ms
 # for 15.3×, level 6 6.2 ms for 18.6× (measured on the demo). mtime 0: the same text gives the same bytes.
 GZIP_LEVEL = 1
+ROOT_INDEX = "index.html"
+ROOT_FILES = (ROOT_INDEX, ACCESS_FILE, "build.json")  # build.json: written by the site stage, last
+ENTITY_FOLDERS = ("csv", "classes")  # an entity's subfolders (a structure's classes: see prune_folders)
 MAX_WRITERS = 2
 MIN_ENTITIES_PER_WRITER = 50  # below this, forking costs more than it saves
 ENTITIES_PER_TASK = 250  # on a cluster: a task writes this many entities (a fraction of a second each)
@@ -60,8 +69,9 @@ class Written:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.by_kind.update(other.by_kind)
 
-    def render_report(self, seconds: float, setup_seconds: float) -> dict[str, float | int]:
+    def render_report(self, seconds: float, setup_seconds: float, recycled: bool) -> dict[str, float | int]:
         return {
+            "recycled": recycled,  # written over the spare build (pipeline.publish)
             "pages_written": self.pages,
             "pages_linked": self.linked,
             "pages_per_second": round(self.pages / seconds, 1) if seconds else 0.0,
@@ -70,15 +80,31 @@ class Written:
         }
 
 
+_REWRITE = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def write_file(path: str | Path, data: bytes, kind: str, written: Written) -> None:
-    """Create or replace the file (plain os calls: a site is ~28 files per entity, pathlib's cost shows)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    """Create the file, or rewrite it in place (plain os calls: a site is ~28 files per entity, pathlib's
+    cost shows). In place, not truncated first: on ext4, rewriting 176,000 files of 3 KB took 0.43 s (0.55 s
+    of system time) where O_TRUNC took 4.1 s (2.3 s): it frees the blocks, then allocates new ones. A
+    file that is also another's (a page hard-linked from the served build) is replaced, never written
+    through."""
+    fd = os.open(path, _REWRITE, 0o666)
     try:
+        status = os.fstat(fd)
+        if status.st_nlink > 1:
+            os.close(fd)
+            fd = -1
+            os.unlink(path)
+            fd = os.open(path, _REWRITE | os.O_EXCL, 0o666)
+        elif status.st_size > len(data):
+            os.ftruncate(fd, len(data))
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
     finally:
-        os.close(fd)
+        if fd != -1:
+            os.close(fd)
     written.add(len(data), kind)
 
 
@@ -91,6 +117,19 @@ def write_page(path: str | Path, data: bytes, written: Written, same_page: str |
         write_file(path, data, "html", written)
     written.pages += 1
     written.html_bytes += len(data)
+
+
+def prune(folder: str | Path, files: Iterable[str], folders: Iterable[str] = ()) -> None:
+    """Remove from `folder` (in a recycled build) every file not named in `files` and every folder not named
+    in `folders`."""
+    files, folders = set(files), set(folders)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in folders:
+                    shutil.rmtree(entry.path)
+            elif entry.name not in files:
+                os.unlink(entry.path)
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -114,8 +153,28 @@ def write_shared(
         # the network as 306 KB. Written once a build, so compressed at the best level.
         write_file(assets / (names[logical] + ".gz"), gzip.compress(data, 9, mtime=0), kind, written)
     write_file(site / ACCESS_FILE, access_json(entities).encode("utf-8"), "json", written)
-    write_page(site / "index.html", render.root_index(entities, names).encode("utf-8"), written)
+    write_page(site / ROOT_INDEX, render.root_index(entities, names).encode("utf-8"), written)
     return render.Pages(entities, names, holidays)
+
+
+def prune_folders(site: Path, entities: list[Entity], pages: render.Pages) -> None:
+    """In a recycled build, once every file is written: remove what the former site had and this one has
+    not, but for the entities' own files (their writer prunes them): files at the root and in assets/, the
+    folders of structures and classes that have no pages any more."""
+    prune(site / "assets", [n for name in pages.assets.values() for n in (name, name + ".gz")])
+    paths = {entity.path for entity in entities}
+    inside: defaultdict[str, set[str]] = defaultdict(set)  # folder → the entity folders found in it
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            inside["/".join(parts[:depth])].add(parts[depth])
+    prune(site, ROOT_FILES, inside.pop("") | {"assets"})
+    for folder, names in inside.items():
+        if folder not in paths:  # "structures", a structure's "classes"
+            prune(site / folder, (), names)
+    for entity in entities:  # a structure whose classes all went: their folder
+        if entity.kind == STRUCTURE and f"{entity.path}/classes" not in inside:
+            shutil.rmtree(site / entity.path / "classes", ignore_errors=True)
 
 
 def write_runs(
@@ -141,11 +200,13 @@ def write_entities(
     previous: Path | None = None,
     workers: int | None = None,
     cluster: Cluster | None = None,
+    recycled: bool = False,
 ) -> Written:
     """Every entity's files, over `workers` forked processes (default: the cores, at most MAX_WRITERS), or
-    in blocks of ENTITIES_PER_TASK as tasks on `cluster`."""
+    in blocks of ENTITIES_PER_TASK as tasks on `cluster`. `recycled`: `site` holds a former site, whose
+    entity files this site no longer has are removed."""
     tables.tiles  # noqa: B018 -- computed once here, inherited by the forked writers (or sent with them)
-    writer = EntityWriter(site, tables, pages, side_by_side.listings(tables.entities), previous)
+    writer = EntityWriter(site, tables, pages, side_by_side.listings(tables.entities), previous, recycled)
     if cluster is not None:
         return _write_on(cluster, writer)
     workers = workers or min(os.cpu_count() or 1, MAX_WRITERS)
@@ -227,6 +288,7 @@ class EntityWriter:
     pages: render.Pages
     listings: dict[int, list[int]]  # the side-by-side pages' rows, by the index of the entity that has one
     previous: Path | None = None  # the published build: its identical pages are linked, not written
+    recycled: bool = False  # the site folder holds a former site: what an entity no longer has is removed
 
     def write_share(self, index: int, count: int) -> Written:
         """Every `count`-th entity from `index`."""
@@ -243,37 +305,53 @@ class EntityWriter:
         folder = os.path.join(self.site, relative)
         csv_folder = os.path.join(folder, "csv")
         os.makedirs(csv_folder, exist_ok=True)
+        csv_names = []
         for name, text in entity_csvs(figures).items():
-            write_file(os.path.join(csv_folder, name + CSV_STORED_SUFFIX), gzip_bytes(text), "csv", written)
+            csv_names.append(name + CSV_STORED_SUFFIX)
+            write_file(os.path.join(csv_folder, csv_names[-1]), gzip_bytes(text), "csv", written)
         summary = self.pages.summary_json(figures).encode("utf-8")
         write_file(os.path.join(folder, "summary.json"), summary, "json", written)
         write_file(os.path.join(folder, "data.js"), self.pages.data_script(figures), "js", written)
+        names = ["summary.json", "data.js"]
         previous = os.path.join(self.previous, relative) if self.previous is not None else None
         for name, html in self.pages.of(figures):
             same_page = os.path.join(previous, name) if previous is not None else None
             write_page(os.path.join(folder, name), html.encode("utf-8"), written, same_page)
+            names.append(name)
         if i in self.listings:
-            self.write_side_by_side(figures.entity, self.listings[i], folder, written)
+            page, csv_name = self.write_side_by_side(figures.entity, self.listings[i], folder, written)
+            names.append(page)
+            csv_names.append(csv_name)
+        if self.recycled:
+            prune(folder, names, ENTITY_FOLDERS)
+            prune(csv_folder, csv_names)
         written.entities += 1
 
-    def write_side_by_side(self, owner: Entity, listed: list[int], folder: str, written: Written) -> None:
+    def write_side_by_side(
+        self, owner: Entity, listed: list[int], folder: str, written: Written
+    ) -> tuple[str, str]:
+        """The page comparing the entities `owner` lists, and its CSV; their file names."""
         page, csv_name, _kind, _words = SIDE_BY_SIDE[owner.kind]
         rows = side_by_side.rows_of(self.tables.tiles, self.tables.entities, listed)
-        csv_path = os.path.join(folder, "csv", csv_name + CSV_STORED_SUFFIX)
-        write_file(csv_path, gzip_bytes(side_by_side.csv_bytes(rows)), "csv", written)
+        csv_name += CSV_STORED_SUFFIX
+        csv_data = gzip_bytes(side_by_side.csv_bytes(rows))
+        write_file(os.path.join(folder, "csv", csv_name), csv_data, "csv", written)
         html = side_by_side.page_html(self.pages, owner, rows, render.date_words(self.tables.as_of))
         write_page(os.path.join(folder, page), html.encode("utf-8"), written)
+        return page, csv_name
 
 
 def _linked(source: str, target: str | Path) -> bool:
     """A hard link, where the file system allows one (else the page is written). A file already there (a
-    retried task wrote it) is replaced, never written through: it may itself be a link to the published
-    page."""
+    retried task wrote it, a recycled build held it) is kept when it is `source` itself (a page that has
+    not changed for two nights), else replaced, never written through."""
     for _attempt in range(2):
         try:
             os.link(source, target)
             return True
         except FileExistsError:
+            if os.path.samefile(source, target):
+                return True
             os.unlink(target)
         except OSError:
             return False

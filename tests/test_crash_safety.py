@@ -288,10 +288,10 @@ def test_site_killed_while_writing_pages_leaves_the_previous_site_served_whole(t
 
     build(SiteOptions(root, directory, out, date(2026, 4, 30)))
     assert json.loads((out / "build.json").read_text())["as_of"] == "2026-04-30"
-    assert list(builds.iterdir()) == [out.resolve()], (
-        list(builds.iterdir()),
-        out.resolve(),
-    )  # …and removed by the next build, with the replaced one
+    # …and removed by the next build, which keeps the one it replaced as the spare
+    assert sorted(p.name for p in builds.iterdir()) == sorted([out.resolve().name, "spare"])
+    spare, kept = _served(builds / "spare"), ("build.json", "pages", "figures")
+    assert {k: spare[k] for k in kept} == {k: before[k] for k in kept}  # the first site, whole
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".site.builds"]
 
 
@@ -325,8 +325,9 @@ def test_out_is_a_link_switched_at_once_to_the_new_build(tmp_path, small_lake):
     first = out.resolve()
     assert out.is_symlink() and os.readlink(out) == f".site.builds/{first.name}"  # relative
     build(SiteOptions(root, directory, out, date(2026, 4, 30)))
-    assert out.resolve() != first and not first.exists()
+    assert out.resolve() != first and not first.exists()  # kept as the spare, for the next build
     assert json.loads((out / "build.json").read_text())["as_of"] == "2026-04-30"
+    assert json.loads((first.with_name("spare") / "build.json").read_text())["as_of"] == "2026-03-31"
 
 
 def test_a_site_folder_of_an_older_version_is_replaced_once(tmp_path, small_lake):

@@ -1,11 +1,12 @@
 """The writer: CSV files stored precompressed only, unchanged pages linked from the published build, the
-replaced build removed after the new one is published, with its own seconds in build.json."""
+replaced build kept as the spare after the new one is published, and the next build written over it."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import os
+import shutil
 from datetime import date
 
 from conftest import event, write_directory, write_lines
@@ -35,12 +36,13 @@ def test_csv_files_are_stored_as_gzip_of_the_spec_bytes_only(tmp_path):
     assert b'"Plateforme";"";"";"2026-03-01";"Tous";"1"\r\n' in text
 
 
-def test_a_nightly_links_the_unchanged_pages_and_removes_the_replaced_build_after_publishing(tmp_path):
+def test_a_nightly_links_the_unchanged_pages_and_keeps_the_replaced_build_as_the_spare(tmp_path):
     lake, directory = _lake(tmp_path)
     out = tmp_path / "site"
     first = build(SiteOptions(lake, directory, out, date(2026, 3, 30)))
     first_build = out.resolve()
     assert first["render"]["pages_linked"] == 0 and first["replaced_builds_removed"] == 0
+    assert first["render"]["recycled"] is False
     detail = (out / "structures/s1/connections.html").read_bytes()
     assert b"Donn\xc3\xa9es au" not in detail  # the as-of day comes from data.js
 
@@ -52,11 +54,66 @@ def test_a_nightly_links_the_unchanged_pages_and_removes_the_replaced_build_afte
     assert second["render"]["pages_written"] == entities * (1 + len(INDICATORS)) + side_by_side + 1 + 1
     assert (out / "structures/s1/connections.html").read_bytes() == detail
     assert "31 mars 2026" in (out / "structures/s1/index.html").read_text(encoding="utf-8")  # rewritten
-    assert not first_build.exists() and second["replaced_builds_removed"] == 1
-    assert os.stat(out / "structures/s1/connections.html").st_nlink == 1  # the old build's link is gone
+    spare = first_build.with_name("spare")
+    assert not first_build.exists() and spare.is_dir() and second["replaced_builds_removed"] == 0
+    assert sorted(p.name for p in first_build.parent.iterdir()) == sorted(["spare", out.resolve().name])
+    assert os.path.samefile(out / "structures/s1/connections.html", spare / "structures/s1/connections.html")
     published = json.loads((out / "build.json").read_text(encoding="utf-8"))
-    assert published["replaced_builds_removed"] == 1
+    assert published["replaced_builds_removed"] == 0 and published["render"]["recycled"] is False
     assert {"write", "publish", "remove_replaced"} <= set(published["seconds"])
+
+
+def _files(site) -> dict[str, bytes]:
+    """Every file of a build but build.json and the runs' history (they hold this run's seconds)."""
+    runs = {"platform/runs.html", "platform/runs-data.js", "platform/csv/runs.csv.gz"}
+    files = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    assert runs <= set(files)
+    return {name: data for name, data in files.items() if name not in runs | {"build.json"}}
+
+
+def test_a_build_written_over_the_spare_equals_a_new_one_and_never_touches_the_served_build(tmp_path):
+    """The third build is written over the first (the spare): its files rewritten in place, a page that
+    changed but was the served build's too (a hard link) replaced rather than written through, what the
+    site no longer has removed (a structure and a class gone from the snapshot, stray files)."""
+    lake, directory = _lake(tmp_path)
+    out = tmp_path / "site"
+    build(SiteOptions(lake, directory, out, date(2026, 3, 30)))
+    build(SiteOptions(lake, directory, out, date(2026, 3, 31)))
+    served = out.resolve()
+    spare = served.with_name("spare")
+    served_files = _files(served)
+    shared = spare / "structures/s1/connections.html"
+    assert os.path.samefile(shared, served / "structures/s1/connections.html")
+    for stray in (
+        "stray.txt",
+        "assets/app-000000000000.js",
+        "structures/s1/csv/old.csv.gz",
+        "structures/s1/x/y",
+    ):
+        (spare / stray).parent.mkdir(parents=True, exist_ok=True)
+        (spare / stray).write_text("left by an older version")
+    (spare / "structures/s2/index.html").write_bytes(b"x" * 100_000)  # longer than its new text
+
+    # s1 renamed (its pages change), s2 and the class c1 gone from the snapshot
+    renamed = write_directory(tmp_path / "dir2", [("s1", "0750001A", "Lycée Premier")], [])
+    shutil.copytree(lake, tmp_path / "lake2")
+    third = build(SiteOptions(lake, renamed, out, date(2026, 4, 1)))
+    assert third["render"]["recycled"] is True and out.resolve().name not in (served.name, "spare")
+    assert _files(served.with_name("spare")) == served_files  # the build served before, byte for byte
+    fresh = build(SiteOptions(tmp_path / "lake2", renamed, tmp_path / "fresh", date(2026, 4, 1)))
+    assert fresh["render"]["recycled"] is False
+    assert _files(out) == _files(tmp_path / "fresh")
+    assert not (out / "structures/s2").exists() and not (out / "structures/s1/classes").exists()
+    assert "Lycée Premier" in (out / "structures/s1/connections.html").read_text(encoding="utf-8")
+
+    # two more nights alike: the fifth is written over the third, whose detail pages are the served ones
+    build(SiteOptions(lake, renamed, out, date(2026, 4, 2)))
+    fifth = build(SiteOptions(lake, renamed, out, date(2026, 4, 3)))
+    assert fifth["render"]["recycled"] is True
+    assert fifth["render"]["pages_linked"] == 2 * len(INDICATORS)  # the platform's and s1's detail pages
+    page = "structures/s1/connections.html"
+    assert os.path.samefile(out / page, spare / page) and os.stat(out / page).st_nlink == 2
+    assert "3 avril 2026" in (out / "structures/s1/index.html").read_text(encoding="utf-8")
 
 
 def test_what_a_cluster_shares_is_mapped_back_whole_and_stays_private(tmp_path):
