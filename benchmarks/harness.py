@@ -285,13 +285,18 @@ def run_nightly(bench: Run, n: int, export: str) -> None:
     if (work / "lake" / "daily").is_dir():
         link_tree(work / "lake", lake)  # the first build's aggregates: only the edges are recomputed
     link_lake(work / "synth", lake, config.as_of, n)
-    # the night before, as in production: the aggregates up to date and yesterday's site published, which
-    # the nightly replaces (its unchanged pages are linked from it; removing it is timed apart)
-    prepared = bench.step(
-        f"nightly-{n}/prepare", "render", site_args(config, lake, work / f"site-nightly-{n}", config.as_of)
-    )
+    # the nights before, as in production: the aggregates up to date, the site of two nights before kept as
+    # the spare (the nightly is written over it) and yesterday's site published, which the nightly replaces
+    # (its unchanged pages are linked from it)
     site = work / f"site-nightly-{n}"
-    if prepared.ok:
+    before = config.as_of - timedelta(days=1)
+    spare = bench.step(f"nightly-{n}/prepare-spare", "render", site_args(config, lake, site, before))
+    prepared = (
+        bench.step(f"nightly-{n}/prepare", "render", site_args(config, lake, site, config.as_of))
+        if spare.ok
+        else None
+    )
+    if prepared is not None and prepared.ok:
         night = bench.step(
             f"nightly-{n}", "nightly", {**site_args(config, lake, site, NIGHT), "files": [export]}
         )

@@ -125,6 +125,8 @@ def figures(step: StepResult) -> tuple[float | None, str, str]:
             f"{r['rows']:,} rows in Chromium: load {r['load_ms']} ms (first, cold: {r['first_load_ms']} ms), "
             f"sort {r['sort_ms_median']} ms (first: {r['first_sort_ms']} ms), medians",
         )
+    if name.endswith("/prepare-spare"):
+        return None, "", "untimed set-up: the site of two nights before, the spare the nightly writes over"
     if name.endswith("/prepare"):
         return None, "", "untimed set-up: the history's aggregates and the site of the night before"
     if name.startswith("backfill/"):
@@ -136,6 +138,8 @@ def figures(step: StepResult) -> tuple[float | None, str, str]:
         render = r["site"].get("render") or {}
         if "pages_linked" in render:
             parts += f"; {render['pages_linked']:,} of {render['pages_written']:,} pages linked"
+        if render.get("recycled"):
+            parts += "; written over the spare build"
         return r["seconds"], "", parts
     return None, "", ""
 

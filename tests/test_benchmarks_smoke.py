@@ -24,6 +24,7 @@ STEPS = (
     "build/duckdb",
     "render",
     "render/side_by_side",
+    "nightly-2/prepare-spare",
     "nightly-2/prepare",
     "nightly-2",
     "nightly-2/side_by_side",
@@ -68,6 +69,7 @@ def test_every_stage_has_its_row_in_both_files(bench):
     page = summary["side_by_side"]["nightly-2/side_by_side"]  # the platform's table, in Chromium
     night = next(s["result"] for s in bench["doc"]["steps"] if s["name"] == "nightly-2")
     assert page["rows"] == night["site"]["entities"]["structures"] and page["sort_ms_median"] > 0
+    assert night["site"]["render"]["recycled"] is True  # written over the spare, as every night but the first
 
 
 def test_both_ingests_keep_the_same_events(bench):
