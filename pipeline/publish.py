@@ -7,8 +7,9 @@ removed.
 
 The next build is written over the spare (`Staging.recycled`): its files are rewritten in place and those it
 no longer has removed (pipeline.writer), rather than a new folder filled and a whole build deleted every
-night. On ext4, creating a medium site's 177,000 files took 7-24 s and deleting the replaced build 3-5 s
-(files created just after a mass delete cost the most); rewriting them in place took 6.3-6.5 s, all told.
+night. On ext4, the medium nightly's write took 6.5-6.8 s over the spare, against 7.8-16.5 s into a new
+folder followed by 4.8-5.3 s to delete the replaced build (files created in the minutes after a mass delete
+cost the most).
 """
 
 from __future__ import annotations
