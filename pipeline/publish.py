@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -42,7 +43,7 @@ def staging_folder(out: Path) -> Staging:
     stamp = datetime.now(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%S%fZ")
     staging = builds / f"{stamp}-{os.getpid()}"
     # claimed until published: another build into `out` leaves it alone
-    if claim_and_rename(builds / SPARE, staging):
+    if _ours(builds / SPARE) and claim_and_rename(builds / SPARE, staging):
         return Staging(staging, recycled=True)
     staging.mkdir()
     claim_folder(staging)
@@ -82,20 +83,22 @@ def publish(staging: Path, out: Path) -> None:
 
 def remove_replaced(out: Path, replaced: Path | None = None) -> int:
     """Keep `replaced` (the build `out` served before this one was published) as the spare, and delete the
-    other builds `out` no longer serves (those of killed builds; `replaced` too when a spare is left that no
-    build took); returns how many folders were removed. A folder another build is still writing is left
-    alone."""
+    other builds `out` no longer serves (those of killed builds, a spare another user wrote; `replaced` too
+    when a spare is left that no build took); returns how many folders were removed. A folder another build
+    is still writing is left alone."""
     out = Path(os.path.abspath(out))
     builds = _builds_folder(out)
     served = Path(os.readlink(out)).name
-    spare = builds / SPARE
+    spare, removed = builds / SPARE, 0
+    if spare.is_dir() and not _ours(spare) and not folder_in_use(spare):
+        shutil.rmtree(spare, ignore_errors=True)  # as far as it can: not a spare this user can write over
+        removed += 1
     if replaced is not None and replaced.name != served and replaced.is_dir() and not spare.exists():
         if not folder_in_use(replaced):
             os.rename(replaced, spare)
     leftovers = [p for p in builds.iterdir() if p.name not in (served, SPARE)]
     # folders of the versions that built beside `out` before the links (a killed one left them)
     leftovers += [*out.parent.glob(f".{out.name}.building-*"), *out.parent.glob(f".{out.name}.previous-*")]
-    removed = 0
     for path in leftovers:
         if path.is_dir() and not path.is_symlink():
             if folder_in_use(path):
@@ -110,6 +113,16 @@ def remove_replaced(out: Path, replaced: Path | None = None) -> int:
 def discard(staging: Path) -> None:
     """A failed build's folder: the previous site stays as it was."""
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _ours(spare: Path) -> bool:
+    """Whether `spare` is a build folder this user wrote, so that it can write over it (a build run once by
+    another user, root say, would make every rewrite fail)."""
+    try:
+        status = spare.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid()
 
 
 def _builds_folder(out: Path) -> Path:

@@ -116,6 +116,21 @@ def test_a_build_written_over_the_spare_equals_a_new_one_and_never_touches_the_s
     assert "3 avril 2026" in (out / "structures/s1/index.html").read_text(encoding="utf-8")
 
 
+def test_a_spare_another_user_wrote_is_not_written_over(tmp_path, monkeypatch):
+    from pipeline import publish
+
+    lake, directory = _lake(tmp_path)
+    out = tmp_path / "site"
+    build(SiteOptions(lake, directory, out, date(2026, 3, 30)))
+    build(SiteOptions(lake, directory, out, date(2026, 3, 31)))
+    spare = out.resolve().with_name("spare")
+    monkeypatch.setattr(publish.os, "getuid", lambda: spare.stat().st_uid + 1)  # as if root wrote it
+    third = build(SiteOptions(lake, directory, out, date(2026, 4, 1)))
+    assert third["render"]["recycled"] is False and third["replaced_builds_removed"] == 1
+    assert sorted(p.name for p in spare.parent.iterdir()) == sorted([out.resolve().name, "spare"])
+    assert json.loads((spare / "build.json").read_text(encoding="utf-8"))["as_of"] == "2026-03-31"
+
+
 def test_what_a_cluster_shares_is_mapped_back_whole_and_stays_private(tmp_path):
     """cluster.save_shared / load_shared: the pickle of the writer's data with its arrays apart, mapped back
     copy-on-write: equal values, contiguous or not, NumPy and Arrow; writing to a loaded array leaves the
