@@ -91,6 +91,12 @@ def test_lake_and_site_equal_the_local_engines(dask_cluster, local_build, tmp_pa
     ours, theirs = site_files(tmp_path / "site"), site_files(folder / "site")
     assert ours.keys() == theirs.keys() and len(ours) > 100
     assert [name for name in ours if ours[name] != theirs[name]] == []
+    # two nights more: the workers write the third build over the first (the spare), pruning it alike
+    build(replace(options, scheduler=dask_cluster.address))
+    for stray in ("structures/stray.html", "platform/csv/stray.csv.gz"):  # pruned here, on a worker
+        (tmp_path / ".site.builds/spare" / stray).write_text("from an older version")
+    again = build(replace(options, scheduler=dask_cluster.address))
+    assert again["render"]["recycled"] is True and site_files(tmp_path / "site") == theirs
 
 
 def test_the_commands_take_scheduler(dask_cluster, local_build, tmp_path):

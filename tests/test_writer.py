@@ -10,6 +10,7 @@ import shutil
 from datetime import date
 
 from conftest import event, write_directory, write_lines
+from golden import site_files
 
 from pipeline import ingest
 from pipeline.constants import INDICATORS
@@ -63,14 +64,6 @@ def test_a_nightly_links_the_unchanged_pages_and_keeps_the_replaced_build_as_the
     assert {"write", "publish", "remove_replaced"} <= set(published["seconds"])
 
 
-def _files(site) -> dict[str, bytes]:
-    """Every file of a build but build.json and the runs' history (they hold this run's seconds)."""
-    runs = {"platform/runs.html", "platform/runs-data.js", "platform/csv/runs.csv.gz"}
-    files = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
-    assert runs <= set(files)
-    return {name: data for name, data in files.items() if name not in runs | {"build.json"}}
-
-
 def test_a_build_written_over_the_spare_equals_a_new_one_and_never_touches_the_served_build(tmp_path):
     """The third build is written over the first (the spare): its files rewritten in place, a page that
     changed but was the served build's too (a hard link) replaced rather than written through, what the
@@ -81,7 +74,7 @@ def test_a_build_written_over_the_spare_equals_a_new_one_and_never_touches_the_s
     build(SiteOptions(lake, directory, out, date(2026, 3, 31)))
     served = out.resolve()
     spare = served.with_name("spare")
-    served_files = _files(served)
+    served_files = site_files(served)
     shared = spare / "structures/s1/connections.html"
     assert os.path.samefile(shared, served / "structures/s1/connections.html")
     for stray in (
@@ -99,10 +92,10 @@ def test_a_build_written_over_the_spare_equals_a_new_one_and_never_touches_the_s
     shutil.copytree(lake, tmp_path / "lake2")
     third = build(SiteOptions(lake, renamed, out, date(2026, 4, 1)))
     assert third["render"]["recycled"] is True and out.resolve().name not in (served.name, "spare")
-    assert _files(served.with_name("spare")) == served_files  # the build served before, byte for byte
+    assert site_files(served.with_name("spare")) == served_files  # the build served before, byte for byte
     fresh = build(SiteOptions(tmp_path / "lake2", renamed, tmp_path / "fresh", date(2026, 4, 1)))
     assert fresh["render"]["recycled"] is False
-    assert _files(out) == _files(tmp_path / "fresh")
+    assert site_files(out) == site_files(tmp_path / "fresh")
     assert not (out / "structures/s2").exists() and not (out / "structures/s1/classes").exists()
     assert "Lycée Premier" in (out / "structures/s1/connections.html").read_text(encoding="utf-8")
 
