@@ -85,7 +85,7 @@ def test_a_build_written_over_the_spare_equals_a_new_one_and_never_touches_the_s
     ):
         (spare / stray).parent.mkdir(parents=True, exist_ok=True)
         (spare / stray).write_text("left by an older version")
-    (spare / "structures/s2/index.html").write_bytes(b"x" * 100_000)  # longer than its new text
+    (spare / "platform/index.html").write_bytes(b"x" * 100_000)  # longer than its new text
 
     # s1 renamed (its pages change), s2 and the class c1 gone from the snapshot
     renamed = write_directory(tmp_path / "dir2", [("s1", "0750001A", "Lycée Premier")], [])
