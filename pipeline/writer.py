@@ -254,8 +254,7 @@ def _write_block(shared: str, start: int, stop: int) -> Written:
         _LOADED.clear()  # one build's tables at a time
         writer = _LOADED[shared] = load_shared(shared)
     written = Written()
-    for i in range(start, stop):
-        writer.write(i, written)
+    writer.write_all(range(start, stop), written)
     return written
 
 
@@ -293,9 +292,18 @@ class EntityWriter:
     def write_share(self, index: int, count: int) -> Written:
         """Every `count`-th entity from `index`."""
         written = Written()
-        for i in range(index, len(self.tables), count):
-            self.write(i, written)
+        self.write_all(range(index, len(self.tables), count), written)
         return written
+
+    def write_all(self, indices: range, written: Written) -> None:
+        """Entities `indices`, in order. In a recycled build, the files of the next one are read ahead
+        while this one is written: a file of less than a page whose page is no longer in memory is read by
+        the kernel before it is rewritten (medium site, caches dropped: write 10.4-12.6 s, 9.6-9.8 s with
+        the read ahead)."""
+        for k, i in enumerate(indices):
+            if self.recycled and k + 1 < len(indices):
+                _read_ahead(os.path.join(self.site, self.tables.entities[indices[k + 1]].path))
+            self.write(i, written)
 
     def write(self, i: int, written: Written) -> None:
         """All of entity i's files: CSVs, summary.json, data.js, pages, and its side-by-side page and CSV
@@ -339,6 +347,22 @@ class EntityWriter:
         html = side_by_side.page_html(self.pages, owner, rows, render.date_words(self.tables.as_of))
         write_page(os.path.join(folder, page), html.encode("utf-8"), written)
         return page, csv_name
+
+
+def _read_ahead(folder: str) -> None:
+    """Ask the kernel to read the files of `folder` and its `csv/` into memory, without waiting for it."""
+    for sub in (folder, os.path.join(folder, "csv")):
+        try:
+            with os.scandir(sub) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False):
+                        fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                        try:
+                            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                        finally:
+                            os.close(fd)
+        except FileNotFoundError:  # an entity new tonight
+            pass
 
 
 def _linked(source: str, target: str | Path) -> bool:
