@@ -140,7 +140,11 @@ def claim_folder(folder: Path) -> None:
     for stale in [f for f in _claimed if not f.is_dir()]:  # claims of builds that failed and were removed
         release_folder(stale)
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by another live process
+        os.close(fd)
+        raise
     _claimed[folder] = fd
 
 
@@ -149,16 +153,15 @@ def claim_and_rename(folder: Path, new: Path) -> bool:
     so no other process finds it unclaimed in between); False, with nothing done, when it is gone or a live
     process holds it."""
     try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
+        claim_folder(folder)
+    except OSError:  # gone, or held by another process (BlockingIOError)
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.rename(folder, new)
-    except OSError:  # held by another process (BlockingIOError), or taken meanwhile
-        os.close(fd)
+    except OSError:  # taken meanwhile
+        release_folder(folder)
         return False
-    _claimed[new] = fd
+    _claimed[new] = _claimed.pop(folder)
     return True
 
 

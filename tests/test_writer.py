@@ -124,6 +124,25 @@ def test_a_spare_another_user_wrote_is_not_written_over(tmp_path, monkeypatch):
     assert json.loads((spare / "build.json").read_text(encoding="utf-8"))["as_of"] == "2026-03-31"
 
 
+def test_a_spare_another_build_holds_is_left_to_it(tmp_path):
+    import fcntl
+
+    from pipeline import lock, publish
+
+    spare = tmp_path / ".site.builds" / "spare"
+    spare.mkdir(parents=True)
+    holder = os.open(spare, os.O_RDONLY)  # another build's claim (another open file conflicts too)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    staging = publish.staging_folder(tmp_path / "site")
+    assert staging.recycled is False and spare.is_dir() and staging.folder != spare
+    os.close(holder)
+    taken = publish.staging_folder(tmp_path / "site")
+    assert taken.recycled is True and not spare.exists() and taken.folder.is_dir()
+    assert lock.folder_in_use(taken.folder)  # claimed under its new name
+    for folder in (staging.folder, taken.folder):
+        lock.release_folder(folder)
+
+
 def test_what_a_cluster_shares_is_mapped_back_whole_and_stays_private(tmp_path):
     """cluster.save_shared / load_shared: the pickle of the writer's data with its arrays apart, mapped back
     copy-on-write: equal values, contiguous or not, NumPy and Arrow; writing to a loaded array leaves the
