@@ -81,7 +81,10 @@ def build(
     check_timezone(options.timezone)
     if not lake_io.events_dir(options.lake).is_dir():
         raise LakeError(f"{options.lake}: no lake here (no events/ folder); run `ingest` first")
-    with session(options.scheduler, options.shared_folders(), cluster) as cluster:
+    with (
+        memory.collections_skip_what_is_held(),
+        session(options.scheduler, options.shared_folders(), cluster) as cluster,
+    ):
         return _build(options, ingest_report, earlier_seconds, retention, cluster)
 
 

@@ -100,3 +100,12 @@ def test_months_roll_up_days_whose_counts_files_hold_several_row_groups(tmp_path
     assert pq.ParquetFile(two / month).metadata.num_row_groups > 1
     order = [(column, "ascending") for column in ("entity", "profile", "measure", "key")]
     assert pq.read_table(one / month).sort_by(order).equals(pq.read_table(two / month).sort_by(order))
+
+
+def test_forked_only_for_many_days_of_real_work_that_fit_in_memory(monkeypatch):
+    monkeypatch.setattr(aggregate.os, "cpu_count", lambda: 2)
+    days = [AS_OF - timedelta(days=k) for k in range(40)]
+    assert aggregate._workers({d: (100, 1) for d in days}) == 2  # 40 files: 404,000 of work
+    assert aggregate._workers({d: (0, 0) for d in days}) == 1  # a first build's days without events
+    assert aggregate._workers({d: (100, 1) for d in days[:15]}) == 1  # a nightly's few days
+    assert aggregate._workers({d: (3_000_000, 2) for d in days}) == 1  # two of them exceed the budget

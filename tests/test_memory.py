@@ -26,3 +26,16 @@ def test_freed_small_objects_are_returned_to_the_system() -> None:
     memory.release_unused()
     assert held - freed_but_held < 100 < freed_but_held - rss_mib()
     assert len(survivors) == 10_000
+
+
+def test_a_stage_collects_only_what_was_made_since_the_build_began() -> None:
+    import gc
+
+    held = [[] for _ in range(1000)]  # the caller's objects
+    with memory.collections_skip_what_is_held():
+        assert gc.get_freeze_count() >= len(held)
+        cycle: list = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1  # garbage made inside is still collected
+    assert gc.get_freeze_count() == 0  # and the caller's objects are collected again afterwards
