@@ -156,6 +156,7 @@ def run(config: Config) -> Run:
     if "ingest" in config.stages:
         run_ingest(bench, exports)
     if {"build", "render", "nightly"} & set(config.stages):
+        bench.discard(work / "lake")  # an earlier run's aggregates (--reuse-synth): the first build is first
         link_lake(work / "synth", work / "lake", config.as_of, config.days)
     if "build" in config.stages:
         run_build(bench)
@@ -267,12 +268,16 @@ def run_render(bench: Run) -> None:
     """The whole `site` command as a user runs it the first time: a lake of the same events without any
     aggregate (hard links), so that aggregation, indicators, writing and publishing are all measured."""
     config, work = bench.config, bench.config.work
-    lake = work / "site-lake"
-    bench.discard(lake)
+    lake, site = work / "site-lake", work / "site"
+    for folder in (lake, site, site.with_name(f".{site.name}.builds")):  # an earlier run's (--reuse-synth)
+        bench.discard(folder)
     link_tree(work / "lake" / "events", lake / "events")
-    rendered = bench.step("render", "render", site_args(config, lake, work / "site", config.as_of))
+    rendered = bench.step("render", "render", site_args(config, lake, site, config.as_of))
+    made = rendered.result.get("site", {}).get("render", {})
+    if rendered.ok and (made.get("recycled") or made.get("pages_linked")):
+        rendered.status = "failed: not a first build (an earlier site's pages were linked or written over)"
     if rendered.ok:
-        run_side_by_side(bench, "render/side_by_side", work / "site")
+        run_side_by_side(bench, "render/side_by_side", site)
     bench.discard(lake)
 
 

@@ -52,7 +52,17 @@ def bench(tmp_path_factory) -> dict:
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {"work": work, "out": out, "doc": json.loads((out / "results-small.json").read_text("utf-8"))}
+    doc = json.loads((out / "results-small.json").read_text("utf-8"))
+    again = subprocess.run(  # the same --work again: the platform is kept, nothing the first run computed
+        [*command, "--stages", "render", "--reuse-synth", "--out", str(base / "again")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    redone = json.loads((base / "again" / "results-small.json").read_text("utf-8"))
+    return {"work": work, "out": out, "doc": doc, "again": redone}
 
 
 def test_every_stage_has_its_row_in_both_files(bench):
@@ -142,3 +152,11 @@ def test_bad_lines_mode_spoils_its_share_into_rejects_of_five_reasons():
     bad = sum(type(r) is not Event for r in results)
     assert reasons == {"unknown_profile", "date_before_2000", "missing_user_id", "bad_id", "not_json"}
     assert 60 <= bad <= 140  # 5 % of 2,000, drawn at random
+
+
+def test_the_first_build_is_first_even_in_a_reused_work_folder(bench):
+    for doc in (bench["doc"], bench["again"]):
+        steps = {s["name"]: s for s in doc["steps"]}
+        made = steps["render"]["result"]["site"]["render"]
+        assert steps["render"]["status"] == "ok" and not made["recycled"] and made["pages_linked"] == 0
+    assert {s["name"] for s in bench["again"]["steps"]} >= {"synth", "render"}
