@@ -157,10 +157,15 @@ def remove_temporaries(lake: Path) -> list[Path]:
 # presence 31 MB instead of 41. Ids unique to a row (and timestamps) gain nothing from a dictionary.
 DICTIONARY_PAGE_LIMIT = 64 << 20
 UNIQUE_PER_ROW = frozenset({"event_id", "ts_ms"})
+# Column statistics (min, max) only where they are read (`first_event_ms`): the minimum and maximum of every
+# string column made a medium day's aggregates 1.4x slower to write (presence and counts, 590,000 rows:
+# 65 -> 46 ms), a partition of events 7 % slower; no reader of the lake filters on them.
+STATISTICS_READ = ("ts_ms",)
 
 
 def write_table(table: pa.Table, path: Path) -> None:
-    """Every Parquet file of the lake is written here (zstd, dictionaries for repeated strings)."""
+    """Every Parquet file of the lake is written here (zstd, dictionaries for repeated strings, statistics
+    only where read)."""
     dictionary = [
         f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name
         for field in table.schema
@@ -172,6 +177,7 @@ def write_table(table: pa.Table, path: Path) -> None:
         compression="zstd",
         use_dictionary=dictionary,
         dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT,
+        write_statistics=[name for name in STATISTICS_READ if name in table.column_names],
     )
 
 

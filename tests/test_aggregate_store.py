@@ -6,7 +6,7 @@ from datetime import date
 
 import pyarrow as pa
 import pytest
-from conftest import event, write_lines
+from conftest import event, ms, write_lines
 
 from pipeline import aggregate, ingest, periods
 from pipeline import aggregate_store as store
@@ -54,3 +54,25 @@ def test_a_new_layout_version_recomputes_every_day(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "LAYOUT_VERSION", "another layout")
     again = aggregate.run(lake, "Europe/Paris", days)
     assert again["days_recomputed"] == len(days) and again["months_recomputed"] == 1
+
+
+def test_statistics_are_written_only_where_they_are_read(tmp_path):
+    import pyarrow.parquet as pq
+
+    from pipeline import lake
+
+    events = [event(when="2026-03-10 10:00", user="u2"), event(when="2026-03-10 09:00", user="u1")]
+    root = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "e.json", events)], root)
+    aggregate.run(root, "Europe/Paris", [date(2026, 3, 10)], workers=1)
+    files = [*root.glob("events/*/*.parquet"), *root.glob("daily/*/*/*.parquet")]
+    assert len(files) == 3  # the events, the day's counts and presence
+    for path in files:
+        group = pq.ParquetFile(path).metadata.row_group(0)
+        with_statistics = {
+            group.column(k).path_in_schema
+            for k in range(group.num_columns)
+            if group.column(k).statistics is not None and group.column(k).statistics.has_min_max
+        }
+        assert with_statistics == ({"ts_ms"} if "events" in path.parts else set()), path
+    assert lake.first_event_ms(root) == ms("2026-03-10 09:00")  # read from the footer's statistics
