@@ -40,7 +40,11 @@ def release_unused() -> None:
 def collections_skip_what_is_held() -> Iterator[None]:
     """Within it, `release_unused`'s collections look only at the objects made since it began: what the
     process held before (modules, the caller's data) is not a stage's garbage, yet every full collection
-    walked it again: 40 ms each with the pipeline's imports alone, more in a long-lived caller."""
+    walked it again: 40 ms each with the pipeline's imports alone, more in a long-lived caller. A caller that
+    froze objects itself is left as it is: unfreezing would thaw its objects too."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield

@@ -39,3 +39,16 @@ def test_a_stage_collects_only_what_was_made_since_the_build_began() -> None:
         del cycle
         assert gc.collect() >= 1  # garbage made inside is still collected
     assert gc.get_freeze_count() == 0  # and the caller's objects are collected again afterwards
+
+
+def test_a_caller_that_froze_its_objects_keeps_them_frozen() -> None:
+    import gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with memory.collections_skip_what_is_held():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
