@@ -364,7 +364,7 @@ MEMORY_BUDGET = 3 << 30
 def _workers(sizes: dict[date, tuple[int, int]]) -> int:
     """How many processes aggregate the stale days whose `_day_size` are `sizes`."""
     workers = min(os.cpu_count() or 1, MAX_WORKERS)
-    work = sum(events + FILE_WORK * files for events, files in sizes.values())
+    work = sum(map(_work, sizes.values()))
     if workers <= 1 or len(sizes) < MIN_DAYS_PER_WORKER * workers or work < MIN_WORK_TO_FORK:
         return 1
     largest = max((events for events, _files in sizes.values()), default=0)
@@ -381,9 +381,15 @@ def _day_size(lake: Path, timezone: str, day: date) -> tuple[int, int]:
 FILE_WORK = 10_000  # reading a file and writing a day's aggregates cost about as much as this many events
 
 
+def _work(size: tuple[int, int]) -> int:
+    """A day's work from its `_day_size` (events, files), counted in events."""
+    events, files = size
+    return events + FILE_WORK * files
+
+
 def _runs(days: list[date], sizes: dict[date, tuple[int, int]], count: int) -> list[list[date]]:
     """`days` cut into at most `count` runs of consecutive items holding about the same work."""
-    weights = np.array([sizes[d][0] + FILE_WORK * sizes[d][1] + 1 for d in days], dtype=np.float64)
+    weights = np.array([_work(sizes[d]) + 1 for d in days], dtype=np.float64)
     if not len(days):
         return []
     share = np.minimum((np.cumsum(weights) - weights / 2) * count // weights.sum(), count - 1)
