@@ -26,7 +26,16 @@ import pyarrow.compute as pc
 from . import aggregate_store as store
 from . import lake as lake_io
 from .cluster import Cluster
-from .codes import Vocabulary, cell_user_keys, encode, merge_unique, positions, split_keys, unique_sorted
+from .codes import (
+    Vocabulary,
+    cell_user_keys,
+    encode,
+    merge_unique,
+    positions,
+    split_keys,
+    unify_dictionaries,
+    unique_sorted,
+)
 from .constants import EVENT_TYPES_USED, PROFILE_CODES
 from .exceptions import LakeError
 from .model import CLASS, STRUCTURE
@@ -443,7 +452,7 @@ class LocalPartitions:
         parts = [
             t.filter(pc.equal(t.column("local_day"), wanted)) for u, t in self.loaded.items() if u in needed
         ]
-        return pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+        return unify_dictionaries(pa.concat_tables(parts)).combine_chunks()
 
 
 _ENCODED_COLUMNS = ["event_type", "module", "user_id", "profile"]  # few distinct values, many rows
@@ -464,7 +473,7 @@ def _read_encoded(lake: Path, utc_day: date) -> pa.Table:
     tables = [
         lake_io.pq.read_table(f, columns=_EVENT_COLUMNS, read_dictionary=_ENCODED_COLUMNS) for f in files
     ]
-    return pa.concat_tables(tables, promote_options="default").unify_dictionaries().combine_chunks()
+    return unify_dictionaries(pa.concat_tables(tables, promote_options="default")).combine_chunks()
 
 
 def _by_month(days: list[date]) -> list[list[date]]:

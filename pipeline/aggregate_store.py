@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import lake as lake_io
-from .codes import distinct_values
+from .codes import distinct_values, unify_dictionaries
 from .constants import PROFILE_CODES
 from .model import CLASS, PLATFORM, STRUCTURE, Entity
 
@@ -212,7 +212,7 @@ def _read_counts(path: Path, columns: list[str] | None) -> pa.Table:
     encoded = [c for c in _ENCODED if c in (columns or COUNTS_SCHEMA.names)]
     # one dictionary per column across the file's row groups (a regional day has several): Arrow's
     # group-by and joins refuse chunks whose dictionaries differ
-    return pq.read_table(path, columns=columns, read_dictionary=encoded).unify_dictionaries()
+    return unify_dictionaries(pq.read_table(path, columns=columns, read_dictionary=encoded))
 
 
 def read_presence(path: Path, columns: list[str] | None = None) -> pa.Table:

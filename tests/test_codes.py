@@ -4,15 +4,21 @@ from datetime import date
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline import aggregate
 from pipeline.codes import (
     Vocabulary,
     cell_user_keys,
+    distinct_values,
     merge_unique,
+    one_dictionary,
     positions,
     split_keys,
+    unify_column,
+    unify_dictionaries,
     unique_sorted,
 )
 from pipeline.indicator_math import rebucket
@@ -33,6 +39,54 @@ def test_positions_of_dictionary_chunks_with_absent_values():
         [pa.array(["x", "y"]).dictionary_encode(), pa.array(["z", "x"]).dictionary_encode()]
     )
     assert positions(column, pa.array(["y", "x"])).tolist() == [1, 0, -1, 1]
+
+
+def _row_groups_of_one_dictionary(tmp_path, values: list[str]) -> pa.ChunkedArray:
+    """A column read back from a Parquet file of several row groups written from one dictionary array:
+    every chunk holds that whole dictionary (as the lake's monthly presence does)."""
+    path = tmp_path / "column.parquet"
+    pq.write_table(pa.table({"v": pa.array(values).dictionary_encode()}), path, row_group_size=2)
+    column = pq.read_table(path, read_dictionary=["v"]).column("v")
+    assert column.num_chunks > 1 and all(len(c.dictionary) == len(set(values)) for c in column.chunks)
+    return column
+
+
+def test_repeated_dictionaries_are_used_as_they_are(tmp_path):
+    column = _row_groups_of_one_dictionary(tmp_path, ["u3", "u1", "u2", "u1", "u3", "u4", "u2"])
+    assert unify_column(column) is column
+    indices, dictionary = one_dictionary(column)
+    assert dictionary.take(pa.array(indices)).to_pylist() == column.to_pylist()
+    assert positions(column, pa.array(["u1", "u2", "u3"])).tolist() == [2, 0, 1, 0, 2, -1, 1]
+    table = pa.table({"v": column})
+    assert unify_dictionaries(table) is table  # nothing to unify: the table as it was
+    assert distinct_values(column.slice(0, 3)) == {"u3", "u1", "u2"}  # not u4, in the dictionary
+
+
+def test_different_dictionaries_are_unified():
+    shared = pa.array(["a", "b"])
+    chunks = [
+        pa.DictionaryArray.from_arrays(pa.array([0, 1, None], pa.int32()), shared),
+        pa.DictionaryArray.from_arrays(pa.array([1, 0], pa.int32()), shared),  # the same dictionary
+        pa.DictionaryArray.from_arrays(pa.array([0, 2, 1], pa.int32()), pa.array(["b", "a", "c"])),
+        pa.DictionaryArray.from_arrays(pa.array([2, 2, 0], pa.int32()), pa.array(["c", "d", "e"])),
+    ]
+    column = pa.chunked_array(chunks)
+    unified = unify_column(column)
+    assert (
+        unified.to_pylist() == column.to_pylist() == ["a", "b", None, "b", "a", "b", "c", "a", "e", "e", "c"]
+    )
+    assert all(c.dictionary.equals(unified.chunk(0).dictionary) for c in unified.chunks)
+    assert sorted(unified.chunk(0).dictionary.to_pylist()) == ["a", "b", "c", "d", "e"]
+    assert unified.chunk(0).indices.null_count == 1
+    table = unify_dictionaries(pa.table({"v": column, "n": pa.array(range(len(column)))}))
+    assert table.column("v").to_pylist() == column.to_pylist()
+    indices, dictionary = one_dictionary(column.filter(pc.is_valid(column)))
+    assert dictionary.take(pa.array(indices)).to_pylist() == [v for v in column.to_pylist() if v is not None]
+    separate_but_equal = pa.chunked_array(
+        [pa.array(["a", "b"]).dictionary_encode(), pa.array(["a", "b", "a"]).dictionary_encode()]
+    )
+    assert unify_column(separate_but_equal) is separate_but_equal
+    assert positions(separate_but_equal, pa.array(["b", "a"])).tolist() == [1, 0, 1, 0, 1]
 
 
 def test_merge_unique_and_unique_sorted():
