@@ -31,14 +31,13 @@ class MonthKeys:
 def distinct_in_span(months: dict[date, MonthKeys], span: Span, n_cells: int) -> np.ndarray:
     """Distinct users per cell over the span's days: users seen on at least one of them.
 
-    The months' keys are merged a range of cells at a time (a cell's keys are contiguous in every month),
-    about PIECE_KEYS keys each: the union of twelve regional months is never held whole (it was 3 GB)."""
+    The months' keys are merged a range of keys at a time, about PIECE_KEYS keys each: the union of twelve
+    regional months is never held whole (it was 3 GB)."""
     masked = [
         (table, mask) for month, mask in month_masks(span).items() if (table := months.get(month)) is not None
     ]
     counts = np.zeros(n_cells, dtype=np.int64)
-    pieces = 1 + sum(len(table.keys) for table, _ in masked) // PIECE_KEYS
-    edges = np.linspace(0, n_cells, pieces + 1).astype(np.int64) << USER_BITS
+    edges = piece_edges([table.keys for table, _ in masked], n_cells)
     for low, high in zip(edges[:-1], edges[1:]):
         selected = []
         for table, mask in masked:
@@ -49,7 +48,23 @@ def distinct_in_span(months: dict[date, MonthKeys], span: Span, n_cells: int) ->
     return counts
 
 
+def piece_edges(sorted_keys: list[np.ndarray], n_cells: int) -> np.ndarray:
+    """Bounds [edge i, edge i+1) that split the keys of `sorted_keys` (each sorted) into pieces of about
+    PIECE_KEYS keys, all together: quantiles of a sample (SAMPLES_PER_PIECE keys a piece). Not equal ranges
+    of cells: the platform's and structures' cells, 5 % of a region's, hold most of its keys. Over a
+    regional 12 months, the first of ten equal ranges held 48.2 M of the 76.9 M keys, and its merge took
+    the indicator stage from 2.8 to 3.9 GB."""
+    stride = max(1, PIECE_KEYS // SAMPLES_PER_PIECE)
+    samples = np.sort(
+        np.concatenate([np.zeros(0, np.int64), *(k[stride - 1 :: stride] for k in sorted_keys)])
+    )
+    step = max(1, PIECE_KEYS // stride)
+    inner = samples[step - 1 : -1 : step]  # a piece ends where `step` samples (PIECE_KEYS keys) have passed
+    return np.unique(np.concatenate([[0], inner, [n_cells << USER_BITS]]).astype(np.int64))
+
+
 PIECE_KEYS = 1 << 23  # 64 MB of keys merged at a time
+SAMPLES_PER_PIECE = 64  # a piece may exceed PIECE_KEYS by one sample's worth of keys per month
 
 
 # ------------------------------------------------------------------------------------------------- load

@@ -266,3 +266,22 @@ def test_distinct_visitors_merged_a_range_of_cells_at_a_time_equal_the_whole_mer
             if any(span.first <= day <= span.last for day in seen):
                 by_hand.setdefault(key >> 32, set()).add(key & 0xFFFFFFFF)
     assert whole.tolist() == [len(by_hand.get(cell, ())) for cell in range(n_cells)]
+
+
+def test_distinct_visitors_are_merged_in_pieces_of_equal_keys_even_when_a_few_cells_hold_most(monkeypatch):
+    from pipeline import presence
+
+    # as in a region: the first cells (platform, structures) hold most keys, the many others few each
+    rng = np.random.default_rng(11)
+    n_cells = 1000
+    crowded = cell_user_keys(rng.integers(0, 5, 40_000), rng.integers(0, 1 << 20, 40_000))
+    sparse = cell_user_keys(rng.integers(5, n_cells, 10_000), rng.integers(0, 1 << 20, 10_000))
+    months = [unique_sorted(np.concatenate([crowded, sparse])[rng.random(50_000) < 0.8]) for _ in range(3)]
+    monkeypatch.setattr(presence, "PIECE_KEYS", 5_000)
+    edges = presence.piece_edges(months, n_cells)
+    assert edges[0] == 0 and edges[-1] == n_cells << 32 and (np.diff(edges) > 0).all()
+    per_piece = sum(np.diff(np.searchsorted(keys, edges)) for keys in months)
+    assert per_piece.sum() == sum(len(keys) for keys in months)  # every key in one piece
+    sample = 5_000 // presence.SAMPLES_PER_PIECE
+    assert per_piece.max() <= 5_000 + len(months) * sample  # equal ranges of cells: 80 % in the first
+    assert len(edges) - 1 <= 2 * per_piece.sum() // 5_000
