@@ -130,6 +130,13 @@ def _stages(_ctx, _param, value: str) -> list[str]:
     is_flag=True,
     help="With --work: keep the platform generated there by an earlier run with the same settings.",
 )
+@click.option(
+    "--reuse-aggregates",
+    is_flag=True,
+    help="With --work and --reuse-synth, for the nightly stage alone: keep the aggregates an earlier run's "
+    "nightly set-up left in WORK/lake, so that this set-up recomputes only the days it changes (minutes, "
+    "not the regional year's 45). Repeated nightly runs can then be compared.",
+)
 def main(
     scale,
     days,
@@ -144,11 +151,16 @@ def main(
     duckdb_threads,
     seed,
     reuse_synth,
+    reuse_aggregates,
     quiet_disk_minutes,
     backfill_workers,
     scheduler,
 ) -> None:
     """Measure ingest, first build, nightly and render on a synthetic platform, beside DuckDB."""
+    if reuse_aggregates and (work is None or {"build", "render"} & set(stages)):
+        raise click.UsageError(
+            "--reuse-aggregates needs --work, and measures no first build: leave out build, render"
+        )
     temporary = work is None
     work = Path(tempfile.mkdtemp(prefix=f"statistiques-bench-{scale}-")) if temporary else work.resolve()
     config = harness.Config(
@@ -163,6 +175,7 @@ def main(
         seed=seed,
         duckdb_threads=duckdb_threads,
         reuse_synth=reuse_synth,
+        reuse_aggregates=reuse_aggregates,
         bad_share=bad_lines_percent / 100,
         quiet_disk_s=quiet_disk_minutes * 60,
         backfill_workers=backfill_workers,

@@ -7,6 +7,7 @@ Lakes hold the UTC partitions of those days (hard links to the generated files, 
     WORK/exports/events-<day>.json.gz             mongoexport files: NIGHT and the following ingest days
     WORK/directory/                               the snapshot
     WORK/lake/                                    the first-build lake (--days), then its aggregates
+                                                  (with --reuse-aggregates: a nightly set-up's, kept)
     WORK/nightly-<N>/                             a lake of N days + its aggregates, then NIGHT's nightly
 """
 
@@ -42,6 +43,7 @@ class Config:
     memory_limit_mib: float
     seed: int = 7
     reuse_synth: bool = False  # keep a --work folder's generated platform when generated with the same args
+    reuse_aggregates: bool = False  # keep WORK/lake's aggregates from an earlier run (nightly only)
     bad_share: float = 0.0  # fraction of the exports' lines made into rejects (--bad-lines)
     duckdb_threads: int = 2
     timezone: str = TIMEZONE
@@ -156,7 +158,10 @@ def run(config: Config) -> Run:
     if "ingest" in config.stages:
         run_ingest(bench, exports)
     if {"build", "render", "nightly"} & set(config.stages):
-        bench.discard(work / "lake")  # an earlier run's aggregates (--reuse-synth): the first build is first
+        if (
+            not config.reuse_aggregates
+        ):  # an earlier run's aggregates (--reuse-synth): the first build is first
+            bench.discard(work / "lake")
         link_lake(work / "synth", work / "lake", config.as_of, config.days)
     if "build" in config.stages:
         run_build(bench)
@@ -302,6 +307,8 @@ def run_nightly(bench: Run, n: int, export: str) -> None:
         else None
     )
     if prepared is not None and prepared.ok:
+        if config.reuse_aggregates:
+            keep_aggregates(lake, work / "lake")
         night = bench.step(
             f"nightly-{n}", "nightly", {**site_args(config, lake, site, NIGHT), "files": [export]}
         )
@@ -338,6 +345,14 @@ def link_lake(source: Path, lake: Path, last_local: date, n: int) -> None:
         for part in src.iterdir():
             if not (events / name / part.name).exists():
                 os.link(part, events / name / part.name)
+
+
+def keep_aggregates(lake: Path, kept: Path) -> None:
+    """Make `kept`'s aggregates (daily/, monthly/) hard links to `lake`'s, up to date before the night:
+    the next run's nightly set-up with --reuse-aggregates recomputes only what its days change."""
+    for layer in ("daily", "monthly"):
+        shutil.rmtree(kept / layer, ignore_errors=True)
+        link_tree(lake / layer, kept / layer)
 
 
 def link_tree(source: Path, target: Path) -> None:

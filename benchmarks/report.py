@@ -140,6 +140,10 @@ def figures(step: StepResult) -> tuple[float | None, str, str]:
             parts += f"; {render['pages_linked']:,} of {render['pages_written']:,} pages linked"
         if render.get("recycled"):
             parts += "; written over the spare build"
+        if peaks := r["site"].get("peak_memory_mib_after_stage"):
+            parts += "; its process's peak MiB after each stage: " + ", ".join(
+                f"{k} {v:,.0f}" for k, v in peaks.items()
+            )
         return r["seconds"], "", parts
     return None, "", ""
 
@@ -241,6 +245,7 @@ def document(bench: Run) -> dict:
             "memory_limit_mib": c.memory_limit_mib,
             "duckdb_threads": c.duckdb_threads,
             "seed": c.seed,
+            "reuse_aggregates": c.reuse_aggregates,
             "pipeline_commit_at_start": bench.commit_at_start,
             "file_creation_us_at_start": bench.file_creation_us,
         },

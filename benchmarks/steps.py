@@ -179,6 +179,7 @@ def _site_summary(report: dict) -> dict:
         "bytes_written",
         "aggregation",
         "peak_memory_mib",
+        "peak_memory_mib_after_stage",
         "events_by_type",
         "render",
         "replaced_builds_removed",

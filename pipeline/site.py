@@ -50,10 +50,14 @@ class SiteOptions:
 
 
 class Stages:
-    """Seconds per stage, for build.json (`with stages("write"): …`)."""
+    """Seconds per stage, and this process's peak memory (MiB) at the end of each, for build.json
+    (`with stages("write"): …`). The stage after which the peak is higher than after the one before set
+    it. The peak is never reset (`clear_refs`) to measure a stage alone: ru_maxrss, which a scheduler or
+    `time -v` reads once the process has ended, would then lose the earlier stages' peak."""
 
-    def __init__(self, earlier: dict[str, float] | None = None) -> None:
-        self.seconds: dict[str, float] = dict(earlier or {})
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
@@ -61,23 +65,30 @@ class Stages:
         try:
             yield
         finally:
+            self.peaks[name] = memory.peak_mib()
             memory.release_unused()  # what the stage freed, before the next one allocates
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - clock
 
-    def report(self) -> dict[str, float]:
-        return {k: round(v, 3) for k, v in self.seconds.items()}
+    def report(self) -> dict:
+        """build.json's `seconds`, `peak_memory_mib` and `peak_memory_mib_after_stage`."""
+        return {
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "peak_memory_mib": memory.peak_mib(),
+            "peak_memory_mib_after_stage": dict(self.peaks),
+        }
 
 
 @holding_lock(lambda options, *_args, **_kwargs: options.lake, create=False)  # adds `wait=`: pipeline.lock
 def build(
     options: SiteOptions,
     ingest_report: dict | None = None,
-    earlier_seconds: dict[str, float] | None = None,
     retention: dict | None = None,
     cluster: Cluster | None = None,
+    stages: Stages | None = None,
 ) -> dict:
     """Build the whole site; returns the build report (also written as SITE/build.json). The aggregation
-    and the writing of entities run on `cluster`, or on the one at `options.scheduler`, when given."""
+    and the writing of entities run on `cluster`, or on the one at `options.scheduler`, when given.
+    `stages`: those the caller ran before (nightly's ingest), reported with the build's."""
     check_timezone(options.timezone)
     if not lake_io.events_dir(options.lake).is_dir():
         raise LakeError(f"{options.lake}: no lake here (no events/ folder); run `ingest` first")
@@ -85,18 +96,17 @@ def build(
         memory.collections_skip_what_is_held(),
         session(options.scheduler, options.shared_folders(), cluster) as cluster,
     ):
-        return _build(options, ingest_report, earlier_seconds, retention, cluster)
+        return _build(options, ingest_report, retention, cluster, stages or Stages())
 
 
 def _build(
     options: SiteOptions,
     ingest_report: dict | None,
-    earlier_seconds: dict[str, float] | None,
     retention: dict | None,
     cluster: Cluster | None,
+    stages: Stages,
 ) -> dict:
     as_of = options.as_of or default_as_of(options.timezone)
-    stages = Stages(earlier_seconds)
 
     with stages("aggregate"):
         snapshot = read_snapshot(options.directory)
@@ -127,7 +137,7 @@ def _build(
     with stages("remove_replaced"):  # after the new site is served: it never waits for this
         removed = publish.remove_replaced(options.out, served)
     report["replaced_builds_removed"] = removed
-    report["seconds"] = stages.report()
+    report |= stages.report()
     lake_io.write_json(report, staging / "build.json")  # the same file, with the removal's seconds
     run.record(report)
     return report
@@ -156,7 +166,7 @@ class RunRecord:
 
     def history(self, stages: Stages) -> list[dict]:
         so_far = {"as_of": self.as_of.isoformat(), "timezone": self.options.timezone}
-        so_far |= {"ingest": self.ingest_report, "seconds": stages.report()}
+        so_far |= {"ingest": self.ingest_report, "seconds": stages.report()["seconds"]}
         return [*runs.read(self.options.lake), self.row(so_far)]
 
     def record(self, report: dict) -> None:
@@ -222,8 +232,7 @@ def build_report(
         "files_written": written.files + 1,  # and build.json
         "bytes_written": dict(written.by_kind),
         "render": render,
-        "seconds": stages.report(),
-        "peak_memory_mib": memory.peak_mib(),
+        **stages.report(),
         "ingest": ingest_report,
     }
 

@@ -160,3 +160,34 @@ def test_the_first_build_is_first_even_in_a_reused_work_folder(bench):
         made = steps["render"]["result"]["site"]["render"]
         assert steps["render"]["status"] == "ok" and not made["recycled"] and made["pages_linked"] == 0
     assert {s["name"] for s in bench["again"]["steps"]} >= {"synth", "render"}
+
+
+def test_a_nightly_set_up_keeps_its_aggregates_for_the_next_run(tmp_path):
+    from benchmarks.harness import keep_aggregates
+
+    lake, kept = tmp_path / "nightly-2", tmp_path / "lake"
+    for layer, name in (
+        ("daily", "day=2025-11-24/counts.parquet"),
+        ("monthly", "month=2025-10/counts.parquet"),
+    ):
+        (lake / layer / name).parent.mkdir(parents=True)
+        (lake / layer / name).write_bytes(layer.encode())
+    (kept / "daily" / "day=2024-01-01").mkdir(parents=True)  # an earlier run's, outdated
+    (kept / "events").mkdir()
+    keep_aggregates(lake, kept)
+    for layer, name in (
+        ("daily", "day=2025-11-24/counts.parquet"),
+        ("monthly", "month=2025-10/counts.parquet"),
+    ):
+        assert (kept / layer / name).stat().st_ino == (lake / layer / name).stat().st_ino  # a hard link
+    assert not (kept / "daily" / "day=2024-01-01").exists() and (kept / "events").is_dir()
+
+
+def test_reusing_aggregates_is_refused_where_a_first_build_is_measured(tmp_path):
+    from click.testing import CliRunner
+
+    from benchmarks.__main__ import main
+
+    for extra in (["--stages", "build,nightly", "--work", str(tmp_path)], ["--stages", "nightly"]):
+        result = CliRunner().invoke(main, ["--scale", "small", "--reuse-aggregates", *extra])
+        assert result.exit_code == 2 and "--reuse-aggregates needs --work" in result.output

@@ -96,3 +96,6 @@ def test_nightly_twice_gives_the_same_site(tmp_path):
     report = json.loads((tmp_path / "site/build.json").read_text())
     assert report["ingest"]["duplicates"] == 2 and report["events_by_type"] == {"LOGIN": 2}
     assert set(report["seconds"]) >= {"ingest", "aggregate", "indicators", "write"}
+    after_stage = report["peak_memory_mib_after_stage"]
+    assert set(after_stage) == set(report["seconds"])  # nightly's ingest and retention too
+    assert 0 < max(after_stage.values()) <= report["peak_memory_mib"]

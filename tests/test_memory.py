@@ -52,3 +52,24 @@ def test_a_caller_that_froze_its_objects_keeps_them_frozen() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_the_stage_that_raised_the_peak_is_the_one_after_which_it_is_higher() -> None:
+    import numpy as np
+
+    from pipeline.site import Stages
+
+    stages = Stages()
+    with stages("before"):
+        pass
+    with stages("large"):
+        block = np.ones(int(memory.peak_mib() + 200) << 17)  # 200 MiB past this process's peak, touched
+        del block
+    with stages("after"):
+        pass
+    report = stages.report()
+    after_stage = report["peak_memory_mib_after_stage"]
+    assert list(after_stage) == list(report["seconds"]) == ["before", "large", "after"]
+    assert after_stage["large"] - after_stage["before"] > 150
+    assert after_stage["after"] == after_stage["large"] == report["peak_memory_mib"]  # never reset
