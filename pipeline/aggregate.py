@@ -322,7 +322,7 @@ def run(
     # overlaps (per worker); a month once its days are done
     months = _by_month(days)
     if cluster is None and workers <= 1:
-        _aggregate_days(lake, timezone, progress(stale, "aggregate days"), sources)
+        _aggregate_days(lake, timezone, stale, sources, progress_label="aggregate days")
         rebuilt = [_refresh_month(lake, timezone, m) for m in progress(months, "aggregate months")]
     else:
         lake = lake.resolve()  # as a cluster's workers see it
@@ -405,10 +405,13 @@ def _runs(days: list[date], sizes: dict[date, tuple[int, int]], count: int) -> l
     return [[d for d, k in zip(days, share) if k == part] for part in range(count) if (share == part).any()]
 
 
-def _aggregate_days(lake: Path, timezone: str, days: Iterable[date], sources: dict[date, str]) -> None:
+def _aggregate_days(
+    lake: Path, timezone: str, days: list[date], sources: dict[date, str], progress_label: str | None = None
+) -> None:
+    """The consecutive `days`, in order (a progress bar with `progress_label`)."""
     partitions = LocalPartitions(lake, timezone)
-    for day in days:
-        one_day = partitions.events_of(day)
+    for k, day in enumerate(progress(days, progress_label) if progress_label else days):
+        one_day = partitions.events_of(day, days[k + 1] if k + 1 < len(days) else None)
         tables = aggregate_day(one_day) if one_day.num_rows else None  # a day without events: its record
         store.write_day(
             lake, timezone, day, tables, {"source": sources[day], "events": events_by_type(one_day)}
@@ -436,13 +439,16 @@ def _call(task: tuple) -> object:
 
 class LocalPartitions:
     """The lake's UTC partitions, each read once and put in local time, while consecutive local days are
-    aggregated in order; a partition is dropped once no later day needs it."""
+    aggregated in order; a partition is dropped as soon as the next day does not need it, before the day's
+    events are aggregated: a regional nightly's two days peaked at 3,665 MiB with the last day's two
+    partitions held through its aggregation, 3,213 MiB without."""
 
     def __init__(self, lake: Path, timezone: str) -> None:
         self.lake, self.timezone = lake, timezone
         self.loaded: dict[date, pa.Table] = {}
 
-    def events_of(self, day: date) -> pa.Table:
+    def events_of(self, day: date, next_day: date | None = None) -> pa.Table:
+        """The local day's events; `next_day`: the one asked for next (None: none)."""
         needed = utc_days_of(day, self.timezone)
         self.loaded = {u: t for u, t in self.loaded.items() if u >= needed[0]}
         for utc_day in needed:
@@ -452,7 +458,13 @@ class LocalPartitions:
         parts = [
             t.filter(pc.equal(t.column("local_day"), wanted)) for u, t in self.loaded.items() if u in needed
         ]
-        return unify_dictionaries(pa.concat_tables(parts)).combine_chunks()
+        events = unify_dictionaries(pa.concat_tables(parts)).combine_chunks()
+        del parts
+        later = utc_days_of(next_day, self.timezone) if next_day is not None else []
+        if any(u not in later for u in self.loaded):
+            self.loaded = {u: t for u, t in self.loaded.items() if u in later}
+            pa.default_memory_pool().release_unused()  # now, not once the allocator gets to it
+        return events
 
 
 _ENCODED_COLUMNS = ["event_type", "module", "user_id", "profile"]  # few distinct values, many rows

@@ -109,3 +109,14 @@ def test_forked_only_for_many_days_of_real_work_that_fit_in_memory(monkeypatch):
     assert aggregate._workers({d: (0, 0) for d in days}) == 1  # a first build's days without events
     assert aggregate._workers({d: (100, 1) for d in days[:15]}) == 1  # a nightly's few days
     assert aggregate._workers({d: (3_000_000, 2) for d in days}) == 1  # two of them exceed the budget
+
+
+def test_a_partition_is_dropped_as_soon_as_the_next_day_does_not_need_it(tmp_path):
+    folder = _lake(tmp_path)
+    partitions = aggregate.LocalPartitions(folder, "Europe/Paris")
+    first, second = date(2026, 1, 21), date(2026, 1, 22)
+    events = partitions.events_of(first, second)  # Paris: UTC Jan 20 (the evening before) and Jan 21
+    assert events.num_rows == 2 and set(events.column("local_day").to_pylist()) == {first}
+    assert sorted(partitions.loaded) == [date(2026, 1, 21)]  # what Jan 22 reads too; Jan 20 dropped
+    assert partitions.events_of(second).num_rows == 2
+    assert partitions.loaded == {}  # the last day: nothing is held through its aggregation
