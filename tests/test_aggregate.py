@@ -111,12 +111,23 @@ def test_forked_only_for_many_days_of_real_work_that_fit_in_memory(monkeypatch):
     assert aggregate._workers({d: (3_000_000, 2) for d in days}) == 1  # two of them exceed the budget
 
 
-def test_a_partition_is_dropped_as_soon_as_the_next_day_does_not_need_it(tmp_path):
-    folder = _lake(tmp_path)
-    partitions = aggregate.LocalPartitions(folder, "Europe/Paris")
+def test_between_two_days_a_partition_keeps_only_the_next_days_rows(tmp_path):
+    when = ["2026-01-21 08:00", "2026-01-21 23:30", "2026-01-22 00:30", "2026-01-22 10:00"]  # Paris time
+    ingest.run(
+        [write_lines(tmp_path / "e.json", [event(when=w, user=f"u{k}") for k, w in enumerate(when)])],
+        tmp_path / "lake",
+    )
     first, second = date(2026, 1, 21), date(2026, 1, 22)
-    events = partitions.events_of(first, second)  # Paris: UTC Jan 20 (the evening before) and Jan 21
-    assert events.num_rows == 2 and set(events.column("local_day").to_pylist()) == {first}
-    assert sorted(partitions.loaded) == [date(2026, 1, 21)]  # what Jan 22 reads too; Jan 20 dropped
-    assert partitions.events_of(second).num_rows == 2
+    read = lambda partitions, *days: partitions.events_of(*days).column("ts_ms").to_pylist()
+    alone = [read(aggregate.LocalPartitions(tmp_path / "lake", "Europe/Paris"), d) for d in (first, second)]
+    assert [len(a) for a in alone] == [2, 2]
+    partitions = aggregate.LocalPartitions(tmp_path / "lake", "Europe/Paris")
+    assert read(partitions, first, second) == alone[0]  # from UTC Jan 20 (none) and Jan 21
+    assert list(partitions.loaded) == [date(2026, 1, 21)]  # Jan 22 reads it too; Jan 20 is dropped
+    kept = partitions.loaded[date(2026, 1, 21)]
+    assert kept.column("local_day").to_pylist() == [second]  # 00:30 Paris on Jan 22, 23:30 UTC on Jan 21
+    assert read(partitions, second) == alone[1]
     assert partitions.loaded == {}  # the last day: nothing is held through its aggregation
+    # a day asked for out of turn is read whole again, not from what was kept for the announced one
+    read(partitions, first, second)
+    assert read(partitions, first) == alone[0]
