@@ -10,11 +10,11 @@ tuples, pickled lists) cost 4.6 µs of serial CPU a reject, more than a valid li
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import lake as lake_io
 
@@ -44,22 +44,37 @@ def block_table(rejects: list[tuple[int, str, str]]) -> pa.Table:
 
 
 class KnownRejects:
-    """The rejects the lake holds, then those met in this run too: (line, digest) pairs per file name."""
+    """The rejects the lake holds, then those met in this run too, known by (line, digest) per file name.
+
+    On whole columns: a block's keys are looked up with one `is_in` over those of its file met before, and
+    the lake's are read for a file name when it first comes. A night's file is new to the lake, so its
+    blocks are not looked up at all (a set of Python tuples cost 0.7 µs a reject, in the one process that
+    writes the lake)."""
 
     def __init__(self, lake: Path) -> None:
-        table = lake_io.read_rejects(lake, columns=list(KEY_FIELDS))
-        self._by_name: defaultdict[str, set[tuple[int, str]]] = defaultdict(set)
-        for name, line, digest in zip(*(table.column(c).to_pylist() for c in KEY_FIELDS)):
-            self._by_name[name].add((line, digest))
+        self._lake = lake_io.read_rejects(lake, columns=list(KEY_FIELDS))
+        self._by_name: dict[str, list[pa.Array]] = {}
 
     def new(self, file_name: str, rejects: pa.Table) -> pa.Table:
         """The rows of `rejects` (a block's, of BLOCK_SCHEMA, from a file named `file_name`) not met before;
         from now on they are."""
+        if file_name not in self._by_name:
+            kept = self._lake.filter(pc.equal(self._lake.column("file_name"), file_name))
+            self._by_name[file_name] = [_keys(kept)] if kept.num_rows else []
         seen = self._by_name[file_name]
-        keys = list(zip(rejects.column("line").to_pylist(), rejects.column("raw_sha1").to_pylist()))
-        fresh = [key not in seen for key in keys] if seen else None
-        seen.update(keys)
-        return rejects if fresh is None or all(fresh) else rejects.filter(pa.array(fresh))
+        keys = _keys(rejects)
+        if seen:
+            fresh = pc.invert(pc.is_in(keys, value_set=pa.concat_arrays(seen)))
+            rejects, keys = rejects.filter(fresh), keys.filter(fresh)
+        if len(keys):
+            seen.append(keys)
+        return rejects
+
+
+def _keys(table: pa.Table) -> pa.Array:
+    """A reject's key as one string per row: `line:digest`."""
+    line = pc.cast(table.column("line"), pa.string())
+    return pc.binary_join_element_wise(line, table.column("raw_sha1"), ":").combine_chunks()
 
 
 def run_table(blocks: list[tuple[str, pa.Table]], run_id: str) -> pa.Table:
