@@ -266,7 +266,7 @@ def _collect(
         tables.append(block.events)
         if not block.rejects.num_rows:
             continue
-        new = known_rejects.new(Path(block.path).name, block.rejects)
+        new = known_rejects.new(block.path, block.rejects)
         report.rejects_known += block.rejects.num_rows - new.num_rows
         if not new.num_rows:
             continue

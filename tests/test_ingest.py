@@ -61,6 +61,12 @@ def test_rejects_are_kept_with_file_line_reason_and_never_twice(tmp_path):
     again = ingest.run([export], root)
     assert again.rejects_new == {} and again.rejects_known == 2
     assert lake.read_rejects(root).num_rows == 2
+    # the same file twice in one run, and a copy of it under the same name: its rejects are kept once
+    copy = tmp_path / "copy" / "bad.json"
+    copy.parent.mkdir()
+    copy.write_bytes(export.read_bytes())
+    twice = ingest.run([export, export, copy], tmp_path / "other-lake")
+    assert twice.rejects_new == {"not_json": 1, "unknown_profile": 1} and twice.rejects_known == 4
 
 
 def test_gzipped_and_plain_files_read_alike(tmp_path):

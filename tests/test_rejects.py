@@ -28,10 +28,15 @@ def test_rejects_kept_by_the_lake_or_met_earlier_in_the_run_are_left_out(tmp_pat
 
     known = rejects.KnownRejects(tmp_path)
     again = rejects.block_table([(1, "not_json", "a"), (2, "not_json", "changed"), (3, "not_json", "c")])
-    new = known.new("night.json", again)
+    new = known.new("exports/night.json", again)
     assert new.column("line").to_pylist() == [2, 3]  # line 2's text changed: another reject
-    assert known.new("night.json", again).num_rows == 0  # the same block twice in the run
+    later = rejects.block_table([(4, "not_json", "d")])
+    assert known.new("exports/night.json", later).num_rows == 1  # the same file's next block
+    assert known.new("copy/night.json", again).num_rows == 0  # the same name twice in the run
+    assert known.new("copy/night.json", later).num_rows == 0
+    assert known.new("copy/night.json", rejects.block_table([(5, "bad_id", "e")])).num_rows == 1
     assert known.new("other.json", again).num_rows == 3  # known by file name as well
+    assert known.new("other.json", again).num_rows == 0  # the same file read again in the run
 
 
 def test_a_runs_rejects_name_their_file_and_run():
