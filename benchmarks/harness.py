@@ -158,9 +158,8 @@ def run(config: Config) -> Run:
     if "ingest" in config.stages:
         run_ingest(bench, exports)
     if {"build", "render", "nightly"} & set(config.stages):
-        if (
-            not config.reuse_aggregates
-        ):  # an earlier run's aggregates (--reuse-synth): the first build is first
+        # an earlier run's aggregates (--reuse-synth): the first build is first, unless kept on purpose
+        if not config.reuse_aggregates:
             bench.discard(work / "lake")
         link_lake(work / "synth", work / "lake", config.as_of, config.days)
     if "build" in config.stages:
