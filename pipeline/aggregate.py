@@ -408,7 +408,8 @@ def _runs(days: list[date], sizes: dict[date, tuple[int, int]], count: int) -> l
 def _aggregate_days(
     lake: Path, timezone: str, days: list[date], sources: dict[date, str], progress_label: str | None = None
 ) -> None:
-    """The consecutive `days`, in order (a progress bar with `progress_label`)."""
+    """The `days` (sorted; a day keeps what the next one in the list reads), a progress bar with
+    `progress_label`."""
     partitions = LocalPartitions(lake, timezone)
     for k, day in enumerate(progress(days, progress_label) if progress_label else days):
         one_day = partitions.events_of(day, days[k + 1] if k + 1 < len(days) else None)
