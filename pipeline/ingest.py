@@ -64,7 +64,7 @@ class LakeBlock:
 def parse_for_lake(block: Block, now_ms: int) -> LakeBlock:
     """In a parser (a forked process, a cluster's worker, or this one): the block parsed and validated."""
     parsed = parse_block(block, now_ms)
-    return LakeBlock(parsed.path, parsed.lines, parsed.events, rejects_io.block_table(parsed.rejects))
+    return LakeBlock(parsed.path, parsed.lines, parsed.events, parsed.rejects)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 
 import msgspec
 import numpy as np
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import lake as lake_io
+from . import rejects as rejects_io
 from .constants import ENT_PROFILES, EVENT_TYPES_USED, FUTURE_TOLERANCE_MS, ID_ALPHABET_PATTERN, MIN_EVENT_MS
 from .exports import Block
 from .parse import (
@@ -38,10 +40,9 @@ from .parse import (
     TRUNCATED_GZIP,
     UNKNOWN_PROFILE,
     Event,
-    Reject,
     parse_line,
 )
-from .parse_rejects import known_reject, not_json
+from .parse_rejects import known_raw, not_json
 
 _ABSENT = msgspec.Raw(b"")
 
@@ -62,6 +63,7 @@ class _Fields(msgspec.Struct):
 
 _decode = msgspec.json.Decoder(_Fields).decode
 _UNREAD = _Fields()  # stands for a line msgspec could not read: no `_id`, so it goes to parse_line
+_MALFORMED = _Fields()  # ... because it is not JSON to msgspec at all
 
 _TEXT = r'"[^"\\]+"'  # a non-empty JSON string without escapes: its text is its value
 _OID_START, _OID_END = '{"$oid":', "}"
@@ -94,12 +96,13 @@ _ABSENT_DATES = pa.array(["", "null"], pa.large_string())  # no `date`, or `"dat
 
 @dataclass
 class ParsedBlock:
-    """A block's events (lake.EVENT_SCHEMA, in line order) and rejects as (line, reason, raw)."""
+    """A block's events (lake.EVENT_SCHEMA, in line order) and rejects (rejects.BLOCK_SCHEMA, in line
+    order)."""
 
     path: str
     lines: int
     events: pa.Table
-    rejects: list[tuple[int, str, str]]
+    rejects: pa.Table
 
 
 def parse_block(block: Block, now_ms: int) -> ParsedBlock:
@@ -110,24 +113,28 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
         lines = block.lines()
         readable = _whole_lines_readable(block.text) if lines else np.zeros(0, bool)
         events, known_rejects, slow = _fast_events(lines, readable, now_ms)
-        found: list[tuple[int, Reject | Event]] = []
+        rejects: list[tuple[int, str, bytes | str]] = []  # (index in the block, reason, raw text)
         for index, reason in known_rejects:
-            reject = known_reject(lines[index], reason)
-            found.append((index, reject if reject is not None else parse_line(lines[index], now_ms)))
+            raw = known_raw(lines[index], reason)
+            if raw is None:
+                slow.append(index)
+            else:
+                rejects.append((index, reason, raw))
     finally:
         if gc_was_on:
             gc.enable()
-    found += [(index, parse_line(lines[index], now_ms)) for index in slow]
-    found.sort(key=lambda pair: pair[0])
+    found = [(index, parse_line(lines[index], now_ms)) for index in slow]
     slow_events = [(index, parsed) for index, parsed in found if type(parsed) is Event]
-    rejects = [(block.first_line + i, p.reason, p.raw) for i, p in found if type(p) is not Event]
+    rejects += [(index, parsed.reason, parsed.raw) for index, parsed in found if type(parsed) is not Event]
+    rejects.sort(key=itemgetter(0))
+    if block.broken:
+        rejects.append((block.count, TRUNCATED_GZIP, ""))
     if slow_events:
         events = _merge(events, slow_events)
     else:
         events = events.drop_columns(["index"])
-    if block.broken:
-        rejects.append((block.end_line, TRUNCATED_GZIP, ""))
-    return ParsedBlock(block.path, block.count + block.broken, events, rejects)
+    table = rejects_io.block_table(rejects, first_line=block.first_line)
+    return ParsedBlock(block.path, block.count + block.broken, events, table)
 
 
 def _fast_events(
@@ -176,8 +183,12 @@ def _fast_events(
         (BAD_ID, ~structures.valid | ~classes.valid, nothing),
         (None, nothing, structures.twice | classes.twice),
     )
-    undecided = readable & np.fromiter((d is not _UNREAD for d in decoded), bool, n)
-    not_json_lines = not_json(lines, readable & ~undecided)
+    read = np.fromiter((d is not _UNREAD and d is not _MALFORMED for d in decoded), bool, n)
+    undecided = readable & read
+    malformed = np.zeros(n, bool)
+    unread = np.flatnonzero(readable & ~read)  # few
+    malformed[unread] = [decoded[row] is _MALFORMED for row in unread.tolist()]
+    not_json_lines = not_json(lines, readable & ~read & ~malformed, malformed)
     slow = ~undecided & ~not_json_lines
     known_rejects = [(int(i), NOT_JSON) for i in np.flatnonzero(not_json_lines)]
     for reason, fails, unknown in checks:
@@ -200,8 +211,10 @@ def _fast_events(
 def _decoded(line: bytes) -> _Fields:
     try:
         return _decode(line)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (msgspec.ValidationError, RecursionError):
         return _UNREAD
+    except msgspec.DecodeError:  # not a type: the JSON itself (skipping a field checks its syntax as well)
+        return _MALFORMED
 
 
 def _raw_texts(raws: list[msgspec.Raw]) -> pa.LargeStringArray:

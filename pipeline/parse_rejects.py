@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .parse import NOT_JSON, Reject, drop_private, reject_of
+from .parse import NOT_JSON, drop_private, reject_of
 
 # A line that is not JSON to msgspec is not to parse_line either, unless it holds what only the standard
 # parser takes (parse_line's slow path): NaN, Infinity, a byte order mark, a number past a double's range (a
@@ -33,11 +33,13 @@ def _no_float(_text: str) -> float:
 _read_without_floats = msgspec.json.Decoder(float_hook=_no_float).decode
 
 
-def not_json(lines: list[bytes], unread: np.ndarray) -> np.ndarray:
-    """Per line: whether it is, for certain, not JSON. `unread`: the whole UTF-8 lines the fast path could
-    not read (few: each is read again here, to tell JSON of another shape from text that is not JSON)."""
+def not_json(lines: list[bytes], unread: np.ndarray, malformed: np.ndarray) -> np.ndarray:
+    """Per line: whether it is, for certain, not JSON. `malformed`: the whole UTF-8 lines the fast path found
+    malformed; `unread`: the others it could not read (few: each is read again here, to tell JSON of another
+    shape from text that is not JSON)."""
     certain = np.zeros(len(lines), bool)
     rows = [row for row in np.flatnonzero(unread).tolist() if _malformed(lines[row])]
+    rows = sorted(rows + np.flatnonzero(malformed).tolist())
     if rows:
         texts = pa.array([lines[row] for row in rows], pa.binary()).cast(pa.string())
         certain[rows] = ~pc.match_substring_regex(texts, STANDARD_ONLY).to_numpy(zero_copy_only=False)
@@ -54,14 +56,20 @@ def _malformed(line: bytes) -> bool:
     return False
 
 
-def known_reject(line: bytes, reason: str) -> Reject | None:
-    """`parse.reject_of` (the reject of a line whose reason is known), 1.1 µs sooner for a line without a
-    float (see `_raw_text_without_floats`)."""
-    text = _raw_text_without_floats(line) if reason != NOT_JSON else None
-    return Reject(reason, text) if text is not None else reject_of(line, reason)
+def known_raw(line: bytes, reason: str) -> bytes | str | None:
+    """The raw text of a line whose reject reason is known: its UTF-8 bytes when msgspec and orjson write it
+    (see `_raw_without_floats`; a line that is not JSON is its own text), else `parse.reject_of`'s text;
+    None when orjson does not read the line (`parse.parse_line` decides)."""
+    if reason == NOT_JSON:
+        return line.rstrip(b"\r\n")  # a whole UTF-8 line (the fast path's `readable`)
+    raw = _raw_without_floats(line)
+    if raw is not None:
+        return raw
+    reject = reject_of(line, reason)
+    return reject.raw if reject is not None else None
 
 
-def _raw_text_without_floats(line: bytes) -> str | None:
+def _raw_without_floats(line: bytes) -> bytes | None:
     """The line less `ip` and `ua`, as `parse.reject_of` writes it: msgspec reads it into a dict in C and
     stops at a float (orjson writes floats unlike the standard encoder, so `parse._dumps` walks every
     document for them). None for a line msgspec does not read, or with an integer past 64 bits (where orjson
@@ -74,6 +82,6 @@ def _raw_text_without_floats(line: bytes) -> str | None:
         return None
     drop_private(document)
     try:
-        return orjson.dumps(document).decode()
+        return orjson.dumps(document)
     except orjson.JSONEncodeError:
         return None

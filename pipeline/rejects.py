@@ -23,22 +23,28 @@ BLOCK_SCHEMA = pa.schema([lake_io.REJECT_SCHEMA.field(name) for name in BLOCK_FI
 KEY_FIELDS = ("file_name", "line", "raw_sha1")  # what a reject is known by
 
 
-def block_table(rejects: list[tuple[int, str, str]]) -> pa.Table:
-    """A block's rejects, (line, reason, raw text), as a table of BLOCK_SCHEMA. The digest is of the raw text
-    as it was (a lone surrogate included); the text kept is UTF-8 (a lone surrogate replaced)."""
+def block_table(rejects: list[tuple[int, str, str | bytes]], first_line: int = 0) -> pa.Table:
+    """A block's rejects, (line, reason, raw text), as a table of BLOCK_SCHEMA, their lines counted from
+    `first_line`. A raw text given as bytes is UTF-8. The digest is of the raw text as it was (a lone
+    surrogate included); the text kept is UTF-8 (a lone surrogate replaced)."""
     raws, digests = [], []
+    sha1 = hashlib.sha1
     for _line, _reason, raw in rejects:
+        if type(raw) is bytes:
+            raws.append(raw)
+            digests.append(sha1(raw).hexdigest())
+            continue
         try:
             data = raw.encode("utf-8")
+            raws.append(data)
         except UnicodeEncodeError:
             data = raw.encode("utf-8", "surrogatepass")
-            raw = raw.encode("utf-8", "replace").decode("utf-8")
-        raws.append(raw)
-        digests.append(hashlib.sha1(data).hexdigest())
-    lines = [line for line, _reason, _raw in rejects]
+            raws.append(raw.encode("utf-8", "replace"))
+        digests.append(sha1(data).hexdigest())
+    lines = np.fromiter((line for line, _reason, _raw in rejects), np.int64, len(rejects)) + first_line
     reasons = [reason for _line, reason, _raw in rejects]
     return pa.Table.from_arrays(
-        [pa.array(lines, pa.int64()), pa.array(reasons, pa.string()), pa.array(raws, pa.string()), digests],
+        [lines, pa.array(reasons, pa.string()), pa.array(raws, pa.binary()).cast(pa.string()), digests],
         schema=BLOCK_SCHEMA,
     )
 
