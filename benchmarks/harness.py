@@ -5,6 +5,7 @@ Lakes hold the UTC partitions of those days (hard links to the generated files, 
 
     WORK/synth/events/day=…/part-synth.parquet   generated history (the longest one needed)
     WORK/exports/events-<day>.json.gz             mongoexport files: NIGHT and the following ingest days
+    WORK/exports-clean/                           with --bad-lines: the same files, no line spoilt
     WORK/directory/                               the snapshot
     WORK/lake/                                    the first-build lake (--days), then its aggregates
                                                   (with --reuse-aggregates: a nightly set-up's, kept)
@@ -28,7 +29,15 @@ from .synth import TIMEZONE
 
 NIGHT = date(2025, 11, 25)  # a Tuesday of term; the history before it crosses the end of summer time
 STAGES = ("ingest", "build", "nightly", "render", "backfill")
-DEFAULT_STAGES = STAGES[:-1]  # the backfill (benchmarks/backfill.py) starts dask clusters: asked for by name
+DEFAULT_STAGES = STAGES[:-1]
+CLEAN_EXPORTS = "exports-clean"  # with --bad-lines: the same exports, none of their lines spoilt
+# with --bad-lines, in the order they run: (clean, spoilt) then (spoilt, clean), DuckDB between the pairs
+REJECT_COST_STEPS = (
+    "ingest/pipeline-clean",
+    "ingest/pipeline",
+    "ingest/pipeline-again",
+    "ingest/pipeline-clean-again",
+)  # the backfill (benchmarks/backfill.py) starts dask clusters: asked for by name
 
 
 @dataclass
@@ -197,21 +206,39 @@ def generate(bench: Run, exports: list[str]) -> StepResult:
             "lake_days": [d.isoformat() for d in local_days(config.as_of, config.history)],
             "export_days": [Path(f).name[7:17] for f in exports],
             "bad_share": config.bad_share,
+            **({"clean_exports": str(work / CLEAN_EXPORTS)} if config.bad_share else {}),
         },
     )
 
 
 def run_ingest(bench: Run, exports: list[str]) -> None:
+    """The pipeline's ingest of the exports, then DuckDB's. With spoilt lines (--bad-lines), the same days
+    without them too, in turn (clean, spoilt, DuckDB, spoilt, clean): what a reject costs beyond the valid
+    line it replaces (report.reject_cost)."""
     config, work = bench.config, bench.config.work
-    common = {"files": exports, "now_ms": now_ms(config)}
-    bench.step("ingest/pipeline", "ingest", {**common, "lake": str(work / "ingest-lake")})
+    common = {"now_ms": now_ms(config)}
+    clean = [str(work / CLEAN_EXPORTS / Path(f).name) for f in exports]
+    runs = [("ingest/pipeline", exports)]
+    if config.bad_share:
+        runs = [(REJECT_COST_STEPS[0], clean), ("ingest/pipeline", exports)]
+    for name, files in runs:
+        ingest_step(bench, name, files, common)
     bench.step(
         "ingest/duckdb",
         "duckdb_ingest",
-        {**common, **duckdb_settings(config, "ingest"), "out": str(work / "duckdb-ingest")},
+        {"files": exports, **common, **duckdb_settings(config, "ingest"), "out": str(work / "duckdb-ingest")},
     )
-    for folder in ("ingest-lake", "duckdb-ingest"):
-        bench.discard(work / folder)
+    bench.discard(work / "duckdb-ingest")
+    if config.bad_share:
+        ingest_step(bench, REJECT_COST_STEPS[2], exports, common)
+        ingest_step(bench, REJECT_COST_STEPS[3], clean, common)
+
+
+def ingest_step(bench: Run, name: str, files: list[str], common: dict) -> None:
+    """`ingest.run` of `files` into an empty lake of its own, set aside once measured."""
+    lake = bench.config.work / f"ingest-lake-{name.replace('/', '-')}"
+    bench.step(name, "ingest", {"files": files, **common, "lake": str(lake)})
+    bench.discard(lake)
 
 
 def duckdb_settings(config: Config, name: str) -> dict:

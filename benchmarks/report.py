@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from .harness import NIGHT, Run
+from .harness import NIGHT, REJECT_COST_STEPS, Run
 from .measure import StepResult
 
 ENGINE = {"pipeline": "pipeline", "duckdb": "DuckDB"}
@@ -161,6 +161,21 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+def reject_cost(clean: dict, spoilt: dict, spoilt_again: dict, clean_again: dict) -> dict:
+    """What a spoilt line costs beyond the valid line it replaces, in µs of the ingest's time, from the two
+    pairs of runs (the same lines, some spoilt into rejects, or none); target (issue 11): at most 0."""
+    rejects = sum(spoilt["rejects"].values()) - sum(clean["rejects"].values())
+    pairs = [(clean, spoilt), (clean_again, spoilt_again)]
+    extra = [(bad["seconds"] - good["seconds"]) / rejects * 1e6 for good, bad in pairs]
+    return {
+        "lines": clean["lines"],
+        "rejects": rejects,
+        "valid_line_us": round((clean["seconds"] + clean_again["seconds"]) / 2 / clean["lines"] * 1e6, 3),
+        "reject_extra_us": [round(value, 3) for value in extra],
+        "reject_extra_us_mean": round(sum(extra) / 2, 3),
+    }
+
+
 def summary(bench: Run) -> dict:
     get = bench.get
     out: dict = {}
@@ -168,6 +183,9 @@ def summary(bench: Run) -> dict:
     if ours and duck:
         a, b = (_rate(s) for s in (ours, duck))
         out["ingest"] = {"pipeline_ev_per_s": a, "duckdb_ev_per_s": b, "ratio": _ratio(a, b)}
+    runs = [get(name) for name in REJECT_COST_STEPS]
+    if all(step and step.ok for step in runs):
+        out["reject_cost"] = reject_cost(*(step.result for step in runs))
     agg, ind, dbuild = get("build/aggregate"), get("build/indicators"), get("build/duckdb")
     if agg and dbuild:
         ours_s = agg.result["seconds"] + ind.result["seconds"] if agg.ok and ind and ind.ok else None
@@ -325,6 +343,14 @@ def summary_lines(s: dict) -> list[str]:
         lines.append(
             f"- ingest: pipeline {_figure(i['pipeline_ev_per_s'], 'ev/s')}, DuckDB "
             f"{_figure(i['duckdb_ev_per_s'], 'ev/s')}, ratio {i['ratio']} (target ≥ 1.0)"
+        )
+    if "reject_cost" in s:
+        r = s["reject_cost"]
+        first, second = r["reject_extra_us"]
+        lines.append(
+            f"- rejects: {r['rejects']:,} of the {r['lines']:,} lines spoilt, each "
+            f"{r['reject_extra_us_mean']:+.2f} µs beyond the valid line it replaces (pairs of runs: "
+            f"{first:+.2f}, {second:+.2f}; a line {r['valid_line_us']:.2f} µs without rejects; target ≤ 0)"
         )
     if "first_build" in s:
         b = s["first_build"]

@@ -47,6 +47,9 @@ def synth(args: dict) -> dict:
         d: synthetic.write_export(pop, _day(d), exports / f"events-{d}.json.gz", args["seed"], bad_share)
         for d in args["export_days"]
     }
+    if clean := args.get("clean_exports"):  # the same lines, none spoilt (the same draws of the generator)
+        for d in args["export_days"]:
+            synthetic.write_export(pop, _day(d), Path(clean) / f"events-{d}.json.gz", args["seed"], 0.0)
     seconds["exports"] = time.perf_counter() - clock
     return {
         "accounts": pop.n_users,
