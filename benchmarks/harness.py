@@ -29,7 +29,7 @@ from .synth import TIMEZONE
 
 NIGHT = date(2025, 11, 25)  # a Tuesday of term; the history before it crosses the end of summer time
 STAGES = ("ingest", "build", "nightly", "render", "backfill")
-DEFAULT_STAGES = STAGES[:-1]
+DEFAULT_STAGES = STAGES[:-1]  # the backfill (benchmarks/backfill.py) starts dask clusters: asked for by name
 CLEAN_EXPORTS = "exports-clean"  # with --bad-lines: the same exports, none of their lines spoilt
 # with --bad-lines, in the order they run: (clean, spoilt) then (spoilt, clean), DuckDB between the pairs
 REJECT_COST_STEPS = (
@@ -37,7 +37,7 @@ REJECT_COST_STEPS = (
     "ingest/pipeline",
     "ingest/pipeline-again",
     "ingest/pipeline-clean-again",
-)  # the backfill (benchmarks/backfill.py) starts dask clusters: asked for by name
+)
 
 
 @dataclass

@@ -166,13 +166,13 @@ def reject_cost(clean: dict, spoilt: dict, spoilt_again: dict, clean_again: dict
     pairs of runs (the same lines, some spoilt into rejects, or none); target (issue 11): at most 0."""
     rejects = sum(spoilt["rejects"].values()) - sum(clean["rejects"].values())
     pairs = [(clean, spoilt), (clean_again, spoilt_again)]
-    extra = [(bad["seconds"] - good["seconds"]) / rejects * 1e6 for good, bad in pairs]
+    extra = [(bad["seconds"] - good["seconds"]) / max(rejects, 1) * 1e6 for good, bad in pairs]
     return {
         "lines": clean["lines"],
         "rejects": rejects,
         "valid_line_us": round((clean["seconds"] + clean_again["seconds"]) / 2 / clean["lines"] * 1e6, 3),
-        "reject_extra_us": [round(value, 3) for value in extra],
-        "reject_extra_us_mean": round(sum(extra) / 2, 3),
+        "reject_extra_us": [round(value, 3) for value in extra] if rejects > 0 else None,
+        "reject_extra_us_mean": round(sum(extra) / 2, 3) if rejects > 0 else None,
     }
 
 
@@ -344,7 +344,9 @@ def summary_lines(s: dict) -> list[str]:
             f"- ingest: pipeline {_figure(i['pipeline_ev_per_s'], 'ev/s')}, DuckDB "
             f"{_figure(i['duckdb_ev_per_s'], 'ev/s')}, ratio {i['ratio']} (target ≥ 1.0)"
         )
-    if "reject_cost" in s:
+    if "reject_cost" in s and s["reject_cost"]["reject_extra_us"] is None:
+        lines.append("- rejects: no line was spoilt (--bad-lines too small for these exports)")
+    elif "reject_cost" in s:
         r = s["reject_cost"]
         first, second = r["reject_extra_us"]
         lines.append(

@@ -189,6 +189,18 @@ def test_bad_lines_mode_prints_what_a_reject_costs_from_the_same_days_without_th
     assert "beyond the valid line it replaces" in (out / "results-small.md").read_text("utf-8")
 
 
+def test_a_rejects_cost_is_what_its_pair_of_runs_adds_per_reject():
+    from benchmarks.report import reject_cost
+
+    clean = {"rejects": {"not_json": 2}, "seconds": 2.0, "lines": 1_000_000}
+    spoilt = {"rejects": {"not_json": 2, "bad_id": 50_000}, "seconds": 2.1, "lines": 1_000_000}
+    again = {**spoilt, "seconds": 2.3}
+    cost = reject_cost(clean, spoilt, again, {**clean, "seconds": 2.2})
+    assert cost["rejects"] == 50_000 and cost["valid_line_us"] == 2.1
+    assert cost["reject_extra_us"] == [2.0, 2.0] and cost["reject_extra_us_mean"] == 2.0
+    assert reject_cost(clean, clean, clean, clean)["reject_extra_us"] is None  # nothing spoilt: no figure
+
+
 def test_the_first_build_is_first_even_in_a_reused_work_folder(bench):
     for doc in (bench["doc"], bench["again"]):
         steps = {s["name"]: s for s in doc["steps"]}
