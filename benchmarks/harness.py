@@ -218,10 +218,8 @@ def run_ingest(bench: Run, exports: list[str]) -> None:
     config, work = bench.config, bench.config.work
     common = {"now_ms": now_ms(config)}
     clean = [str(work / CLEAN_EXPORTS / Path(f).name) for f in exports]
-    runs = [("ingest/pipeline", exports)]
-    if config.bad_share:
-        runs = [(REJECT_COST_STEPS[0], clean), ("ingest/pipeline", exports)]
-    for name, files in runs:
+    before = [(REJECT_COST_STEPS[0], clean)] if config.bad_share else []
+    for name, files in [*before, (REJECT_COST_STEPS[1], exports)]:  # REJECT_COST_STEPS[1]: ingest/pipeline
         ingest_step(bench, name, files, common)
     bench.step(
         "ingest/duckdb",

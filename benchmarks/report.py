@@ -165,15 +165,19 @@ def reject_cost(clean: dict, spoilt: dict, spoilt_again: dict, clean_again: dict
     """What a spoilt line costs beyond the valid line it replaces, in µs of the ingest's time, from the two
     pairs of runs (the same lines, some spoilt into rejects, or none); target (issue 11): at most 0."""
     rejects = sum(spoilt["rejects"].values()) - sum(clean["rejects"].values())
-    pairs = [(clean, spoilt), (clean_again, spoilt_again)]
-    extra = [(bad["seconds"] - good["seconds"]) / max(rejects, 1) * 1e6 for good, bad in pairs]
-    return {
+    cost = {
         "lines": clean["lines"],
         "rejects": rejects,
         "valid_line_us": round((clean["seconds"] + clean_again["seconds"]) / 2 / clean["lines"] * 1e6, 3),
-        "reject_extra_us": [round(value, 3) for value in extra] if rejects > 0 else None,
-        "reject_extra_us_mean": round(sum(extra) / 2, 3) if rejects > 0 else None,
+        "reject_extra_us": None,  # nothing spoilt: no figure
+        "reject_extra_us_mean": None,
     }
+    if rejects > 0:
+        pairs = [(clean, spoilt), (clean_again, spoilt_again)]
+        extra = [(bad["seconds"] - good["seconds"]) / rejects * 1e6 for good, bad in pairs]
+        cost["reject_extra_us"] = [round(value, 3) for value in extra]
+        cost["reject_extra_us_mean"] = round(sum(extra) / 2, 3)
+    return cost
 
 
 def summary(bench: Run) -> dict:

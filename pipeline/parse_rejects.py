@@ -38,8 +38,8 @@ def not_json(lines: list[bytes], unread: np.ndarray, malformed: np.ndarray) -> n
     malformed; `unread`: the others it could not read (few: each is read again here, to tell JSON of another
     shape from text that is not JSON)."""
     certain = np.zeros(len(lines), bool)
-    rows = [row for row in np.flatnonzero(unread).tolist() if _malformed(lines[row])]
-    rows = sorted(rows + np.flatnonzero(malformed).tolist())
+    rows = np.flatnonzero(malformed).tolist()
+    rows += [row for row in np.flatnonzero(unread).tolist() if _malformed(lines[row])]
     if rows:
         texts = pa.array([lines[row] for row in rows], pa.binary()).cast(pa.string())
         certain[rows] = ~pc.match_substring_regex(texts, STANDARD_ONLY).to_numpy(zero_copy_only=False)
