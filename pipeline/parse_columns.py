@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import re
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import compress
 
 import msgspec
 import numpy as np
@@ -42,7 +42,7 @@ from .parse import (
     Event,
     parse_line,
 )
-from .parse_rejects import known_raw, not_json
+from .parse_rejects import known_raws, not_json
 
 _ABSENT = msgspec.Raw(b"")
 
@@ -112,36 +112,39 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
     try:
         lines = block.lines()
         readable = _whole_lines_readable(block.text) if lines else np.zeros(0, bool)
-        events, known_rejects, slow = _fast_events(lines, readable, now_ms)
-        rejects: list[tuple[int, str, bytes | str]] = []  # (index in the block, reason, raw text)
-        for index, reason in known_rejects:
-            raw = known_raw(lines[index], reason)
-            if raw is None:
-                slow.append(index)
-            else:
-                rejects.append((index, reason, raw))
+        events, (rows, reasons), slow = _fast_events(lines, readable, now_ms)
+        raws = known_raws(list(map(lines.__getitem__, rows)), reasons)
     finally:
         if gc_was_on:
             gc.enable()
+    if None in raws:  # orjson did not read the line: parse_line decides
+        written = [raw is not None for raw in raws]
+        slow += [row for row, ok in zip(rows, written) if not ok]
+        rows, reasons, raws = (list(compress(column, written)) for column in (rows, reasons, raws))
     found = [(index, parse_line(lines[index], now_ms)) for index in slow]
     slow_events = [(index, parsed) for index, parsed in found if type(parsed) is Event]
-    rejects += [(index, parsed.reason, parsed.raw) for index, parsed in found if type(parsed) is not Event]
-    rejects.sort(key=itemgetter(0))
+    for index, parsed in found:
+        if type(parsed) is not Event:
+            rows.append(index)
+            reasons.append(parsed.reason)
+            raws.append(parsed.raw)
     if block.broken:
-        rejects.append((block.count, TRUNCATED_GZIP, ""))
+        rows.append(block.count)
+        reasons.append(TRUNCATED_GZIP)
+        raws.append("")
     if slow_events:
         events = _merge(events, slow_events)
     else:
         events = events.drop_columns(["index"])
-    table = rejects_io.block_table(rejects, first_line=block.first_line)
-    return ParsedBlock(block.path, block.count + block.broken, events, table)
+    rejects = rejects_io.block_columns(rows, reasons, raws, first_line=block.first_line)
+    return ParsedBlock(block.path, block.count + block.broken, events, rejects)
 
 
 def _fast_events(
     lines: list[bytes], readable: np.ndarray, now_ms: int
-) -> tuple[pa.Table, list[tuple[int, str]], list[int]]:
+) -> tuple[pa.Table, tuple[list[int], list[str]], list[int]]:
     """The lines the fast path validates, as a table with their `index` in the block; the lines it knows for
-    certain to be rejects, as (index, reason); the others' indices, for parse_line. `readable`: per line,
+    certain to be rejects, as (indices, reasons); the others' indices, for parse_line. `readable`: per line,
     whether it is whole UTF-8 (msgspec skips the fields it is not asked for unread).
 
     SPEC 1.1's checks run in `parse.validate`'s order: a line's reason is its first failing check, known for
@@ -190,9 +193,10 @@ def _fast_events(
     malformed[unread] = [decoded[row] is _MALFORMED for row in unread.tolist()]
     not_json_lines = not_json(lines, readable & ~read & ~malformed, malformed)
     slow = ~undecided & ~not_json_lines
-    known_rejects = [(int(i), NOT_JSON) for i in np.flatnonzero(not_json_lines)]
-    for reason, fails, unknown in checks:
-        known_rejects += [(int(i), reason) for i in np.flatnonzero(undecided & fails)]
+    reasons = [NOT_JSON] + [reason for reason, _fails, _unknown in checks]
+    reason_of = np.where(not_json_lines, 0, -1)  # per line: its known reason, as an index in `reasons`
+    for code, (_reason, fails, unknown) in enumerate(checks, 1):
+        reason_of[undecided & fails] = code
         slow |= undecided & ~fails & unknown
         undecided &= ~fails & ~unknown
     ok = pa.array(undecided)  # every check passed
@@ -205,7 +209,9 @@ def _fast_events(
         + [pa.array(np.arange(n))],
         schema=lake_io.EVENT_SCHEMA.append(pa.field("index", pa.int64())),
     )
-    return table.filter(ok), known_rejects, np.flatnonzero(slow).tolist()
+    known = np.flatnonzero(reason_of >= 0)
+    known_reasons = np.array(reasons, object)[reason_of[known]].tolist()
+    return table.filter(ok), (known.tolist(), known_reasons), np.flatnonzero(slow).tolist()
 
 
 def _decoded(line: bytes) -> _Fields:

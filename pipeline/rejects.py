@@ -10,6 +10,7 @@ tuples, pickled lists) cost 4.6 µs of serial CPU a reject, more than a valid li
 from __future__ import annotations
 
 import hashlib
+from operator import methodcaller
 from pathlib import Path
 
 import numpy as np
@@ -21,32 +22,57 @@ from . import lake as lake_io
 BLOCK_FIELDS = ("line", "reason", "raw", "raw_sha1")
 BLOCK_SCHEMA = pa.schema([lake_io.REJECT_SCHEMA.field(name) for name in BLOCK_FIELDS])
 KEY_FIELDS = ("file_name", "line", "raw_sha1")  # what a reject is known by
+_HEXDIGEST = methodcaller("hexdigest")
 
 
 def block_table(rejects: list[tuple[int, str, str | bytes]], first_line: int = 0) -> pa.Table:
-    """A block's rejects, (line, reason, raw text), as a table of BLOCK_SCHEMA, their lines counted from
-    `first_line`. A raw text given as bytes is UTF-8. The digest is of the raw text as it was (a lone
-    surrogate included); the text kept is UTF-8 (a lone surrogate replaced)."""
-    raws, digests = [], []
-    sha1 = hashlib.sha1
-    for _line, _reason, raw in rejects:
+    """A block's rejects given as (line, reason, raw text): `block_columns`."""
+    lines, reasons, raws = zip(*rejects) if rejects else ((), (), ())
+    return block_columns(list(lines), list(reasons), list(raws), first_line)
+
+
+def block_columns(
+    lines: list[int], reasons: list[str], raws: list[str | bytes], first_line: int = 0
+) -> pa.Table:
+    """A block's rejects, as a table of BLOCK_SCHEMA in line order, their lines counted from `first_line`. A
+    raw text given as bytes is UTF-8. The digest is of the raw text as it was (a lone surrogate included); the
+    text kept is UTF-8 (a lone surrogate replaced)."""
+    try:  # every raw text as bytes (the fast path's): the digests without a Python step per reject
+        digests = list(map(_HEXDIGEST, map(hashlib.sha1, raws)))
+    except TypeError:  # some as str (parse_line's)
+        raws, digests = _utf8_with_digests(raws)
+    columns = [np.asarray(lines, np.int64) + first_line, pa.array(reasons, pa.string()), _utf8_column(raws)]
+    table = pa.Table.from_arrays([*columns, digests], schema=BLOCK_SCHEMA)
+    order = np.argsort(lines, kind="stable")
+    return table if (order == np.arange(len(order))).all() else table.take(order)
+
+
+def _utf8_column(texts: list[bytes]) -> pa.StringArray:
+    """UTF-8 texts as a string column, their bytes joined once (the builder of pa.array grows its buffer, a
+    copy each time) and not checked again."""
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:  # past what a string column's offsets count: Arrow says so
+        return pa.array(texts, pa.binary()).cast(pa.string())
+    buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(texts))]
+    return pa.Array.from_buffers(pa.string(), len(texts), buffers)
+
+
+def _utf8_with_digests(raws: list[str | bytes]) -> tuple[list[bytes], list[str]]:
+    texts, digests = [], []
+    for raw in raws:
         if type(raw) is bytes:
-            raws.append(raw)
-            digests.append(sha1(raw).hexdigest())
+            texts.append(raw)
+            digests.append(hashlib.sha1(raw).hexdigest())
             continue
         try:
             data = raw.encode("utf-8")
-            raws.append(data)
+            texts.append(data)
         except UnicodeEncodeError:
             data = raw.encode("utf-8", "surrogatepass")
-            raws.append(raw.encode("utf-8", "replace"))
-        digests.append(sha1(data).hexdigest())
-    lines = np.fromiter((line for line, _reason, _raw in rejects), np.int64, len(rejects)) + first_line
-    reasons = [reason for _line, reason, _raw in rejects]
-    return pa.Table.from_arrays(
-        [lines, pa.array(reasons, pa.string()), pa.array(raws, pa.binary()).cast(pa.string()), digests],
-        schema=BLOCK_SCHEMA,
-    )
+            texts.append(raw.encode("utf-8", "replace"))
+        digests.append(hashlib.sha1(data).hexdigest())
+    return texts, digests
 
 
 class KnownRejects:

@@ -45,7 +45,7 @@ def assert_agrees(lines: list[bytes]) -> parse_columns.ParsedBlock:
 
 def fast_path_takes(line: bytes) -> bool:
     """Whether the line is an event of the fast path, without parse_line."""
-    table, known_rejects, slow = parse_columns._fast_events(
+    table, (known_rejects, _reasons), slow = parse_columns._fast_events(
         [line], parse_columns._whole_lines_readable(line), NOW
     )
     return table.num_rows == 1 and not known_rejects and not slow
@@ -291,6 +291,45 @@ def test_raw_texts_of_rejects_are_the_references(monkeypatch):
     monkeypatch.setattr(parse_columns, "parse_line", lambda *_a: pytest.fail("parse_line was called"))
     parsed = parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)
     assert parsed.rejects.to_pylist() == as_rows(rejects)
+
+
+def test_a_blocks_rejects_are_written_back_at_once(monkeypatch):
+    """The rejects of a block are read as JSON in one call, not line by line, whatever they hold beside
+    the SPEC's fields (keys given twice, nested objects, text of any kind); the raw texts stay the
+    reference's, in line order, with the lines that are not JSON among them."""
+    body = line(profil="Director")[:-1]
+    lines = [
+        line(profil="Director", ua="Mozilla/5.0", groups=["g1"], sessionId=8812),
+        line(date={"$date": "1999-12-31T23:00:00Z"}, nested={"a": [1, {"b": None}], "c": True}),
+        line()[:-9],  # not JSON: its own text
+        line(structures=["bad id"], text='café \u2028 "quoted" \\ \n \x7f'),
+        body + b',"k":1,"ip":"203.0.113.8","k":[2],"ua":"x","ua":"y"}',
+        b'{ "_id" : "e9", "event-type" : "LOGIN", "date" : -0, "ip" : "203.0.113.9" }',
+        line(ua="Mozilla/5.0"),  # a valid event among them
+    ]
+    events, rejects = reference(lines)
+    assert len(events) == 1 and len(rejects) == 6
+    monkeypatch.setattr(parse_columns, "parse_line", lambda *_a: pytest.fail("parse_line was called"))
+    monkeypatch.setattr(parse_rejects, "_raw_without_floats", lambda _l: pytest.fail("read line by line"))
+    parsed = parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)
+    assert parsed.events.to_pylist() == events and parsed.rejects.to_pylist() == as_rows(rejects)
+
+
+def test_one_reject_the_block_cannot_write_back_at_once_sends_each_to_its_own_reading(monkeypatch):
+    """A float (which orjson writes unlike the reference) or an integer past 64 bits in one reject: the
+    block's rejects are each read alone, and their raw texts are still the reference's."""
+    read_alone: list[bytes] = []
+    alone = parse_rejects._raw_without_floats
+    monkeypatch.setattr(
+        parse_rejects, "_raw_without_floats", lambda text: read_alone.append(text) or alone(text)
+    )
+    for odd in (line(profil="Director", ratio=0.1), line(profil="Director", big=2**64)):
+        lines = [line(profil="Director", ua="Mozilla/5.0"), odd, line(_id=...), line()]
+        events, rejects = reference(lines)
+        read_alone.clear()
+        parsed = parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)
+        assert parsed.events.to_pylist() == events and parsed.rejects.to_pylist() == as_rows(rejects)
+        assert read_alone == lines[:3]
 
 
 def test_lines_that_are_not_json_are_decided_without_the_reference(monkeypatch):

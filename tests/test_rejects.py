@@ -20,6 +20,16 @@ def test_a_blocks_rejects_keep_their_text_as_utf8_and_the_digest_of_the_text_as_
     assert rejects.block_table([]).num_rows == 0
 
 
+def test_a_blocks_rejects_come_in_line_order_whatever_order_they_are_given_in():
+    """The fast path gives its rejects first, the reference's after them, as bytes and as str."""
+    table = rejects.block_columns([7, 2, 5], ["bad_id", "not_json", "unknown_profile"], [b"b", b"a", "c"], 10)
+    assert table.to_pylist() == [
+        {"line": 12, "reason": "not_json", "raw": "a", "raw_sha1": hashlib.sha1(b"a").hexdigest()},
+        {"line": 15, "reason": "unknown_profile", "raw": "c", "raw_sha1": hashlib.sha1(b"c").hexdigest()},
+        {"line": 17, "reason": "bad_id", "raw": "b", "raw_sha1": hashlib.sha1(b"b").hexdigest()},
+    ]
+
+
 def test_rejects_kept_by_the_lake_or_met_earlier_in_the_run_are_left_out(tmp_path):
     first = rejects.block_table([(1, "not_json", "a"), (2, "not_json", "b")])
     rejects_file = lake.rejects_dir(tmp_path) / "part-old.parquet"
