@@ -9,17 +9,21 @@ import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from pipeline import demo, nightly, retention
 from pipeline import ingest as ingest_stage
+from pipeline import retention
 from pipeline.cluster import session
 from pipeline.constants import DEFAULT_TIMEZONE, HOLIDAY_ZONES
 from pipeline.exceptions import StatistiquesError
 from pipeline.parse import REJECT_REASONS
-from pipeline.site import SiteOptions
-from pipeline.site import build as build_site
+
+# The commands that build pages import the site's modules when they run: Altair, Jinja and the renderer
+# take half a second to load, which `ingest`, `serve` and `--help` do without.
+if TYPE_CHECKING:
+    from pipeline.site import SiteOptions
 
 log = logging.getLogger("statistiques")
 
@@ -53,6 +57,8 @@ def site_options(command):
 
     @functools.wraps(command)  # its click parameters (attached by the decorators below) come along
     def with_site_options(**values):
+        from pipeline.site import SiteOptions
+
         options = SiteOptions(**{name: values.pop(name) for name in SITE_OPTION_NAMES})
         return command(options=options, **values)
 
@@ -189,6 +195,8 @@ def ingest_command(
 @_fail_cleanly
 def site_command(options: SiteOptions, wait: bool) -> None:
     """Compute every indicator from the lake and write the static site."""
+    from pipeline.site import build as build_site
+
     report = build_site(options, wait=wait)
     print_site(report, options.out)
 
@@ -215,6 +223,8 @@ def nightly_command(
     max_reject_rate: float,
 ) -> None:
     """Ingest FILES into the lake, then build the site (the job to schedule every night)."""
+    from pipeline import nightly
+
     report = nightly.run(
         list(files),
         replace(options, max_reject_rate=max_reject_rate),
@@ -238,6 +248,8 @@ def nightly_command(
 @_fail_cleanly
 def demo_command(out: Path, seed: int) -> None:
     """Make a synthetic ENT (two years of events), ingest it and build its site."""
+    from pipeline import demo
+
     result = demo.run(out, seed)
     click.echo(f"\nDemo site: {result.site / 'index.html'}")
     click.echo(

@@ -31,6 +31,24 @@ def test_ingest_prints_counts_per_type_and_reason(tmp_path):
     assert "unknown_profile: 1" in result.output and "not_json: 1" in result.output
 
 
+def test_ingest_runs_without_loading_the_page_builders(tmp_path):
+    """Altair, Jinja and the renderer load only for the commands that build pages (half a second each
+    `ingest` would otherwise spend before reading a line)."""
+    export = write_lines(tmp_path / "e.json", [event()])
+    run = (
+        "import sys, build\n"
+        "try:\n"
+        f"    build.cli(['ingest', {str(export)!r}, '--lake', {str(tmp_path / 'lake')!r}])\n"
+        "except SystemExit as end:\n"
+        "    assert end.code == 0, end.code\n"
+        "print(sorted(m for m in ('altair', 'jinja2', 'pipeline.site', 'pipeline.render')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]" and "LOGIN: 1" in result.stdout
+
+
 def test_missing_input_is_an_error_on_stderr_naming_it(tmp_path):
     result = subprocess.run(
         [
