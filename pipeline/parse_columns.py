@@ -149,7 +149,7 @@ def _fast_events(
 
     SPEC 1.1's checks run in `parse.validate`'s order: a line's reason is its first failing check, known for
     certain when every check before it passed on a form the fast path reads."""
-    decoded = [_decoded(line) for line in lines]
+    decoded = _decoded(lines)
     n = len(decoded)
     id_texts = _raw_texts([d.event_id for d in decoded])
     event_id, id_ok = _event_ids(id_texts)
@@ -214,13 +214,19 @@ def _fast_events(
     return table.filter(ok), (known.tolist(), known_reasons), np.flatnonzero(slow).tolist()
 
 
-def _decoded(line: bytes) -> _Fields:
-    try:
-        return _decode(line)
-    except (msgspec.ValidationError, RecursionError):
-        return _UNREAD
-    except msgspec.DecodeError:  # not a type: the JSON itself (skipping a field checks its syntax as well)
-        return _MALFORMED
+def _decoded(lines: list[bytes]) -> list[_Fields]:
+    """Each line's fields, msgspec mapped over the lines (C code, no Python step per line). A line it cannot
+    read stops the map: it becomes _UNREAD or _MALFORMED, and the map goes on from the next line."""
+    decoded: list[_Fields] = []
+    rest = iter(lines)
+    while True:
+        try:
+            decoded.extend(map(_decode, rest))  # what was read before a failure stays in `decoded`
+            return decoded
+        except (msgspec.ValidationError, RecursionError):
+            decoded.append(_UNREAD)
+        except msgspec.DecodeError:  # not a type: the JSON itself (a skipped field's syntax is checked too)
+            decoded.append(_MALFORMED)
 
 
 def _raw_texts(raws: list[msgspec.Raw]) -> pa.LargeStringArray:

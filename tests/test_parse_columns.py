@@ -332,6 +332,18 @@ def test_one_reject_the_block_cannot_write_back_at_once_sends_each_to_its_own_re
         assert read_alone == lines[:3]
 
 
+def test_each_line_keeps_its_place_when_msgspec_cannot_read_some():
+    """msgspec is mapped over the whole block; each line it cannot read (first, last, several in a row)
+    takes its place, as malformed or as of another shape (`[1` is an array before it is cut short), and the
+    lines after it are still read."""
+    lines = [b"{", line(_id="e1"), b'{"_id":"e2","event-type":1}', b"x", b"[1", line(_id="e3"), b"{"]
+    decoded = parse_columns._decoded(lines)
+    kinds = {id(parse_columns._MALFORMED): "malformed", id(parse_columns._UNREAD): "unread"}  # equal values
+    assert [kinds.get(id(d)) or bytes(d.event_id) for d in decoded] == [
+        "malformed", b'"e1"', "unread", "malformed", "unread", b'"e3"', "malformed",
+    ]  # fmt: skip
+
+
 def test_lines_that_are_not_json_are_decided_without_the_reference(monkeypatch):
     """A line msgspec finds malformed is not JSON to the reference either: it is rejected without parse_line,
     with the line itself as its raw text (its `ip` included: it has no fields), and read once."""
