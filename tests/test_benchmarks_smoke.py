@@ -188,6 +188,29 @@ def test_bad_lines_mode_prints_what_a_reject_costs_from_the_same_days_without_th
     assert len(cost["reject_extra_us"]) == 2 and cost["valid_line_us"] > 0
     assert "beyond the valid line it replaces" in (out / "results-small.md").read_text("utf-8")
 
+    # the instruction count's measured runs (here without valgrind) parse the same rejects as ingest did
+    def parsed_rejects(mode: str) -> int:
+        command = [sys.executable, "-m", "benchmarks.reject_instructions", "--work", str(work)]
+        run = subprocess.run([*command, "--lines", "10000000", "--mode", mode], cwd=ROOT, capture_output=True)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return json.loads(run.stdout.splitlines()[-1])["rejects"]
+
+    assert parsed_rejects("spoilt") - parsed_rejects("unspoilt") == cost["rejects"]
+    assert parsed_rejects("neither") == 0
+
+
+def test_instructions_of_a_reject_are_its_runs_difference_per_reject():
+    from benchmarks import reject_instructions as counted
+
+    printed = "==1== Events    : Ir\n==1== Collected : 3790487983\n==1==\n==1== I   refs:      3,790,487,983"
+    assert counted.collected(printed) == 3_790_487_983
+    counts = {"neither": 1_000_000, "unspoilt": 1_000_000 + 100 * 30_000, "spoilt": 4_000_000 + 5 * 42_000}
+    figures = counted.per_line(counts, {"neither": 0, "unspoilt": 1, "spoilt": 6}, 100)
+    assert figures == {"lines": 100, "rejects": 5, "valid_line": 30_000, "reject_extra": 42_000}
+    assert "a reject +42,000 beyond it (5 rejects; target ≤ 0)" in counted.summary("e.json.gz", figures)
+    nothing = counted.per_line(counts, {"neither": 0, "unspoilt": 1, "spoilt": 1}, 100)
+    assert nothing["reject_extra"] is None and "no line spoilt" in counted.summary("e.json.gz", nothing)
+
 
 def test_a_rejects_cost_is_what_its_pair_of_runs_adds_per_reject():
     from benchmarks.report import reject_cost
