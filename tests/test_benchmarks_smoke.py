@@ -188,12 +188,17 @@ def test_bad_lines_mode_prints_what_a_reject_costs_from_the_same_days_without_th
     assert len(cost["reject_extra_us"]) == 2 and cost["valid_line_us"] > 0
     assert "beyond the valid line it replaces" in (out / "results-small.md").read_text("utf-8")
 
-    # the instruction count's measured runs (here without valgrind) parse the same rejects as ingest did
+    # the instruction count's measured runs (here in this process, without valgrind) parse the same rejects
+    # as ingest did
+    from click.testing import CliRunner
+
+    from benchmarks.reject_instructions import main as count_instructions
+
     def parsed_rejects(mode: str) -> int:
-        command = [sys.executable, "-m", "benchmarks.reject_instructions", "--work", str(work)]
-        run = subprocess.run([*command, "--lines", "10000000", "--mode", mode], cwd=ROOT, capture_output=True)
-        assert run.returncode == 0, run.stderr[-3000:]
-        return json.loads(run.stdout.splitlines()[-1])["rejects"]
+        args = ["--work", str(work), "--lines", "10000000", "--mode", mode]
+        run = CliRunner().invoke(count_instructions, args)
+        assert run.exit_code == 0, run.output
+        return json.loads(run.output.splitlines()[-1])["rejects"]
 
     assert parsed_rejects("spoilt") - parsed_rejects("unspoilt") == cost["rejects"]
     assert parsed_rejects("neither") == 0
