@@ -25,12 +25,6 @@ KEY_FIELDS = ("file_name", "line", "raw_sha1")  # what a reject is known by
 _HEXDIGEST = methodcaller("hexdigest")
 
 
-def block_table(rejects: list[tuple[int, str, str | bytes]], first_line: int = 0) -> pa.Table:
-    """A block's rejects given as (line, reason, raw text): `block_columns`."""
-    lines, reasons, raws = zip(*rejects) if rejects else ((), (), ())
-    return block_columns(list(lines), list(reasons), list(raws), first_line)
-
-
 def block_columns(
     lines: list[int], reasons: list[str], raws: list[str | bytes], first_line: int = 0
 ) -> pa.Table:

@@ -19,6 +19,7 @@ import pytest
 from chromium import AXE_DEFAULT, CHROMIUM, CHROMIUM_ARGS
 
 from pipeline import ingest
+from pipeline import rejects as rejects_io
 from pipeline.serve import preview_server
 from pipeline.site import SiteOptions, build
 
@@ -55,6 +56,12 @@ def event(
     }
     document.update(extra)
     return document
+
+
+def reject_table(rejects: list[tuple[int, str, str | bytes]]):
+    """A block's rejects given as (line, reason, raw text), as `rejects.block_columns` makes their table."""
+    lines, reasons, raws = zip(*rejects) if rejects else ((), (), ())
+    return rejects_io.block_columns(list(lines), list(reasons), list(raws))
 
 
 def write_lines(path: Path, documents: list[dict | str]) -> Path:

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
+from conftest import reject_table
 from hypothesis import given
 from hypothesis import strategies as st
 from test_fuzz_parse import FAST, NOW, as_line, dated, json_values, near_valid
 
 from pipeline import parse_columns, parse_rejects
-from pipeline import rejects as rejects_io
 from pipeline.exports import Block
 from pipeline.parse import Event, parse_line
 
@@ -31,7 +31,7 @@ def reference(lines: list[bytes]) -> tuple[list[dict], list[tuple[int, str, str]
 
 def as_rows(rejects: list[tuple[int, str, str]]) -> list[dict]:
     """The reference's rejects as the rows of a block's reject table (UTF-8 text, the digest of the text)."""
-    return rejects_io.block_table(rejects).to_pylist()
+    return reject_table(rejects).to_pylist()
 
 
 def assert_agrees(lines: list[bytes]) -> parse_columns.ParsedBlock:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
+from conftest import reject_table
+
 from pipeline import lake, rejects
 
 
 def test_a_blocks_rejects_keep_their_text_as_utf8_and_the_digest_of_the_text_as_it_was():
     lone = '{"_id":"\ud800"}'  # a lone surrogate, which UTF-8 cannot hold
-    table = rejects.block_table([(3, "not_json", "nope"), (9, "invalid_utf8", lone)])
+    table = reject_table([(3, "not_json", "nope"), (9, "invalid_utf8", lone)])
     assert table.schema == rejects.BLOCK_SCHEMA
     rows = table.to_pylist()
     assert [(r["line"], r["reason"]) for r in rows] == [(3, "not_json"), (9, "invalid_utf8")]
@@ -17,7 +19,7 @@ def test_a_blocks_rejects_keep_their_text_as_utf8_and_the_digest_of_the_text_as_
     assert rows[1]["raw"] == '{"_id":"?"}'
     assert rows[1]["raw_sha1"] == hashlib.sha1(lone.encode("utf-8", "surrogatepass")).hexdigest()
     assert rows[1]["raw_sha1"] != hashlib.sha1(rows[1]["raw"].encode()).hexdigest()
-    assert rejects.block_table([]).num_rows == 0
+    assert reject_table([]).num_rows == 0
 
 
 def test_a_blocks_rejects_come_in_line_order_whatever_order_they_are_given_in():
@@ -31,28 +33,28 @@ def test_a_blocks_rejects_come_in_line_order_whatever_order_they_are_given_in():
 
 
 def test_rejects_kept_by_the_lake_or_met_earlier_in_the_run_are_left_out(tmp_path):
-    first = rejects.block_table([(1, "not_json", "a"), (2, "not_json", "b")])
+    first = reject_table([(1, "not_json", "a"), (2, "not_json", "b")])
     rejects_file = lake.rejects_dir(tmp_path) / "part-old.parquet"
     rejects_file.parent.mkdir(parents=True)
     lake.write_table(rejects.run_table([("exports/night.json", first)], "old"), rejects_file)
 
     known = rejects.KnownRejects(tmp_path)
-    again = rejects.block_table([(1, "not_json", "a"), (2, "not_json", "changed"), (3, "not_json", "c")])
+    again = reject_table([(1, "not_json", "a"), (2, "not_json", "changed"), (3, "not_json", "c")])
     new = known.new("exports/night.json", again)
     assert new.column("line").to_pylist() == [2, 3]  # line 2's text changed: another reject
-    later = rejects.block_table([(4, "not_json", "d")])
+    later = reject_table([(4, "not_json", "d")])
     assert known.new("exports/night.json", later).num_rows == 1  # the same file's next block
     assert known.new("copy/night.json", again).num_rows == 0  # the same name twice in the run
     assert known.new("copy/night.json", later).num_rows == 0
-    assert known.new("copy/night.json", rejects.block_table([(5, "bad_id", "e")])).num_rows == 1
+    assert known.new("copy/night.json", reject_table([(5, "bad_id", "e")])).num_rows == 1
     assert known.new("other.json", again).num_rows == 3  # known by file name as well
     assert known.new("other.json", again).num_rows == 0  # the same file read again in the run
 
 
 def test_a_runs_rejects_name_their_file_and_run():
     blocks = [
-        ("in/a.json", rejects.block_table([(1, "not_json", "x")])),
-        ("b.json.gz", rejects.block_table([(4, "bad_id", "y"), (5, "bad_id", "z")])),
+        ("in/a.json", reject_table([(1, "not_json", "x")])),
+        ("b.json.gz", reject_table([(4, "bad_id", "y"), (5, "bad_id", "z")])),
     ]
     table = rejects.run_table(blocks, "run-1")
     assert table.schema == lake.REJECT_SCHEMA
