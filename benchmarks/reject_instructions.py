@@ -111,11 +111,12 @@ def main(work: Path, lines: int, mode: str | None) -> None:
     spoilt_path, unspoilt_path = exports_of(work)
     if mode is not None:  # one measured run: both exports read, one of them parsed
         texts = {"spoilt": read_lines(spoilt_path, lines), "unspoilt": read_lines(unspoilt_path, lines)}
-        print(json.dumps({"rejects": parse_rejects(texts[mode]) if mode != "neither" else 0}))
+        rejects = parse_rejects(texts[mode]) if mode != "neither" else 0
+        print(json.dumps({"rejects": rejects, "lines": len(texts["unspoilt"])}))
         return
     if shutil.which("valgrind") is None:
         raise click.ClickException("valgrind is not installed (Debian: apt-get install valgrind)")
-    counts, rejects = {}, {}
+    counts, rejects, read = {}, {}, 0
     for run in MODES:
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m",
@@ -125,9 +126,10 @@ def main(work: Path, lines: int, mode: str | None) -> None:
         if done.returncode:
             raise click.ClickException(f"the {run} run failed:\n{done.stderr[-2000:]}")
         counts[run] = collected(done.stderr)
-        rejects[run] = json.loads(done.stdout.splitlines()[-1])["rejects"]
+        printed = json.loads(done.stdout.splitlines()[-1])
+        rejects[run], read = printed["rejects"], printed["lines"]
         click.echo(f"  {run:9} {counts[run]:>15,} instructions, {rejects[run]:,} rejects", err=True)
-    figures = per_line(counts, rejects, len(read_lines(unspoilt_path, lines)))
+    figures = per_line(counts, rejects, read)
     click.echo(summary(spoilt_path.name, figures))
     (work / "logs").mkdir(exist_ok=True)
     (work / "logs" / "reject-instructions.json").write_text(

@@ -198,7 +198,9 @@ def test_bad_lines_mode_prints_what_a_reject_costs_from_the_same_days_without_th
         args = ["--work", str(work), "--lines", "10000000", "--mode", mode]
         run = CliRunner().invoke(count_instructions, args)
         assert run.exit_code == 0, run.output
-        return json.loads(run.output.splitlines()[-1])["rejects"]
+        printed = json.loads(run.output.splitlines()[-1])
+        assert printed["lines"] == clean["lines"]  # every line of the export, read by each run
+        return printed["rejects"]
 
     assert parsed_rejects("spoilt") - parsed_rejects("unspoilt") == cost["rejects"]
     assert parsed_rejects("neither") == 0
