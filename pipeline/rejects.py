@@ -114,12 +114,12 @@ def _keys(table: pa.Table) -> pa.Array:
 def run_table(blocks: list[tuple[str, pa.Table]], run_id: str) -> pa.Table:
     """A run's new rejects, given as (path as given, a block's rejects) in order, as a REJECT_SCHEMA table."""
     rows = pa.concat_tables([table for _path, table in blocks])
-    counts = [table.num_rows for _path, table in blocks]
     paths = [path for path, _table in blocks]
-    columns = {
-        "file": np.repeat(np.array(paths, object), counts),
-        "file_name": np.repeat(np.array([Path(path).name for path in paths], object), counts),
+    block_of_row = pa.array(np.repeat(np.arange(len(blocks)), [table.num_rows for _path, table in blocks]))
+    columns = {  # each block's values repeated by Arrow: no Python string per row
+        "file": pa.array(paths, pa.string()).take(block_of_row),
+        "file_name": pa.array([Path(path).name for path in paths], pa.string()).take(block_of_row),
         **{name: rows.column(name) for name in BLOCK_FIELDS},
-        "run_id": np.full(rows.num_rows, run_id, object),
+        "run_id": pa.repeat(pa.scalar(run_id, pa.string()), rows.num_rows),
     }
     return pa.Table.from_pydict(columns, schema=lake_io.REJECT_SCHEMA)

@@ -63,3 +63,18 @@ def test_a_runs_rejects_name_their_file_and_run():
         ("b.json.gz", "b.json.gz", 4, "y", "run-1"),
         ("b.json.gz", "b.json.gz", 5, "z", "run-1"),
     ]
+
+
+def test_a_runs_rejects_file_keeps_dictionaries_for_repeated_values_only(tmp_path):
+    import pyarrow.parquet as pq
+
+    blocks = [("night.json", reject_table([(n, "bad_id", f'{{"n":{n}}}') for n in range(1, 200)]))]
+    table = rejects.run_table(blocks + [("empty.json", reject_table([]))], "run-1")
+    lake.write_table(table, tmp_path / "rejects.parquet")
+    assert pq.read_table(tmp_path / "rejects.parquet").equals(table)
+    chunks = pq.ParquetFile(tmp_path / "rejects.parquet").metadata.row_group(0)
+    encodings = {chunks.column(i).path_in_schema: chunks.column(i).encodings for i in range(7)}
+    for repeated in ("file", "file_name", "reason", "run_id"):
+        assert "RLE_DICTIONARY" in encodings[repeated], encodings
+    for unique in ("line", "raw", "raw_sha1"):  # one value a row: a dictionary would only be hashed for
+        assert "RLE_DICTIONARY" not in encodings[unique], encodings
