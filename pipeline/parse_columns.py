@@ -42,7 +42,7 @@ from .parse import (
     Event,
     parse_line,
 )
-from .parse_rejects import known_raws, not_json
+from .parse_rejects import CUT_SHORT_ERROR, known_raws, not_json
 
 _ABSENT = msgspec.Raw(b"")
 
@@ -63,7 +63,9 @@ class _Fields(msgspec.Struct):
 
 _decode = msgspec.json.Decoder(_Fields).decode
 _UNREAD = _Fields()  # stands for a line msgspec could not read: no `_id`, so it goes to parse_line
-_MALFORMED = _Fields()  # ... because it is not JSON to msgspec at all
+# why msgspec could not read a line: a value of another type (or nesting past its depth), text that is not
+# JSON to it, or JSON that ends inside a value (read to its end: cut short, for any parser)
+OTHER_SHAPE, MALFORMED, CUT_SHORT = 0, 1, 2
 
 _TEXT = r'"[^"\\]+"'  # a non-empty JSON string without escapes: its text is its value
 _OID_START, _OID_END = '{"$oid":', "}"
@@ -149,7 +151,7 @@ def _fast_events(
 
     SPEC 1.1's checks run in `parse.validate`'s order: a line's reason is its first failing check, known for
     certain when every check before it passed on a form the fast path reads."""
-    decoded = _decoded(lines)
+    decoded, failed = _decoded(lines)
     n = len(decoded)
     id_texts = _raw_texts([d.event_id for d in decoded])
     event_id, id_ok = _event_ids(id_texts)
@@ -186,12 +188,13 @@ def _fast_events(
         (BAD_ID, ~structures.valid | ~classes.valid, nothing),
         (None, nothing, structures.twice | classes.twice),
     )
-    read = np.fromiter((d is not _UNREAD and d is not _MALFORMED for d in decoded), bool, n)
+    read, why = np.ones(n, bool), np.full(n, -1, np.int8)
+    if failed:  # few
+        rows = np.fromiter(failed, np.int64, len(failed))
+        read[rows], why[rows] = False, np.fromiter(failed.values(), np.int8, len(failed))
     undecided = readable & read
-    malformed = np.zeros(n, bool)
-    unread = np.flatnonzero(readable & ~read)  # few
-    malformed[unread] = [decoded[row] is _MALFORMED for row in unread.tolist()]
-    not_json_lines = not_json(lines, readable & ~read & ~malformed, malformed)
+    malformed, cut_short = readable & (why == MALFORMED), readable & (why == CUT_SHORT)
+    not_json_lines = not_json(lines, readable & (why == OTHER_SHAPE), malformed, cut_short)
     slow = ~undecided & ~not_json_lines
     reasons = [NOT_JSON] + [reason for reason, _fails, _unknown in checks]
     reason_of = np.where(not_json_lines, 0, -1)  # per line: its known reason, as an index in `reasons`
@@ -214,19 +217,22 @@ def _fast_events(
     return table.filter(ok), (known.tolist(), known_reasons), np.flatnonzero(slow).tolist()
 
 
-def _decoded(lines: list[bytes]) -> list[_Fields]:
-    """Each line's fields, msgspec mapped over the lines (C code, no Python step per line). A line it cannot
-    read stops the map: it becomes _UNREAD or _MALFORMED, and the map goes on from the next line."""
+def _decoded(lines: list[bytes]) -> tuple[list[_Fields], dict[int, int]]:
+    """Each line's fields, msgspec mapped over the lines (C code, no Python step per line); the lines it
+    could not read, by index, with why (OTHER_SHAPE, MALFORMED or CUT_SHORT). Such a line stops the map: it
+    takes its place as _UNREAD, and the map goes on from the next line."""
     decoded: list[_Fields] = []
+    failed: dict[int, int] = {}
     rest = iter(lines)
     while True:
         try:
             decoded.extend(map(_decode, rest))  # what was read before a failure stays in `decoded`
-            return decoded
+            return decoded, failed
         except (msgspec.ValidationError, RecursionError):
-            decoded.append(_UNREAD)
-        except msgspec.DecodeError:  # not a type: the JSON itself (a skipped field's syntax is checked too)
-            decoded.append(_MALFORMED)
+            failed[len(decoded)] = OTHER_SHAPE
+        except msgspec.DecodeError as error:  # the JSON itself (a skipped field's syntax is checked too)
+            failed[len(decoded)] = CUT_SHORT if str(error) == CUT_SHORT_ERROR else MALFORMED
+        decoded.append(_UNREAD)
 
 
 def _raw_texts(raws: list[msgspec.Raw]) -> pa.LargeStringArray:

@@ -28,6 +28,7 @@ from .parse import NOT_JSON, drop_private, reject_of
 STANDARD_ONLY = r"NaN|Infinity|\x{FEFF}|[:,\[][ \t\r\n]*-?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]{3}|[0-9]{300}"
 
 _read = msgspec.json.Decoder().decode
+CUT_SHORT_ERROR = "Input data was truncated"  # msgspec's, for a text that ends inside a value
 
 
 def _no_float(_text: str) -> float:
@@ -38,11 +39,15 @@ _read_without_floats = msgspec.json.Decoder(float_hook=_no_float).decode
 _read_objects_without_floats = msgspec.json.Decoder(dict, float_hook=_no_float).decode_lines
 
 
-def not_json(lines: list[bytes], unread: np.ndarray, malformed: np.ndarray) -> np.ndarray:
-    """Per line: whether it is, for certain, not JSON. `malformed`: the whole UTF-8 lines the fast path found
-    malformed; `unread`: the others it could not read (few: each is read again here, to tell JSON of another
-    shape from text that is not JSON)."""
-    certain = np.zeros(len(lines), bool)
+def not_json(
+    lines: list[bytes], unread: np.ndarray, malformed: np.ndarray, cut_short: np.ndarray
+) -> np.ndarray:
+    """Per line: whether it is, for certain, not JSON. `cut_short`: the whole UTF-8 lines msgspec read to
+    their end and found cut short; no parser reads more of them, so they are not JSON to the reference
+    either, whatever they hold. `malformed`: the other whole UTF-8 lines the fast path found malformed;
+    `unread`: the others it could not read (few: each is read again here, to tell JSON of another shape from
+    text that is not JSON)."""
+    certain = cut_short.copy()
     rows = np.flatnonzero(malformed).tolist()
     rows += [row for row in np.flatnonzero(unread).tolist() if _malformed(lines[row])]
     if rows:

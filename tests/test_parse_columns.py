@@ -4,6 +4,7 @@ for any block of lines, the same events in the same order and the same rejects (
 from __future__ import annotations
 
 import json
+from hashlib import sha1
 
 import numpy as np
 import pyarrow as pa
@@ -334,14 +335,14 @@ def test_one_reject_the_block_cannot_write_back_at_once_sends_each_to_its_own_re
 
 def test_each_line_keeps_its_place_when_msgspec_cannot_read_some():
     """msgspec is mapped over the whole block; each line it cannot read (first, last, several in a row)
-    takes its place, as malformed or as of another shape (`[1` is an array before it is cut short), and the
-    lines after it are still read."""
-    lines = [b"{", line(_id="e1"), b'{"_id":"e2","event-type":1}', b"x", b"[1", line(_id="e3"), b"{"]
-    decoded = parse_columns._decoded(lines)
-    kinds = {id(parse_columns._MALFORMED): "malformed", id(parse_columns._UNREAD): "unread"}  # equal values
-    assert [kinds.get(id(d)) or bytes(d.event_id) for d in decoded] == [
-        "malformed", b'"e1"', "unread", "malformed", "unread", b'"e3"', "malformed",
-    ]  # fmt: skip
+    takes its place, and why is kept: cut short, malformed, or of another shape (`[1` is an array before it
+    is cut short), and the lines after it are still read."""
+    lines = [b"{", line(_id="e1"), b'{"_id":"e2","event-type":1}', b"x", b"[1", line(_id="e3"), b"{", b"}"]
+    decoded, failed = parse_columns._decoded(lines)
+    assert len(decoded) == len(lines)
+    assert [bytes(decoded[row].event_id) for row in (1, 5)] == [b'"e1"', b'"e3"']
+    cut, malformed, other = parse_columns.CUT_SHORT, parse_columns.MALFORMED, parse_columns.OTHER_SHAPE
+    assert failed == {0: cut, 2: other, 3: malformed, 4: other, 6: cut, 7: malformed}
 
 
 def test_lines_that_are_not_json_are_decided_without_the_reference(monkeypatch):
@@ -382,18 +383,25 @@ def test_what_only_the_standard_parser_takes_goes_to_the_reference(monkeypatch):
         body + b',"n":NaN',
         b"\xef\xbb\xbf" + line(),
         b"\xef\xbb\xbf" + line()[:-1],
+    ]
+    read = [body + b',"n":1E+400}', body + b',"n": 2.5e-999}', body + b',"n":' + b"7" * 400 + b"}"]
+    cut_short = [  # read to the end by msgspec: not JSON to any parser, whatever came before the cut
         body + b',"n":[1E+400,',
         body + b',"n": 2.5e-999',
         body + b',"n":' + b"7" * 400,
     ]
-    read = [body + b',"n":1E+400}', body + b',"n": 2.5e-999}', body + b',"n":' + b"7" * 400 + b"}"]
     calls = []
     reference_line = parse_columns.parse_line
     monkeypatch.setattr(parse_columns, "parse_line", lambda *a: calls.append(a[0]) or reference_line(*a))
-    assert_agrees(malformed + read)
+    parsed = assert_agrees(malformed + read + cut_short)
     assert calls == malformed
+    assert parsed.rejects.to_pylist()[-3:] == [
+        {"line": 9 + n, "reason": "not_json", "raw": text.decode(), "raw_sha1": sha1(text).hexdigest()}
+        for n, text in enumerate(cut_short)
+    ]
     hex_id = [line(_id="3e480")[:-1]]
-    assert parse_rejects.not_json(hex_id, np.ones(1, bool), np.zeros(1, bool))[0]  # not an exponent
+    nothing = np.zeros(1, bool)
+    assert parse_rejects.not_json(hex_id, np.ones(1, bool), nothing, nothing)[0]  # not an exponent
 
 
 def test_a_broken_stream_is_one_more_line():
