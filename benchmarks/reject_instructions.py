@@ -5,10 +5,14 @@ instructions (valgrind's callgrind), on the exports a `--bad-lines` run left in 
 Seconds cannot show it on a shared machine: two benchmark runs of the same code have given pairs from −12 to
 +16 µs a reject. An instruction count repeats to within 0.01 % once hash seeds and thread pools are fixed.
 
-There are three runs of the same script, under callgrind. The first reads N lines of both exports and parses
-neither; the second parses the unspoilt ones, the third the spoilt ones, block by block as ingest does
-(`parse_columns.parse_block`). A valid line costs (unspoilt − neither) ÷ N. A reject costs, beyond the valid
-line it replaces, (spoilt − unspoilt) ÷ (their difference in rejects). Issue 11's target: at most 0.
+Two measures, each of three runs under callgrind:
+- the parsers' share: one script reads N lines of both exports and parses neither, the unspoilt lines, or
+  the spoilt ones, block by block as ingest does (`parse_columns.parse_block`). A valid line costs
+  (unspoilt − neither) ÷ N;
+- the whole command, `build.py ingest`, every process it starts counted: on the first N unspoilt lines, the
+  first 2N, and the first N spoilt ones. A valid line costs (2N − N) ÷ N.
+In both, a reject costs, beyond the valid line it replaces, (spoilt − unspoilt) ÷ (their difference in
+rejects). Issue 11's target: at most 0.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from pipeline.parse_columns import parse_block
 
 from .harness import CLEAN_EXPORTS
 
-MODES = ("neither", "unspoilt", "spoilt")
+MODES = ("neither", "unspoilt", "spoilt")  # the parsers' runs
+INGEST_RUNS = ("unspoilt", "unspoilt_twice", "spoilt")  # build.py ingest on N, 2N and N spoilt lines
 FIXED = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # for repeatable counts
 NOW_MS = 4_102_444_800_000  # 2100-01-01: no line is in the future
+BUILD = Path(__file__).resolve().parent.parent / "build.py"
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -63,22 +69,23 @@ def exports_of(work: Path) -> tuple[Path, Path]:
 
 
 def collected(valgrind_output: str) -> int:
-    """The instructions callgrind counted, from what it printed."""
-    found = _COLLECTED.search(valgrind_output)
-    if found is None:
+    """The instructions callgrind counted, from what it printed: the sum over the processes it followed."""
+    found = _COLLECTED.findall(valgrind_output)
+    if not found:
         raise click.ClickException(f"callgrind printed no count:\n{valgrind_output[-2000:]}")
-    return int(found.group(1))
+    return sum(map(int, found))
 
 
-def per_line(counts: dict[str, int], rejects: dict[str, int], lines: int) -> dict:
-    """Instructions a valid line, and a reject's beyond the valid line it replaces (None when nothing was
-    spoilt)."""
-    spoilt = rejects["spoilt"] - rejects["unspoilt"]
+def per_line(valid: tuple[int, int], spoilt: tuple[int, int]) -> dict:
+    """Instructions a valid line, from (instructions, lines) that one run has over another; a reject's beyond
+    the valid line it replaces, from (instructions, rejects) that the spoilt run has over the unspoilt one
+    (None when nothing was spoilt)."""
+    (valid_instructions, lines), (spoilt_instructions, rejects) = valid, spoilt
     return {
         "lines": lines,
-        "rejects": spoilt,
-        "valid_line": round((counts["unspoilt"] - counts["neither"]) / lines),
-        "reject_extra": round((counts["spoilt"] - counts["unspoilt"]) / spoilt) if spoilt > 0 else None,
+        "rejects": rejects,
+        "valid_line": round(valid_instructions / lines),
+        "reject_extra": round(spoilt_instructions / rejects) if rejects > 0 else None,
     }
 
 
@@ -89,6 +96,76 @@ def summary(name: str, figures: dict) -> str:
     return (
         head + f"a reject {figures['reject_extra']:+,} beyond it ({figures['rejects']:,} rejects; target ≤ 0)"
     )
+
+
+def write_ingest_exports(spoilt: Path, unspoilt: Path, lines: int, folder: Path) -> dict[str, Path]:
+    """The exports of INGEST_RUNS: the first `lines` lines of each export, and 2 × `lines` of the unspoilt
+    one, gzipped as the benchmark's are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for run, source, count in (("unspoilt", unspoilt, lines), ("unspoilt_twice", unspoilt, 2 * lines),
+                               ("spoilt", spoilt, lines)):  # fmt: skip
+        made[run] = folder / run / spoilt.name  # the same file name: the same work in each run
+        made[run].parent.mkdir(exist_ok=True)
+        with gzip.open(source, "rb") as read, gzip.open(made[run], "wb", compresslevel=1) as out:
+            out.writelines(itertools.islice(read, count))
+    return made
+
+
+def ingest_command(export: Path, lake: Path) -> list[str]:
+    """The whole command measured: every reject kept, whatever their share; its report as JSON."""
+    return [sys.executable, str(BUILD), "ingest", str(export), "--lake", str(lake), "--json",
+            "--max-reject-rate", "100"]  # fmt: skip
+
+
+def _callgrind(command: list[str], what: str) -> tuple[int, str]:
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null", *command],
+        capture_output=True, text=True, env={**os.environ, **FIXED}, check=False,
+    )  # fmt: skip
+    if done.returncode:
+        raise click.ClickException(f"the {what} run failed:\n{done.stderr[-2000:]}")
+    return collected(done.stderr), done.stdout
+
+
+def count_parsers(work: Path, lines: int) -> tuple[dict, dict[str, int]]:
+    """The parsers' runs (MODES) under callgrind: their figures, and each run's count."""
+    counts, rejects, read = {}, {}, {}
+    for run in MODES:
+        command = [sys.executable, "-m", "benchmarks.reject_instructions", "--work", str(work),
+                   "--lines", str(lines), "--mode", run]  # fmt: skip
+        counts[run], printed = _callgrind(command, run)
+        printed = json.loads(printed.splitlines()[-1])
+        rejects[run], read[run] = printed["rejects"], printed["lines"]
+        click.echo(f"  parse {run:14} {counts[run]:>15,} instructions, {rejects[run]:,} rejects", err=True)
+    return _figures(counts, rejects, ("neither", "unspoilt"), read["unspoilt"]), counts
+
+
+def count_ingest(work: Path, lines: int) -> tuple[dict, dict[str, int]]:
+    """The whole command's runs (INGEST_RUNS) under callgrind: their figures, and each run's count."""
+    folder = work / "reject-instructions"
+    shutil.rmtree(folder, ignore_errors=True)
+    exports = write_ingest_exports(*exports_of(work), lines, folder)
+    counts, rejects, read = {}, {}, {}
+    for run in INGEST_RUNS:
+        command = ingest_command(exports[run], folder / f"lake-{run}")
+        counts[run], printed = _callgrind(command, f"ingest {run}")
+        report = json.loads(printed)
+        rejects[run], read[run] = sum(report["rejects_new"].values()), report["lines"]
+        click.echo(f"  ingest {run:13} {counts[run]:>15,} instructions, {rejects[run]:,} rejects", err=True)
+    shutil.rmtree(folder)
+    valid_lines = read["unspoilt_twice"] - read["unspoilt"]
+    return _figures(counts, rejects, ("unspoilt", "unspoilt_twice"), valid_lines), counts
+
+
+def _figures(
+    counts: dict[str, int], rejects: dict[str, int], valid_runs: tuple[str, str], lines: int
+) -> dict:
+    """`per_line` of runs named as in MODES or INGEST_RUNS: a valid line from the second of `valid_runs` less
+    the first (`lines` apart), a reject from the spoilt run less the unspoilt one."""
+    fewer, more = valid_runs
+    spoilt = (counts["spoilt"] - counts["unspoilt"], rejects["spoilt"] - rejects["unspoilt"])
+    return per_line((counts[more] - counts[fewer], lines), spoilt)
 
 
 @click.command()
@@ -103,37 +180,30 @@ def summary(name: str, figures: dict) -> str:
     default=40_000,
     show_default=True,
     type=click.IntRange(1),
-    help="Lines of each export read (40,000: about 100 s for the three runs under callgrind).",
+    help="Lines of each export read (40,000: about 8 minutes for the six runs under callgrind).",
 )
-@click.option("--mode", type=click.Choice(MODES), hidden=True, help="Run as one of the three measured runs.")
+@click.option("--mode", type=click.Choice(MODES), hidden=True, help="Run as one of the parsers' runs.")
 def main(work: Path, lines: int, mode: str | None) -> None:
-    """Count the instructions a reject costs beyond a valid line (issue 11), with callgrind."""
+    """Count the instructions a reject costs beyond a valid line (issue 11), with callgrind: in the parsers,
+    and in the whole `build.py ingest`."""
     spoilt_path, unspoilt_path = exports_of(work)
-    if mode is not None:  # one measured run: both exports read, one of them parsed
+    if mode is not None:  # one of the parsers' runs: both exports read, one of them parsed
         texts = {"spoilt": read_lines(spoilt_path, lines), "unspoilt": read_lines(unspoilt_path, lines)}
         rejects = parse_rejects(texts[mode]) if mode != "neither" else 0
         print(json.dumps({"rejects": rejects, "lines": len(texts["unspoilt"])}))
         return
     if shutil.which("valgrind") is None:
         raise click.ClickException("valgrind is not installed (Debian: apt-get install valgrind)")
-    counts, rejects, read = {}, {}, 0
-    for run in MODES:
-        done = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m",
-             "benchmarks.reject_instructions", "--work", str(work), "--lines", str(lines), "--mode", run],
-            capture_output=True, text=True, env={**os.environ, **FIXED}, check=False,
-        )  # fmt: skip
-        if done.returncode:
-            raise click.ClickException(f"the {run} run failed:\n{done.stderr[-2000:]}")
-        counts[run] = collected(done.stderr)
-        printed = json.loads(done.stdout.splitlines()[-1])
-        rejects[run], read = printed["rejects"], printed["lines"]
-        click.echo(f"  {run:9} {counts[run]:>15,} instructions, {rejects[run]:,} rejects", err=True)
-    figures = per_line(counts, rejects, read)
-    click.echo(summary(spoilt_path.name, figures))
+    parse, parse_counts = count_parsers(work, lines)
+    ingest, ingest_counts = count_ingest(work, lines)
+    click.echo(summary(f"parse_block on {spoilt_path.name}", parse))
+    click.echo(summary("build.py ingest, every process", ingest))
     (work / "logs").mkdir(exist_ok=True)
     (work / "logs" / "reject-instructions.json").write_text(
-        json.dumps({**figures, "counts": counts}), "utf-8"
+        json.dumps(
+            {"parse": {**parse, "counts": parse_counts}, "ingest": {**ingest, "counts": ingest_counts}}
+        ),
+        "utf-8",
     )
 
 

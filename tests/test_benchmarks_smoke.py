@@ -176,9 +176,12 @@ def test_bad_lines_mode_prints_what_a_reject_costs_from_the_same_days_without_th
     assert results[3]["rejects"] == clean["rejects"] and results[2]["rejects"] == spoilt["rejects"]
     assert {r["lines"] for r in results} == {clean["lines"]}
 
-    def lines(folder: str) -> list[bytes]:
+    def export(folder: str) -> Path:
         (path,) = (work / folder).glob("events-*.json.gz")
-        return gzip.decompress(path.read_bytes()).splitlines()
+        return path
+
+    def lines(folder: str) -> list[bytes]:
+        return gzip.decompress(export(folder).read_bytes()).splitlines()
 
     changed = sum(a != b for a, b in zip(lines("exports"), lines("exports-clean"), strict=True))
     cost = doc["summary"]["reject_cost"]
@@ -205,17 +208,51 @@ def test_bad_lines_mode_prints_what_a_reject_costs_from_the_same_days_without_th
     assert parsed_rejects("spoilt") - parsed_rejects("unspoilt") == cost["rejects"]
     assert parsed_rejects("neither") == 0
 
+    # ... and so do the whole command's runs, on the first lines of each export (here without valgrind)
+    from benchmarks.reject_instructions import ingest_command, write_ingest_exports
+
+    half = clean["lines"] // 2
+    exports = write_ingest_exports(export("exports"), export("exports-clean"), half, tmp_path / "runs")
+    reports = {}
+    for run, given in exports.items():
+        done = subprocess.run(
+            ingest_command(given, tmp_path / run), capture_output=True, text=True, check=True
+        )
+        reports[run] = json.loads(done.stdout)
+    assert [reports[run]["lines"] for run in ("unspoilt", "unspoilt_twice", "spoilt")] == [
+        half,
+        2 * half,
+        half,
+    ]
+    spoilt_half = sum(
+        a != b for a, b in zip(lines("exports")[:half], lines("exports-clean")[:half], strict=True)
+    )
+    extra = sum(reports["spoilt"]["rejects_new"].values()) - sum(reports["unspoilt"]["rejects_new"].values())
+    assert 0.5 * spoilt_half < extra <= spoilt_half
+
 
 def test_instructions_of_a_reject_are_its_runs_difference_per_reject():
     from benchmarks import reject_instructions as counted
 
     printed = "==1== Events    : Ir\n==1== Collected : 3790487983\n==1==\n==1== I   refs:      3,790,487,983"
     assert counted.collected(printed) == 3_790_487_983
+    forked = printed + "\n==2== Collected : 1000\n==3== Collected : 20"  # every process callgrind followed
+    assert counted.collected(forked) == 3_790_489_003
     counts = {"neither": 1_000_000, "unspoilt": 1_000_000 + 100 * 30_000, "spoilt": 4_000_000 + 5 * 42_000}
-    figures = counted.per_line(counts, {"neither": 0, "unspoilt": 1, "spoilt": 6}, 100)
+    figures = counted._figures(
+        counts, {"neither": 0, "unspoilt": 1, "spoilt": 6}, ("neither", "unspoilt"), 100
+    )
     assert figures == {"lines": 100, "rejects": 5, "valid_line": 30_000, "reject_extra": 42_000}
     assert "a reject +42,000 beyond it (5 rejects; target ≤ 0)" in counted.summary("e.json.gz", figures)
-    nothing = counted.per_line(counts, {"neither": 0, "unspoilt": 1, "spoilt": 1}, 100)
+    whole = {
+        "unspoilt": 9_000_000,
+        "unspoilt_twice": 9_000_000 + 100 * 50_000,
+        "spoilt": 9_000_000 - 5 * 1_000,
+    }
+    rejects = {"unspoilt": 1, "unspoilt_twice": 2, "spoilt": 6}
+    figures = counted._figures(whole, rejects, ("unspoilt", "unspoilt_twice"), 100)
+    assert figures == {"lines": 100, "rejects": 5, "valid_line": 50_000, "reject_extra": -1_000}
+    nothing = counted.per_line((3_000_000, 100), (0, 0))
     assert nothing["reject_extra"] is None and "no line spoilt" in counted.summary("e.json.gz", nothing)
 
 
