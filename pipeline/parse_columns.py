@@ -188,11 +188,10 @@ def _fast_events(
         (BAD_ID, ~structures.valid | ~classes.valid, nothing),
         (None, nothing, structures.twice | classes.twice),
     )
-    read, why = np.ones(n, bool), np.full(n, -1, np.int8)
+    why = np.full(n, -1, np.int8)  # per line msgspec could not read: why (_decoded); -1 for the others
     if failed:  # few
-        rows = np.fromiter(failed, np.int64, len(failed))
-        read[rows], why[rows] = False, np.fromiter(failed.values(), np.int8, len(failed))
-    undecided = readable & read
+        why[np.fromiter(failed, np.int64, len(failed))] = np.fromiter(failed.values(), np.int8, len(failed))
+    undecided = readable & (why < 0)
     malformed, cut_short = readable & (why == MALFORMED), readable & (why == CUT_SHORT)
     not_json_lines = not_json(lines, readable & (why == OTHER_SHAPE), malformed, cut_short)
     slow = ~undecided & ~not_json_lines
