@@ -76,5 +76,5 @@ def test_a_runs_rejects_file_keeps_dictionaries_for_repeated_values_only(tmp_pat
     encodings = {chunks.column(i).path_in_schema: chunks.column(i).encodings for i in range(7)}
     for repeated in ("file", "file_name", "reason", "run_id"):
         assert "RLE_DICTIONARY" in encodings[repeated], encodings
-    for unique in ("line", "raw", "raw_sha1"):  # one value a row: a dictionary would only be hashed for
+    for unique in ("line", "raw", "raw_sha1"):  # one value a row: a dictionary would be hashed for nothing
         assert "RLE_DICTIONARY" not in encodings[unique], encodings
