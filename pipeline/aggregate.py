@@ -300,8 +300,13 @@ _PURE_PART = (
 CODE_VERSION = hashlib.sha1("".join(inspect.getsource(f) for f in _PURE_PART).encode()).hexdigest()[:16]
 
 
-def _day_source(lake: Path, day: date, timezone: str) -> str:
-    parts = [f"{d}:{lake_io.day_fingerprint(lake, d)}" for d in utc_days_of(day, timezone)]
+def _day_source(lake: Path, day: date, timezone: str) -> str | None:
+    """What the local day's aggregates are computed from; None when no partition it overlaps holds a file:
+    such a day has no aggregates, no record, no folder (a year of history on a young lake is mostly these)."""
+    fingerprints = [(d, lake_io.day_fingerprint(lake, d)) for d in utc_days_of(day, timezone)]
+    if not any(fingerprint for _day, fingerprint in fingerprints):
+        return None
+    parts = [f"{d}:{fingerprint}" for d, fingerprint in fingerprints]
     versions = [store.LAYOUT_VERSION, CODE_VERSION]
     return hashlib.sha1("|".join([*versions, timezone, *parts]).encode()).hexdigest()
 
@@ -409,7 +414,12 @@ def _aggregate_days(
     lake: Path, timezone: str, days: list[date], sources: dict[date, str], progress_label: str | None = None
 ) -> None:
     """The `days` (sorted; a day keeps what the next one in the list reads), a progress bar with
-    `progress_label`."""
+    `progress_label`. A day whose source is None (no partition holds a file of it any more) loses its
+    aggregates."""
+    for day in days:
+        if sources[day] is None:
+            store.remove_day(lake, timezone, day)
+    days = [day for day in days if sources[day] is not None]
     partitions = LocalPartitions(lake, timezone)
     for k, day in enumerate(progress(days, progress_label) if progress_label else days):
         one_day = partitions.events_of(day, days[k + 1] if k + 1 < len(days) else None)
@@ -509,6 +519,8 @@ def _refresh_month(lake: Path, timezone: str, month_days: list[date]) -> bool:
     complete = month_days == all_days
     sources = {d.isoformat(): store.read_day_record(lake, timezone, d).get("source") for d in all_days}
     record = store.read_month_record(lake, timezone, month) or {}
+    if not record and not any(sources.values()):
+        return False  # no day of it has aggregates, and nothing was written for it: it has none either
     written = record.get("days")
     changed = [d for d in all_days if written is None or written.get(d.isoformat()) != sources[d.isoformat()]]
     presence = _month_presence(lake, timezone, month, all_days, changed, written) if changed else None

@@ -12,6 +12,9 @@ retention read and delete through it; no other module builds one of its paths, k
     LAKE/daily/<tz>/history.json                        {"first_day": the lake's first local day holding an
                                                          event, or null}: whether the year before is covered
 
+A local day that no UTC partition it overlaps holds a file of has no folder, and a month none of whose days
+has one has none either: readers take a missing table for an empty one.
+
 Counts: a login's key is its local hour "00".."23", an access's its module, an activation's and the day's
 distinct visitors' "". Presence: the distinct (entity, profile, user) of the day's logins, profile "all"
 (Tous) counting a user once; the monthly table sets bit d-1 of `days` when the user was seen on day d.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 
@@ -278,6 +282,16 @@ def write_day(
         lake_io.write_parquet(counts.cast(COUNTS_SCHEMA), folder / COUNTS_FILE)
         lake_io.write_parquet(presence.cast(PRESENCE_SCHEMA), folder / PRESENCE_FILE)
     lake_io.write_json(record, folder / RECORD_FILE)
+
+
+def remove_day(lake: Path, timezone: str, day: date) -> None:
+    """A day no partition holds a file of: its tables, then its record (a run killed in between leaves the
+    record, so the next build finishes the job), then its folder."""
+    folder = daily_dir(lake, timezone, day)
+    for name in (COUNTS_FILE, PRESENCE_FILE, RECORD_FILE):
+        (folder / name).unlink(missing_ok=True)
+    with suppress(OSError):  # absent, or holding what this layout did not write: left
+        folder.rmdir()
 
 
 def write_history(lake: Path, timezone: str, first_day: date | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pyarrow as pa
@@ -49,11 +50,33 @@ def test_a_new_layout_version_recomputes_every_day(tmp_path, monkeypatch):
     lake = tmp_path / "lake"
     ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
     days = periods.days_between(date(2026, 3, 1), date(2026, 3, 31))
-    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == len(days)
+    # the local days that read UTC March 10, its only partition: the 10th and the 11th (from 00:00, 23:00 UTC)
+    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 2
     assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 0  # up to date
     monkeypatch.setattr(store, "LAYOUT_VERSION", "another layout")
     again = aggregate.run(lake, "Europe/Paris", days)
-    assert again["days_recomputed"] == len(days) and again["months_recomputed"] == 1
+    assert again["days_recomputed"] == 2 and again["months_recomputed"] == 1
+
+
+def test_a_day_no_partition_holds_a_file_of_has_no_aggregates(tmp_path):
+    lake = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
+    days = periods.days_between(date(2026, 1, 1), date(2026, 3, 31))
+    report = aggregate.run(lake, "Europe/Paris", days)
+    daily = sorted(p.name for p in (lake / "daily" / "Europe__Paris").iterdir())
+    assert daily == ["day=2026-03-10", "day=2026-03-11", "history.json"]
+    assert [p.name for p in (lake / "monthly" / "Europe__Paris").iterdir()] == ["month=2026-03"]
+    assert report["days_recomputed"] == 2 and report["months_recomputed"] == 1
+
+    # the partition goes (as retention deletes it): the two days lose their aggregates, the month its figures
+    shutil.rmtree(lake / "events" / "day=2026-03-10")
+    report = aggregate.run(lake, "Europe/Paris", days)
+    assert report["days_recomputed"] == 2 and report["months_recomputed"] == 1
+    assert sorted(p.name for p in (lake / "daily" / "Europe__Paris").iterdir()) == ["history.json"]
+    assert store.read_counts(lake, "Europe/Paris", date(2026, 3, 10)).num_rows == 0
+    month = store.read_presence(store.month_presence_path(lake, "Europe/Paris", date(2026, 3, 1)))
+    assert month.num_rows == 0
+    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 0
 
 
 def test_statistics_are_written_only_where_they_are_read(tmp_path):

@@ -87,7 +87,8 @@ def test_lake_and_site_equal_the_local_engines(dask_cluster, local_build, tmp_pa
     site_report = build(replace(options, scheduler=dask_cluster.address))
     assert site_report["cluster"]["workers"] == 2
     assert all(0 < mib < 4096 for mib in site_report["cluster"]["peak_memory_mib"].values())
-    assert site_report["aggregation"]["days_recomputed"] == site_report["aggregation"]["days_considered"]
+    days_with_events = len(list((tmp_path / "lake" / "daily").glob("*/day=*/source.json")))
+    assert site_report["aggregation"]["days_recomputed"] == days_with_events > 0  # every one, on the cluster
     ours, theirs = site_files(tmp_path / "site"), site_files(folder / "site")
     assert ours.keys() == theirs.keys() and len(ours) > 100
     assert [name for name in ours if ours[name] != theirs[name]] == []

@@ -58,7 +58,10 @@ def _lake_with_history(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
 def test_nightly_deletes_what_is_older_than_the_retention_and_reports_it(tmp_path, monkeypatch):
     root, directory = _lake_with_history(tmp_path, monkeypatch)
     old_daily = sorted((root / "daily" / "Europe__Paris").glob("day=*"))
-    assert old_daily[0].name == "day=2023-03-01" and old_daily[-1].name == "day=2024-03-31"
+    # the days that read a partition holding events (a UTC day also covers the next local day's first hour)
+    assert [p.name[len("day=") :] for p in old_daily] == [
+        "2023-12-31", "2024-01-01", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-02"
+    ]  # fmt: skip
 
     report = nightly.run([], SiteOptions(root, directory, tmp_path / "site", date(2026, 3, 31))).site
     deleted = report["retention"]
@@ -72,8 +75,8 @@ def test_nightly_deletes_what_is_older_than_the_retention_and_reports_it(tmp_pat
         date(2026, 3, 11),
     ]
     assert lake.read_days(root, [date(2024, 2, 29)]).num_rows == 2  # its 12:00 and the 1st's 00:30
-    # daily aggregates of March 2023 to February 2024 (366 days) and their 12 months
-    assert deleted["daily_aggregates_deleted"] == 366 and deleted["monthly_aggregates_deleted"] == 12
+    # daily aggregates before March 2024 (December 31 and January 1, February 28 and 29) and their months
+    assert deleted["daily_aggregates_deleted"] == 4 and deleted["monthly_aggregates_deleted"] == 3
     daily = sorted(p.name for p in (root / "daily" / "Europe__Paris").glob("day=*"))
     assert daily[0] == "day=2024-03-01"
     monthly = sorted(p.name for p in (root / "monthly" / "Europe__Paris").glob("month=*"))
@@ -81,9 +84,10 @@ def test_nightly_deletes_what_is_older_than_the_retention_and_reports_it(tmp_pat
     # the old run's rejects (raw lines, user ids) go; the recent run's stay
     assert deleted["reject_files_deleted"] == 1
     assert lake.read_rejects(root).column("raw").to_pylist() == ["{recent bad line"]
-    # 2 event files; per daily folder source.json, and counts + presence for the 3 days with events;
-    # presence, rolled-up counts (complete months) and source.json per month; the rejects file
-    assert deleted["files_deleted"] == 2 + (366 + 3 * 2) + 12 * 3 + 1
+    # 2 event files; per daily folder source.json, and counts + presence for the 3 days with events (January
+    # 1 has a record only: it reads UTC December 31); presence, rolled-up counts (complete months) and
+    # source.json per month; the rejects file
+    assert deleted["files_deleted"] == 2 + (4 + 3 * 2) + 3 * 3 + 1
     assert deleted["bytes_deleted"] > 0
     assert json.loads((tmp_path / "site" / "build.json").read_text())["retention"] == deleted
     assert not list(root.rglob(f"{lake.TEMPORARY_PREFIX}*"))
