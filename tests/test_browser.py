@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from chromium import CHROMIUM, contrast, rgb, serious_violations
 from conftest import holidays_by_day, read_csv, serving
-from test_pages import AS_OF, HOSTILE, build_tiny_site
+from test_pages import AS_OF, HOSTILE
 
 from pipeline.constants import INDICATORS, PROFILES, RUN_ALERT_COLOUR
 from pipeline.render import tile_text
@@ -32,8 +32,8 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is missing (pip in
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_site(tmp_path_factory.mktemp("browser"))
+def site(tiny_site: Path) -> Path:
+    return tiny_site
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from chromium import rgb
 from nginx_helpers import fetch, running_nginx
-from test_pages import Page, build_tiny_site
+from test_pages import Page
 
 from pipeline import render
 from pipeline.constants import HOLIDAY_COLOUR, INDICATORS, PROFILES
@@ -38,20 +39,28 @@ document.addEventListener("securitypolicyviolation", function (e) {
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = build_tiny_site(tmp_path_factory.mktemp("csp"))
-    (site.parent / "directory" / "users.csv").write_text(
+def site(tiny_site: Path) -> Path:
+    return tiny_site
+
+
+@pytest.fixture(scope="module")
+def directory(tiny_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site's directory with its users (a super administrator and a parent), in a copy: the site and
+    its folder are shared with other modules."""
+    directory = tmp_path_factory.mktemp("csp") / "directory"
+    shutil.copytree(tiny_site.parent / "directory", directory)
+    (directory / "users.csv").write_text(
         "id,profile,structures,classes,functions\n"
         f"{ADMIN},Personnel,s-lycee,,SUPER_ADMIN\n"
         "parent,Relative,s-lycee,c-2nde-a,\n",
         encoding="utf-8",
     )
-    return site
+    return directory
 
 
 @pytest.fixture(scope="module")
-def nginx(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    with running_nginx(site, site.parent / "directory", tmp_path_factory.mktemp("nginx")) as port:
+def nginx(site: Path, directory: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    with running_nginx(site, directory, tmp_path_factory.mktemp("nginx")) as port:
         yield port
 
 

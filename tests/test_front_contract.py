@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from test_pages import CLASSES, STRUCTURES, build_tiny_site
+from test_pages import CLASSES, STRUCTURES
 
 from pipeline.constants import INDICATORS
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_site(tmp_path_factory.mktemp("contract"))
+def site(tiny_site: Path) -> Path:
+    return tiny_site
 
 
 def stats_config(site: Path) -> dict:

@@ -89,8 +89,8 @@ def build_tiny_site(folder: Path, seed: int = 3) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_site(tmp_path_factory.mktemp("pages"))
+def site(tiny_site: Path) -> Path:
+    return tiny_site
 
 
 def entity_folders(site: Path) -> list[Path]:
