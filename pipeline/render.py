@@ -9,9 +9,11 @@ folder), `index.html` (the seven tiles) and one detail page per indicator.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +25,7 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from . import charts
+from . import charts, constants
 from .constants import (
     CHANGE_NEW,
     CHANGE_NEW_WORD,
@@ -215,16 +217,36 @@ def capitalised(text: str) -> str:
 def vega_runtime() -> str:
     """Vega + Vega-Lite + vega-embed from vl-convert, wrapped so its top-level names stay private.
 
-    vl-convert bundles it on each first call (1.2 s here, every run), so the text is kept in the user's
-    cache folder, named by vl-convert's version; an unwritable cache only costs the time."""
+    vl-convert bundles it on each first call (1.2 s here, every run): the text is kept in the cache folder
+    (`cached_text`), named by vl-convert's version."""
     import vl_convert
 
-    cached = runtime_cache_folder() / f"vega-runtime-{vl_convert.__version__}.js"
+    return cached_text(
+        f"vega-runtime-{vl_convert.__version__}.js",
+        lambda: "(function () {\n" + vl_convert.javascript_bundle() + "\n})();\n",
+    )
+
+
+def chart_specs() -> dict[str, dict[str, Any]]:
+    """`charts.chart_specs()`, kept in the cache folder (`cached_text`) as JSON named by what makes them:
+    Altair's version and the source of pipeline.charts and pipeline.constants, its only import. Building
+    them took 1.0 s of every `site` process (2-core AMD EPYC); reading them back, a few milliseconds."""
+    import altair
+
+    sources = [altair.__version__, inspect.getsource(charts), inspect.getsource(constants)]
+    key = hashlib.sha1("\n".join(sources).encode()).hexdigest()[:16]
+    return json.loads(cached_text(f"chart-specs-{key}.json", lambda: json.dumps(charts.chart_specs())))
+
+
+def cached_text(name: str, make: Callable[[], str]) -> str:
+    """The text of `runtime_cache_folder()/name`, made and written there first when absent: the same from
+    run to run, costly to make. An unwritable cache only costs the time."""
+    cached = runtime_cache_folder() / name
     try:
         return cached.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         pass
-    text = "(function () {\n" + vl_convert.javascript_bundle() + "\n})();\n"
+    text = make()
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         temporary = cached.with_name(f".{cached.name}.{os.getpid()}")
@@ -244,7 +266,7 @@ def runtime_cache_folder() -> Path:
 
 @lru_cache(maxsize=1)
 def charts_script() -> str:
-    """assets/charts.js: the chart configuration, the same every build (0.4 s of Altair, once a process)."""
+    """assets/charts.js: the chart configuration, the same every build."""
     return "window.STATS_CONFIG=" + js_json(chart_config()) + ";\n"
 
 
@@ -285,7 +307,7 @@ def chart_config() -> dict[str, Any]:
         "months": list(MONTH_NAMES),
         "groupings": {g: GROUPING_LABELS[g] for g in GROUPINGS},
         "periodWords": dict(PERIOD_WORDS),
-        "specs": charts.chart_specs(),
+        "specs": chart_specs(),
         "holidays": holiday_config(),
         "appStep": charts.APP_STEP,
         "timeLocale": time_locale,

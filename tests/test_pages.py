@@ -484,6 +484,26 @@ def test_the_chart_runtime_is_bundled_once_then_read_from_the_cache(tmp_path, mo
         render.vega_runtime.cache_clear()
 
 
+def test_chart_specs_are_built_once_then_read_from_the_cache(tmp_path, monkeypatch) -> None:
+    from pipeline import charts
+
+    monkeypatch.setenv("STATISTIQUES_CACHE", str(tmp_path / "cache"))
+    built = charts.chart_specs()
+    assert render.chart_specs() == built
+    (cached,) = (tmp_path / "cache").glob("chart-specs-*.json")
+    cached.write_text('{"apps": {"mark": "from the cache"}}', encoding="utf-8")
+    assert render.chart_specs() == {"apps": {"mark": "from the cache"}}
+
+    # the code that makes them changed: another name, built again
+    monkeypatch.setattr(render.inspect, "getsource", lambda module: f"{module.__name__}, edited")
+    assert render.chart_specs() == built and len(list((tmp_path / "cache").glob("chart-specs-*.json"))) == 2
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be", encoding="utf-8")
+    monkeypatch.setenv("STATISTIQUES_CACHE", str(blocked / "cache"))
+    assert render.chart_specs() == built  # an unwritable cache: built each time, the same specs
+
+
 def test_a_structure_absent_from_the_directory_says_why_on_its_pages_and_its_classes() -> None:
     from pipeline.model import Entity, EntityFigures
 
