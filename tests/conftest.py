@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import gzip
 import io
 import itertools
@@ -164,11 +165,22 @@ def make_site(tmp_path):
 
 @pytest.fixture(scope="session")
 def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`test_pages.build_tiny_site`'s site, built once per test process for the modules that only read it
-    (pages, front contract, browser, print, CSP): each build took 10–17 s on a 2-core machine."""
+    """`test_pages.build_tiny_site`'s site, built once per session, by the first test process to need it, for
+    the modules that only read it (pages, front contract, browser, print, CSP): each build took 10–17 s
+    on a 2-core machine. Under pytest-xdist the workers' temporary folders share a parent, the session's."""
     from test_pages import build_tiny_site
 
-    return build_tiny_site(tmp_path_factory.mktemp("tiny"))
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "tiny-site"
+    with open(root / "tiny-site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait for it
+        if not folder.is_dir():
+            built = root / f"tiny-site.{os.getpid()}"  # renamed whole: a failed build leaves no half site
+            build_tiny_site(built)
+            built.rename(folder)  # the site's link to its build is relative
+    return folder / "site"
 
 
 @pytest.fixture(scope="module")
