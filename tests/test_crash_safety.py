@@ -241,18 +241,26 @@ def _processes() -> list[tuple[int, int, int]]:
 
 
 # --------------------------------------------------------------------------------------------------- site
-@pytest.fixture
-def small_lake(tmp_path):
+def _lake(tmp_path, months: list[str], days: range) -> tuple[Path, Path]:
     documents = [
-        event(when=f"2026-0{m}-{d:02d} {h:02d}:15", user=f"u{d * h % 17}", structures=[s], classes=c)
-        for m in (2, 3, 4)
-        for d in range(1, 29)
+        event(when=f"{m}-{d:02d} {h:02d}:15", user=f"u{d * h % 17}", structures=[s], classes=c)
+        for m in months
+        for d in days
         for h in (8, 13, 23)
         for s, c in (("s1", ["c1"]), ("s2", []))
     ]
     root = tmp_path / "lake"
     ingest.run([write_lines(tmp_path / "e.json", documents)], root)
     return root, write_directory(tmp_path / "dir")
+
+
+@pytest.fixture
+def small_lake(tmp_path):
+    return _lake(tmp_path, ["2026-03", "2026-04"], range(1, 29, 3))
+
+
+# twelve months to April 2026, days 1 to 28: days enough for a kill to land while they are aggregated
+YEAR_MONTHS = [f"{2025 + (m > 12)}-{(m - 1) % 12 + 1:02d}" for m in range(5, 17)]
 
 
 def _served(out: Path) -> dict:
@@ -295,19 +303,17 @@ def test_site_killed_while_writing_pages_leaves_the_previous_site_served_whole(t
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".site.builds"]
 
 
-def test_site_killed_while_aggregating_publishes_nothing_and_a_rerun_equals_a_clean_build(
-    tmp_path, runs, small_lake
-):
-    root, directory = small_lake
+def test_site_killed_while_aggregating_publishes_nothing_and_a_rerun_equals_a_clean_build(tmp_path, runs):
+    root, directory = _lake(tmp_path, YEAR_MONTHS, range(1, 29))
     out = tmp_path / "site"
     daily = root / "daily" / "Europe__Paris"
     run = runs(*_site_args(root, directory, out, "2026-04-30"))
     run.kill_when(lambda: daily.is_dir() and sum(1 for _ in daily.glob("*/source.json")) >= 20)
     assert not os.path.lexists(out)  # nothing published
     written = sum(1 for _ in daily.glob("*/source.json"))
-    # the days that read events (a UTC day also covers the next local day's first hour): February 1 to
-    # March 29, April 1 to 29
-    with_events = 29 + 28 + 29
+    # the days that read events, a UTC day covering the next local day's first hour: the 1st to the 29th of
+    # each month, February 2026's 28 days (its 28th reaches March 1st)
+    with_events = 11 * 29 + 28
     assert 20 <= written < with_events, written
 
     report = build(SiteOptions(root, directory, out, date(2026, 4, 30)))
