@@ -35,7 +35,6 @@ PEAK = "peak"
 HOLIDAYS = "holidays"
 HEIGHT = 320
 NARROW_CHART = 480  # px: below, slot and weekday labels are abbreviated
-APP_STEP = 26
 AXIS_FORMATS = {"day": None, "week": None, "month": "%b %Y"}
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif"
 TEXT_COLOUR = "#1f2933"

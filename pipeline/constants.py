@@ -77,6 +77,7 @@ DEFAULT_PERIOD = PERIOD_12MONTHS
 # last one first, and the reader moves it or widens it to the whole period (0 days)
 DAY_WINDOWS = {"8w": (56, "8 semaines"), "6m": (183, "6 mois"), "all": (0, "13 mois")}
 DEFAULT_DAY_WINDOW = "8w"
+APP_STEP = 26  # px: a bar of the apps chart, which the page's script sizes by it (charts.js)
 HOLIDAY_GROUPINGS = ("day", "week")  # the groupings whose charts and tables mark school holidays (SPEC 2.6)
 HOLIDAY_LEGEND = "Vacances scolaires (zone {zone})"
 HOLIDAY_COLOUR = "#cbd2d9"  # the bands behind the series, and their legend swatch

@@ -9,13 +9,13 @@ folder), `index.html` (the seven tiles) and one detail page per indicator.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import re
 from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,8 +25,8 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from . import charts, constants
 from .constants import (
+    APP_STEP,
     CHANGE_NEW,
     CHANGE_NEW_WORD,
     COMPARED,
@@ -228,14 +228,24 @@ def vega_runtime() -> str:
 
 
 def chart_specs() -> dict[str, dict[str, Any]]:
-    """`charts.chart_specs()`, kept in the cache folder (`cached_text`) as JSON named by what makes them:
-    Altair's version and the source of pipeline.charts and pipeline.constants, its only import. Building
-    them took 1.0 s of every `site` process (2-core AMD EPYC); reading them back, a few milliseconds."""
-    import altair
+    """`charts.chart_specs()`, kept in the cache folder (`cached_text`) as JSON named by `chart_code()`.
+    Building them took 1.0 s of every `site` process (2-core AMD EPYC), and importing Altair 0.5 s more;
+    reading them back, a few milliseconds."""
+    key = hashlib.sha1("\n".join(chart_code()).encode()).hexdigest()[:16]
 
-    sources = [altair.__version__, inspect.getsource(charts), inspect.getsource(constants)]
-    key = hashlib.sha1("\n".join(sources).encode()).hexdigest()[:16]
-    return json.loads(cached_text(f"chart-specs-{key}.json", lambda: json.dumps(charts.chart_specs())))
+    def built() -> str:
+        from . import charts  # imports Altair
+
+        return json.dumps(charts.chart_specs())
+
+    return json.loads(cached_text(f"chart-specs-{key}.json", built))
+
+
+def chart_code() -> list[str]:
+    """What makes the chart specs: Altair's version, the source of pipeline.charts and of pipeline.constants
+    (its only import from this package)."""
+    sources = [Path(__file__).with_name(name) for name in ("charts.py", "constants.py")]
+    return [metadata.version("altair"), *(source.read_text(encoding="utf-8") for source in sources)]
 
 
 def cached_text(name: str, make: Callable[[], str]) -> str:
@@ -309,7 +319,7 @@ def chart_config() -> dict[str, Any]:
         "periodWords": dict(PERIOD_WORDS),
         "specs": chart_specs(),
         "holidays": holiday_config(),
-        "appStep": charts.APP_STEP,
+        "appStep": APP_STEP,
         "timeLocale": time_locale,
         "numberLocale": vl_convert.get_format_locale(LOCALE),
     }
