@@ -93,6 +93,9 @@ _ENCODED = ("entity", "profile", "measure", "key", "user_id")  # few distinct va
 # cannot hold ":"). Only the functions below write or read that form.
 _PLATFORM_KEY = "platform"
 _PREFIX = {STRUCTURE: "structure:", CLASS: "class:"}
+# as typed scalars: pyarrow would infer the type of a Python str, trying to import dateutil each time
+_PREFIX_SCALAR = {kind: pa.scalar(prefix, pa.string()) for kind, prefix in _PREFIX.items()}
+_NO_SEPARATOR = pa.scalar("", pa.string())
 
 
 def entity_key(kind: str, entity_id: str = "") -> str:
@@ -110,7 +113,7 @@ def platform_keys(n: int = 1) -> pa.Array:
 
 def keys_of_ids(kind: str, ids: pa.Array) -> pa.Array:
     """The keys of the structures or classes `ids` (an Arrow string array), element by element."""
-    return pc.binary_join_element_wise(_PREFIX[kind], ids, "").cast(pa.string())
+    return pc.binary_join_element_wise(_PREFIX_SCALAR[kind], ids, _NO_SEPARATOR).cast(pa.string())
 
 
 def ids_by_kind(keys: Iterable[str]) -> dict[str, set[str]]:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import event, write_lines
+from conftest import event, import_attempts, write_lines
 
 from pipeline import aggregate, ingest, lake
 from pipeline.exceptions import LakeError
@@ -39,6 +39,16 @@ def _aggregates(root) -> dict[str, object]:
         elif path.suffix == ".json":
             files[str(path.relative_to(root))] = path.read_text(encoding="utf-8")
     return files
+
+
+def test_days_are_aggregated_with_no_python_value_given_to_arrow_to_type(tmp_path):
+    lake_path = _lake(tmp_path)
+    days = window_days(AS_OF)
+    aggregate.run(lake_path, "Europe/Paris", days[-3:], workers=1)  # what is imported once, imported
+    with import_attempts("dateutil") as attempts:
+        report = aggregate.run(lake_path, "Europe/Paris", days, workers=1)
+    assert report["days_recomputed"] > 30  # the 41 local days of the 40 days' events, less the last three
+    assert attempts.count("dateutil") <= 2  # a Parquet read's own, once a run (pyarrow.parquet)
 
 
 def test_two_workers_write_the_aggregates_of_one(tmp_path):

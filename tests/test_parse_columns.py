@@ -9,7 +9,7 @@ from hashlib import sha1
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import reject_table
+from conftest import import_attempts, reject_table
 from hypothesis import given
 from hypothesis import strategies as st
 from test_fuzz_parse import FAST, NOW, as_line, dated, json_values, near_valid
@@ -331,6 +331,15 @@ def test_one_reject_the_block_cannot_write_back_at_once_sends_each_to_its_own_re
         parsed = parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)
         assert parsed.events.to_pylist() == events and parsed.rejects.to_pylist() == as_rows(rejects)
         assert read_alone == lines[:3]
+
+
+def test_a_block_is_parsed_with_no_python_value_given_to_arrow_to_type():
+    lines = [line(), line(profil="Director"), line(date={"$date": "2026-03-01T10:00:00.123+02:00"})]
+    lines += [line(structures=["s1", "s1"]), line(**{"event-type": "ACCESS"}, module=...), b"{cut"]
+    parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)  # what is imported once, imported
+    with import_attempts("dateutil") as attempts:
+        parsed = parse_columns.parse_block(Block.of("f.json", 1, lines), NOW)
+    assert attempts == [] and parsed.events.num_rows == 3 and parsed.rejects.num_rows == 3
 
 
 def test_each_line_keeps_its_place_when_msgspec_cannot_read_some():
