@@ -94,9 +94,9 @@ _ISO_PARTS = ("y", "mo", "d", "h", "mi", "s", "f", "sign", "oh", "om")
 _PROFILES = pa.array(sorted(ENT_PROFILES))
 _TYPES_USED = pa.array(EVENT_TYPES_USED)
 _ABSENT_DATES = pa.array(["", "null"], pa.large_string())  # no `date`, or `"date":null`
-# Literals given to compute functions as typed scalars: pyarrow infers the type of a Python str, and its
-# inference tries to import dateutil each time (where it is not installed, 13 failed imports a block,
-# 0.1-0.3 ms each on a 2-core AMD EPYC: 30 % of parsing a block of three lines)
+# Literals given to compute functions as typed scalars: pyarrow infers the type of a Python value, and its
+# inference tries to import dateutil each time (where it is not installed, 13 failed imports a block: on a
+# 2-core AMD EPYC, parsing a block of four lines took 9.7 ms with them, 3.9 ms without)
 _EMPTY, _DIGIT_0, _MINUS, _ACCESS = (pa.scalar(text, pa.string()) for text in ("", "0", "-", "ACCESS"))
 _INT_0, _INT_1 = pa.scalar(0, pa.int64()), pa.scalar(1, pa.int64())
 
