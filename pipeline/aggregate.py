@@ -524,8 +524,8 @@ def _refresh_month(lake: Path, timezone: str, month_days: list[date]) -> bool:
     complete = month_days == all_days
     sources = {d.isoformat(): store.read_day_record(lake, timezone, d).get("source") for d in all_days}
     record = store.read_month_record(lake, timezone, month) or {}
-    if not record and not any(sources.values()):
-        return False  # no day of it has aggregates, and nothing was written for it: it has none either
+    if not any(sources.values()) and not store.monthly_dir(lake, timezone, month).exists():
+        return False  # no day of it has aggregates, and nothing was ever written for it: it has none either
     written = record.get("days")
     changed = [d for d in all_days if written is None or written.get(d.isoformat()) != sources[d.isoformat()]]
     presence = _month_presence(lake, timezone, month, all_days, changed, written) if changed else None

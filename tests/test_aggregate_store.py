@@ -79,6 +79,19 @@ def test_a_day_no_partition_holds_a_file_of_has_no_aggregates(tmp_path):
     assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 0
 
 
+def test_a_month_left_without_its_record_is_rewritten_even_when_its_days_lost_their_events(tmp_path):
+    lake = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
+    days = periods.days_between(date(2026, 3, 1), date(2026, 3, 31))
+    aggregate.run(lake, "Europe/Paris", days)
+    march = store.month_presence_path(lake, "Europe/Paris", date(2026, 3, 1))
+    assert store.read_presence(march).num_rows > 0
+    (march.parent / store.RECORD_FILE).unlink()  # a run killed between the month's tables and its record
+    shutil.rmtree(lake / "events" / "day=2026-03-10")
+    assert aggregate.run(lake, "Europe/Paris", days)["months_recomputed"] == 1
+    assert store.read_presence(march).num_rows == 0
+
+
 def test_statistics_are_written_only_where_they_are_read(tmp_path):
     import pyarrow.parquet as pq
 
