@@ -316,6 +316,14 @@ def _day_source(lake: Path, day: date, timezone: str) -> str | None:
     return hashlib.sha1("|".join([*versions, timezone, *parts]).encode()).hexdigest()
 
 
+def _stale(lake: Path, timezone: str, day: date, source: str | None) -> bool:
+    """Whether the day's aggregates are not those of `source`. A day without files has none: stale while
+    its folder is there (its tables, or its record, or what a killed run left of them)."""
+    if source is None:
+        return store.daily_dir(lake, timezone, day).exists()
+    return store.read_day_record(lake, timezone, day).get("source") != source
+
+
 # ------------------------------------------------------------------------------------------------- run
 def run(
     lake: Path, timezone: str, days: list[date], workers: int | None = None, cluster: Cluster | None = None
@@ -324,7 +332,7 @@ def run(
     `workers` forked processes (default: see `_workers`), or as tasks on `cluster`; report the work."""
     # Load: which days and months changed since their aggregates were written
     sources = {day: _day_source(lake, day, timezone) for day in days}
-    stale = sorted(d for d in days if store.read_day_record(lake, timezone, d).get("source") != sources[d])
+    stale = sorted(d for d in days if _stale(lake, timezone, d, sources[d]))
     sizes = {day: _day_size(lake, timezone, day) for day in stale}  # the files' footers, read once
     workers = max(cluster.workers, 1) if cluster is not None else workers or _workers(sizes)
 

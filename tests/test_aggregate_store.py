@@ -79,6 +79,18 @@ def test_a_day_no_partition_holds_a_file_of_has_no_aggregates(tmp_path):
     assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 0
 
 
+def test_a_day_left_without_its_record_loses_its_tables_when_its_partition_is_gone(tmp_path):
+    lake = tmp_path / "lake"
+    ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
+    days = periods.days_between(date(2026, 3, 1), date(2026, 3, 31))
+    aggregate.run(lake, "Europe/Paris", days)
+    tenth = store.daily_dir(lake, "Europe/Paris", date(2026, 3, 10))
+    (tenth / store.RECORD_FILE).unlink()  # a run killed between the day's tables and its record
+    shutil.rmtree(lake / "events" / "day=2026-03-10")
+    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 2
+    assert not tenth.exists() and store.read_counts(lake, "Europe/Paris", date(2026, 3, 10)).num_rows == 0
+
+
 def test_a_month_left_without_its_record_is_rewritten_even_when_its_days_lost_their_events(tmp_path):
     lake = tmp_path / "lake"
     ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
