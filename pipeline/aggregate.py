@@ -424,7 +424,11 @@ def _runs(days: list[date], sizes: dict[date, tuple[int, int]], count: int) -> l
 
 
 def _aggregate_days(
-    lake: Path, timezone: str, days: list[date], sources: dict[date, str], progress_label: str | None = None
+    lake: Path,
+    timezone: str,
+    days: list[date],
+    sources: dict[date, str | None],
+    progress_label: str | None = None,
 ) -> None:
     """The `days` (sorted; a day keeps what the next one in the list reads), a progress bar with
     `progress_label`. A day whose source is None (no partition holds a file of it any more) loses its
