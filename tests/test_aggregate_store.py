@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -46,21 +47,28 @@ def test_the_version_follows_the_layout(change):
     assert store.layout_version(layout) != store.LAYOUT_VERSION
 
 
-def test_a_new_layout_version_recomputes_every_day(tmp_path, monkeypatch):
+MARCH = periods.days_between(date(2026, 3, 1), date(2026, 3, 31))
+
+
+def _lake_of_one_event(tmp_path) -> Path:
+    """A lake of one event, 2026-03-10 10:00 in Paris: one UTC partition, read by local days 10 and 11."""
     lake = tmp_path / "lake"
     ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
-    days = periods.days_between(date(2026, 3, 1), date(2026, 3, 31))
+    return lake
+
+
+def test_a_new_layout_version_recomputes_every_day(tmp_path, monkeypatch):
+    lake = _lake_of_one_event(tmp_path)
     # the local days that read UTC March 10, its only partition: the 10th and the 11th (from 00:00, 23:00 UTC)
-    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 2
-    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 0  # up to date
+    assert aggregate.run(lake, "Europe/Paris", MARCH)["days_recomputed"] == 2
+    assert aggregate.run(lake, "Europe/Paris", MARCH)["days_recomputed"] == 0  # up to date
     monkeypatch.setattr(store, "LAYOUT_VERSION", "another layout")
-    again = aggregate.run(lake, "Europe/Paris", days)
+    again = aggregate.run(lake, "Europe/Paris", MARCH)
     assert again["days_recomputed"] == 2 and again["months_recomputed"] == 1
 
 
 def test_a_day_no_partition_holds_a_file_of_has_no_aggregates(tmp_path):
-    lake = tmp_path / "lake"
-    ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
+    lake = _lake_of_one_event(tmp_path)
     days = periods.days_between(date(2026, 1, 1), date(2026, 3, 31))
     report = aggregate.run(lake, "Europe/Paris", days)
     daily = sorted(p.name for p in (lake / "daily" / "Europe__Paris").iterdir())
@@ -80,27 +88,23 @@ def test_a_day_no_partition_holds_a_file_of_has_no_aggregates(tmp_path):
 
 
 def test_a_day_left_without_its_record_loses_its_tables_when_its_partition_is_gone(tmp_path):
-    lake = tmp_path / "lake"
-    ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
-    days = periods.days_between(date(2026, 3, 1), date(2026, 3, 31))
-    aggregate.run(lake, "Europe/Paris", days)
+    lake = _lake_of_one_event(tmp_path)
+    aggregate.run(lake, "Europe/Paris", MARCH)
     tenth = store.daily_dir(lake, "Europe/Paris", date(2026, 3, 10))
     (tenth / store.RECORD_FILE).unlink()  # a run killed between the day's tables and its record
     shutil.rmtree(lake / "events" / "day=2026-03-10")
-    assert aggregate.run(lake, "Europe/Paris", days)["days_recomputed"] == 2
+    assert aggregate.run(lake, "Europe/Paris", MARCH)["days_recomputed"] == 2
     assert not tenth.exists() and store.read_counts(lake, "Europe/Paris", date(2026, 3, 10)).num_rows == 0
 
 
 def test_a_month_left_without_its_record_is_rewritten_even_when_its_days_lost_their_events(tmp_path):
-    lake = tmp_path / "lake"
-    ingest.run([write_lines(tmp_path / "e.json", [event(when="2026-03-10 10:00")])], lake)
-    days = periods.days_between(date(2026, 3, 1), date(2026, 3, 31))
-    aggregate.run(lake, "Europe/Paris", days)
+    lake = _lake_of_one_event(tmp_path)
+    aggregate.run(lake, "Europe/Paris", MARCH)
     march = store.month_presence_path(lake, "Europe/Paris", date(2026, 3, 1))
     assert store.read_presence(march).num_rows > 0
     (march.parent / store.RECORD_FILE).unlink()  # a run killed between the month's tables and its record
     shutil.rmtree(lake / "events" / "day=2026-03-10")
-    assert aggregate.run(lake, "Europe/Paris", days)["months_recomputed"] == 1
+    assert aggregate.run(lake, "Europe/Paris", MARCH)["months_recomputed"] == 1
     assert store.read_presence(march).num_rows == 0
 
 
