@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 from conftest import holidays_by_day, read_csv
-from test_browser import STRUCTURE, Watched, base_url, site, watched  # noqa: F401 -- its fixtures
+from test_browser import STRUCTURE, Watched, base_url, site, tab, watched  # noqa: F401 -- its fixtures
 from test_pages import AS_OF
 
 from pipeline.constants import INDICATORS, PROFILES, WEEKDAYS
