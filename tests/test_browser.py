@@ -83,9 +83,9 @@ class Watched:
     def close(self) -> None:
         for event, listener in self._listeners.items():
             self.page.remove_listener(event, listener)
-        if self.page.url.startswith(self.base_url):
-            self.page.evaluate("() => { sessionStorage.clear(); localStorage.clear(); }")
         self.page.context.clear_cookies()
+        if self.page.url.startswith(self.base_url):  # the site's storage is read only from its pages
+            self.page.evaluate("() => { sessionStorage.clear(); localStorage.clear(); }")
         self.page.goto("about:blank")
 
 
