@@ -2,8 +2,9 @@
 instructions (valgrind's callgrind), on the exports a `--bad-lines` run left in WORK (`exports/`, spoilt, and
 `exports-clean/`, the same lines unspoilt).
 
-Seconds cannot show it on a shared machine: two benchmark runs of the same code have given pairs from −12 to
-+16 µs a reject. An instruction count repeats to within 0.01 % once hash seeds and thread pools are fixed.
+The seconds of two runs cannot show it on a shared machine: two benchmark runs of the same code have given
+pairs from −12 to +16 µs a reject. An instruction count repeats to within 0.01 % once hash seeds and thread
+pools are fixed; many rounds of timed runs, interleaved, give a median that repeats too (`--cpu-rounds`).
 
 Two measures, each of three runs under callgrind:
 - the parsers' share: one script reads N lines of both exports and parses neither, the unspoilt lines, or
@@ -13,6 +14,11 @@ Two measures, each of three runs under callgrind:
   first 2N, and the first N spoilt ones. A valid line costs (2N − N) ÷ N.
 In both, a reject costs, beyond the valid line it replaces, (spoilt − unspoilt) ÷ (their difference in
 rejects). Issue 11's target: at most 0.
+
+With `--cpu-rounds R`, no valgrind: the whole command's three runs are timed instead, R rounds of them, each
+round in another order (so that a machine slowing by the hour weighs on each run alike), in CPU seconds (user
+and system, of `build.py ingest` and every process it forks) and in wall seconds. Each round gives its own
+figures; their median and quartiles are printed.
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -37,6 +46,7 @@ from .harness import CLEAN_EXPORTS
 
 MODES = ("neither", "unspoilt", "spoilt")  # the parsers' runs
 INGEST_RUNS = ("unspoilt", "unspoilt_twice", "spoilt")  # build.py ingest on N, 2N and N spoilt lines
+FIGURES = ("valid_line", "reject_extra")  # per_line's, per line
 FIXED = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # for repeatable counts
 NOW_MS = 4_102_444_800_000  # 2100-01-01: no line is in the future
 BUILD = Path(__file__).resolve().parent.parent / "build.py"
@@ -158,6 +168,78 @@ def count_ingest(work: Path, lines: int) -> tuple[dict, dict[str, int]]:
     return _figures(counts, rejects, ("unspoilt", "unspoilt_twice"), valid_lines), counts
 
 
+def time_ingest(work: Path, lines: int, rounds: int) -> dict:
+    """The whole command's runs (INGEST_RUNS) timed, `rounds` times, each round in another order: per round,
+    a valid line and a reject beyond it in µs of CPU (user + system, every process) and of wall time."""
+    folder = work / "reject-seconds"
+    shutil.rmtree(folder, ignore_errors=True)
+    exports = write_ingest_exports(*exports_of(work), lines, folder)
+    per_round: dict[str, list[dict]] = {"cpu": [], "wall": []}
+    for number in range(rounds):
+        order = INGEST_RUNS[number % 3 :] + INGEST_RUNS[: number % 3]
+        seconds: dict[str, dict[str, float]] = {"cpu": {}, "wall": {}}
+        rejects, read = {}, {}
+        for run in order:
+            lake = folder / f"lake-{run}"
+            shutil.rmtree(lake, ignore_errors=True)
+            taken, report = _timed(ingest_command(exports[run], lake), run)
+            seconds["cpu"][run], seconds["wall"][run] = taken
+            rejects[run], read[run] = sum(report["rejects_new"].values()), report["lines"]
+        valid_lines = read["unspoilt_twice"] - read["unspoilt"]
+        for kind, taken in seconds.items():
+            nanoseconds = {run: round(value * 1e9) for run, value in taken.items()}
+            figures = _figures(nanoseconds, rejects, ("unspoilt", "unspoilt_twice"), valid_lines)
+            per_round[kind].append({**figures, **{key: _micro(figures[key]) for key in FIGURES}})
+        figures = per_round["cpu"][-1]
+        click.echo(f"  round {number + 1}/{rounds}, CPU µs: {figures}", err=True)
+    shutil.rmtree(folder)
+    return {kind: spread(rows) for kind, rows in per_round.items()}
+
+
+def _micro(nanoseconds: int | None) -> float | None:
+    return None if nanoseconds is None else round(nanoseconds / 1000, 1)
+
+
+def _timed(command: list[str], what: str) -> tuple[tuple[float, float], dict]:
+    """(CPU seconds of the command and every process it waited for, wall seconds), and its JSON report."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **FIXED}, check=False)
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise click.ClickException(f"the ingest {what} run failed:\n{done.stderr[-2000:]}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return (cpu, wall), json.loads(done.stdout)
+
+
+def spread(rounds: list[dict]) -> dict:
+    """The rounds' figures (of `per_line`, in µs): for each, the median and the quartiles over the rounds
+    (None for a reject when nothing was spoilt)."""
+    figures = {"rounds": len(rounds), "lines": rounds[0]["lines"], "rejects": rounds[0]["rejects"]}
+    for key in FIGURES:
+        values = sorted(row[key] for row in rounds if row[key] is not None)
+        if len(values) < len(rounds):
+            figures[key] = None
+            continue
+        quartiles = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+        figures[key] = {"median": statistics.median(values), "quartiles": [quartiles[0], quartiles[2]]}
+    return figures
+
+
+def seconds_summary(kind: str, figures: dict) -> str:
+    valid, extra = figures["valid_line"], figures["reject_extra"]
+    head = (
+        f"build.py ingest, {kind} µs, median of {figures['rounds']} rounds ({figures['lines']:,} lines, "
+        f"{figures['rejects']:,} rejects): a valid line {valid['median']:.1f} (quartiles "
+        f"{valid['quartiles'][0]:.1f} to {valid['quartiles'][1]:.1f}); "
+    )
+    if extra is None:
+        return head + "no line spoilt in them"
+    low, high = extra["quartiles"]
+    return (
+        head + f"a reject {extra['median']:+.1f} beyond it (quartiles {low:+.1f} to {high:+.1f}; target ≤ 0)"
+    )
+
+
 def _figures(
     counts: dict[str, int], rejects: dict[str, int], valid_runs: tuple[str, str], lines: int
 ) -> dict:
@@ -182,15 +264,29 @@ def _figures(
     type=click.IntRange(1),
     help="Lines of each export read (40,000: about 8 minutes for the six runs under callgrind).",
 )
+@click.option(
+    "--cpu-rounds",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Time the whole command's three runs this many rounds instead (no valgrind): CPU and wall seconds.",
+)
 @click.option("--mode", type=click.Choice(MODES), hidden=True, help="Run as one of the parsers' runs.")
-def main(work: Path, lines: int, mode: str | None) -> None:
+def main(work: Path, lines: int, cpu_rounds: int, mode: str | None) -> None:
     """Count the instructions a reject costs beyond a valid line (issue 11), with callgrind: in the parsers,
-    and in the whole `build.py ingest`."""
+    and in the whole `build.py ingest`; or, with --cpu-rounds, time the whole command."""
     spoilt_path, unspoilt_path = exports_of(work)
     if mode is not None:  # one of the parsers' runs: both exports read, one of them parsed
         texts = {"spoilt": read_lines(spoilt_path, lines), "unspoilt": read_lines(unspoilt_path, lines)}
         rejects = parse_rejects(texts[mode]) if mode != "neither" else 0
         print(json.dumps({"rejects": rejects, "lines": len(texts["unspoilt"])}))
+        return
+    if cpu_rounds:
+        timed = time_ingest(work, lines, cpu_rounds)
+        for kind in ("cpu", "wall"):
+            click.echo(seconds_summary(kind.upper() if kind == "cpu" else kind, timed[kind]))
+        (work / "logs").mkdir(exist_ok=True)
+        (work / "logs" / "reject-seconds.json").write_text(json.dumps(timed), "utf-8")
         return
     if shutil.which("valgrind") is None:
         raise click.ClickException("valgrind is not installed (Debian: apt-get install valgrind)")

@@ -230,6 +230,36 @@ def test_bad_lines_mode_prints_what_a_reject_costs_from_the_same_days_without_th
     extra = sum(reports["spoilt"]["rejects_new"].values()) - sum(reports["unspoilt"]["rejects_new"].values())
     assert 0.5 * spoilt_half < extra <= spoilt_half
 
+    # ... and timed instead (--cpu-rounds): the same runs, their figures in µs
+    timed = CliRunner().invoke(
+        count_instructions, ["--work", str(work), "--lines", str(half), "--cpu-rounds", "1"]
+    )
+    assert timed.exit_code == 0, timed.output
+    logged = json.loads((work / "logs" / "reject-seconds.json").read_text("utf-8"))
+    assert {kind: logged[kind]["rejects"] for kind in ("cpu", "wall")} == {"cpu": extra, "wall": extra}
+    valid = logged["cpu"]["valid_line"]  # one round: its figure, whatever its sign on so few lines
+    assert logged["cpu"]["lines"] == half and valid["quartiles"] == [valid["median"]] * 2
+    assert "build.py ingest, CPU µs, median of 1 rounds" in timed.output
+    assert not (work / "reject-seconds").exists()  # its exports and lakes, removed
+
+
+def test_timed_rounds_give_the_median_and_quartiles_of_their_figures():
+    from benchmarks.reject_instructions import seconds_summary, spread
+
+    rounds = [{"lines": 100, "rejects": 5, "valid_line": v, "reject_extra": e} for v, e in
+              ((10, 30), (12, -4), (11, 20), (14, 25), (9, 28))]  # fmt: skip
+    figures = spread(rounds)
+    assert figures["valid_line"] == {"median": 11, "quartiles": [10, 12]}
+    assert figures["reject_extra"] == {"median": 25, "quartiles": [20, 28]}
+    assert figures["rounds"] == 5 and figures["rejects"] == 5
+    printed = seconds_summary("CPU", figures)
+    assert (
+        "a valid line 11.0 (quartiles 10.0 to 12.0); a reject +25.0 beyond it (quartiles +20.0 to +28.0"
+        in printed
+    )
+    unspoilt = spread([{**row, "rejects": 0, "reject_extra": None} for row in rounds])
+    assert unspoilt["reject_extra"] is None and "no line spoilt" in seconds_summary("CPU", unspoilt)
+
 
 def test_instructions_of_a_reject_are_its_runs_difference_per_reject():
     from benchmarks import reject_instructions as counted
