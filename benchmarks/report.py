@@ -356,7 +356,9 @@ def summary_lines(s: dict) -> list[str]:
         lines.append(
             f"- rejects: {r['rejects']:,} of the {r['lines']:,} lines spoilt, each "
             f"{r['reject_extra_us_mean']:+.2f} µs beyond the valid line it replaces (pairs of runs: "
-            f"{first:+.2f}, {second:+.2f}; a line {r['valid_line_us']:.2f} µs without rejects; target ≤ 0)"
+            f"{first:+.2f}, {second:+.2f}; a line {r['valid_line_us']:.2f} µs without rejects; target ≤ 0). "
+            "Two pairs of runs differ by more than a reject costs on a shared machine: count it, or time "
+            "tens of rounds, with `python -m benchmarks.reject_instructions --work WORK [--cpu-rounds 40]`"
         )
     if "first_build" in s:
         b = s["first_build"]

@@ -189,7 +189,9 @@ def test_bad_lines_mode_prints_what_a_reject_costs_from_the_same_days_without_th
     assert cost["rejects"] == sum(spoilt["rejects"].values()) - sum(clean["rejects"].values()) <= changed
     assert 0.03 * clean["lines"] < cost["rejects"] and changed < 0.07 * clean["lines"]
     assert len(cost["reject_extra_us"]) == 2 and cost["valid_line_us"] > 0
-    assert "beyond the valid line it replaces" in (out / "results-small.md").read_text("utf-8")
+    printed = (out / "results-small.md").read_text("utf-8")
+    assert "beyond the valid line it replaces" in printed
+    assert "python -m benchmarks.reject_instructions --work WORK" in printed  # where to settle it
 
     # the instruction count's measured runs (here in this process, without valgrind) parse the same rejects
     # as ingest did
