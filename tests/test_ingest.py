@@ -7,6 +7,7 @@ import json
 import random
 import uuid
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -29,6 +30,41 @@ def test_duplicate_ids_count_once_within_a_file_across_files_and_runs(tmp_path):
     again = ingest.run([first, second], tmp_path / "lake")
     assert sum(again.events_new.values()) == 0 and again.duplicates == 5
     assert sorted(all_events(tmp_path / "lake").column("event_id").to_pylist()) == ["a", "b", "c"]
+
+
+def _ids_with_copies(seed: int) -> pa.ChunkedArray:
+    """Ids in three chunks, a fifth of them copies of an earlier or a later one, some the empty text."""
+    rng = random.Random(seed)
+    ids = [uuid.UUID(int=rng.getrandbits(128)).hex[: rng.choice((1, 2, 32))] for _ in range(600)] + [""]
+    ids += [rng.choice(ids) for _ in range(150)]
+    rng.shuffle(ids)
+    return pa.chunked_array([ids[:100], ids[100:400], ids[400:]], pa.string())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_first_of_each_id_by_hash_is_the_first_by_value(seed):
+    ids = _ids_with_copies(seed)
+    exact = [value not in ids.to_pylist()[:row] for row, value in enumerate(ids.to_pylist())]
+    hashes = [ingest.id_hashes(chunk) for chunk in ids.chunks]
+    assert ingest.first_of_each_id(ids, np.concatenate(hashes)).tolist() == exact
+    assert ingest.first_of_each_id(ids).tolist() == exact
+    # a hash shared by other ids (one for all, or two values crossed): every id compared, the same answer
+    for collided in (np.zeros(len(ids), np.int64), np.concatenate(hashes) % 7):
+        assert ingest.first_of_each_id(ids, collided).tolist() == exact
+
+
+def test_a_run_tells_copies_apart_by_hash_without_a_dictionary_of_every_id(tmp_path, monkeypatch):
+    documents = [event(_id=f"e{n % 40}") for n in range(60)]  # 20 copies, across blocks
+    export = write_lines(tmp_path / "e.json", documents)
+    monkeypatch.setattr(ingest, "CHUNK_LINES", 7)
+    monkeypatch.setattr(ingest, "BLOCK_BYTES", 700)
+
+    def refused(_ids):
+        raise AssertionError("a dictionary of every id")
+
+    monkeypatch.setattr(ingest, "_first_of_each_id_exactly", refused)
+    report = ingest.run([export], tmp_path / "lake", workers=1)
+    assert sum(report.events_new.values()) == 40 and report.duplicates == 20
 
 
 def test_oid_and_string_forms_of_one_id_count_once(tmp_path):
