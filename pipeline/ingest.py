@@ -293,9 +293,9 @@ def first_of_each_id(ids: pa.ChunkedArray, hashes: np.ndarray | None = None) -> 
 
     With `hashes` (`id_hashes` of the same rows, made block by block as they came in), the rows are sorted
     by hash and only those sharing a hash with an earlier row are compared with it; if any of them is another
-    id (a collision), every id is compared. Against a dictionary of every id at the end of the run: 0.8-0.9 s
-    of serial work for 1.13 M ids (2-core AMD EPYC), 0.23-0.28 s, and 0.17-0.26 s of hashing done while the
-    parsers run."""
+    id (a collision), every id is compared. A dictionary of every id, made at the end of the run while the
+    parsers sit idle, took 0.79-0.94 s for 1.13 M ids in a run (2-core AMD EPYC); this takes 0.29-0.35 s,
+    after 0.17-0.26 s of hashing done while the parsers run."""
     if hashes is None or len(hashes) != len(ids):
         return _first_of_each_id_exactly(ids)
     order = np.argsort(hashes)
