@@ -203,10 +203,11 @@ def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "site"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright (never Playwright's own download), one per test module; the
-    tests that use it skip, with the install command, when either is missing."""
+    """Debian's Chromium driven by Playwright (never Playwright's own download), one per test process (each
+    start 1.2 s here, Playwright's driver and Chromium); the tests that use it skip, with the install
+    command, when either is missing."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     missing = "Playwright is missing (pip install playwright)"

@@ -479,7 +479,11 @@ def test_the_chart_runtime_is_bundled_once_then_read_from_the_cache(tmp_path, mo
         blocked.write_text("a file where the cache folder would be", encoding="utf-8")
         monkeypatch.setenv("STATISTIQUES_CACHE", str(blocked / "cache"))
         render.vega_runtime.cache_clear()
-        assert render.vega_runtime() == runtime  # an unwritable cache: bundled again, the same text
+        bundled = []  # from here vl-convert's bundler is stood in for: it is the call that counts
+        monkeypatch.setattr(vl_convert, "javascript_bundle", lambda: bundled.append(1) or "/* bundled */")
+        assert "/* bundled */" in render.vega_runtime() and bundled == [1]  # an unwritable cache: bundled
+        render.vega_runtime.cache_clear()
+        assert "/* bundled */" in render.vega_runtime() and bundled == [1, 1]  # ... each time
     finally:
         render.vega_runtime.cache_clear()
 
@@ -496,16 +500,21 @@ def test_chart_specs_are_built_once_then_read_from_the_cache(tmp_path, monkeypat
     cached.write_text('{"apps": {"mark": "from the cache"}}', encoding="utf-8")
     assert render.chart_specs() == {"apps": {"mark": "from the cache"}}
 
-    # the code that makes them changed: another name, built again
+    # the code that makes them changed: another name, built again (from here the build is stood in for)
     assert inspect.getsource(charts) in render.chart_code() and altair.__version__ in render.chart_code()
+    builds = []
+    monkeypatch.setattr(charts, "chart_specs", lambda: builds.append(1) or {"apps": {"mark": "built"}})
     code = render.chart_code()
     monkeypatch.setattr(render, "chart_code", lambda: [*code, "# edited"])
-    assert render.chart_specs() == built and len(list((tmp_path / "cache").glob("chart-specs-*.json"))) == 2
+    assert render.chart_specs() == {"apps": {"mark": "built"}} and builds == [1]
+    assert len(list((tmp_path / "cache").glob("chart-specs-*.json"))) == 2
+    assert render.chart_specs() == {"apps": {"mark": "built"}} and builds == [1]  # read back
 
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder would be", encoding="utf-8")
     monkeypatch.setenv("STATISTIQUES_CACHE", str(blocked / "cache"))
-    assert render.chart_specs() == built  # an unwritable cache: built each time, the same specs
+    for times in (2, 3):  # an unwritable cache: built each time
+        assert render.chart_specs() == {"apps": {"mark": "built"}} and builds == [1] * times
 
 
 def test_a_structure_absent_from_the_directory_says_why_on_its_pages_and_its_classes() -> None:
