@@ -25,7 +25,7 @@ from golden import golden_files
 
 from pipeline import ingest, lake
 from pipeline.exceptions import SiteFolderError
-from pipeline.lock import lake_lock
+from pipeline.lock import lake_lock, lock_path
 from pipeline.site import SiteOptions, build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,7 +211,12 @@ def test_ingest_killed_while_forked_parsers_run_leaves_no_lock_and_nothing_lost(
     export, clean_per_day, _ = big_export
     root = tmp_path / "lake"
     run = runs("ingest", str(export), "--lake", str(root), FORK_PARSERS="1")
-    run.kill_when(lambda: len(_children(run.proc.pid)) == 2, whole_group=False)
+
+    def parsers_started() -> bool:  # forked, and past the fork hook that closes their copy of the lock
+        children = _children(run.proc.pid)
+        return len(children) == 2 and not any(_opened(child, lock_path(root)) for child in children)
+
+    run.kill_when(parsers_started, whole_group=False)
     orphans = _children_of_group(run.proc.pid)
     with lake_lock(root):  # free at once, whatever the orphans do
         pass
@@ -222,6 +227,15 @@ def test_ingest_killed_while_forked_parsers_run_leaves_no_lock_and_nothing_lost(
 
 def _children(pid: int) -> list[int]:
     return [p for p, parent, _group in _processes() if parent == pid]
+
+
+def _opened(pid: int, path: Path) -> bool:
+    """Whether process `pid` has `path` open (True while that cannot be read: not yet known)."""
+    try:
+        links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:  # gone, or an fd closed while listed
+        return True
+    return str(path.resolve()) in links
 
 
 def _children_of_group(group: int) -> list[int]:
