@@ -161,12 +161,21 @@ def count_ingest(work: Path, lines: int) -> tuple[dict, dict[str, int]]:
     for run in INGEST_RUNS:
         command = ingest_command(exports[run], folder / f"lake-{run}")
         counts[run], printed = _callgrind(command, f"ingest {run}")
-        report = json.loads(printed)
-        rejects[run], read[run] = sum(report["rejects_new"].values()), report["lines"]
+        rejects[run], read[run] = _rejects_and_lines(json.loads(printed))
         click.echo(f"  ingest {run:13} {counts[run]:>15,} instructions, {rejects[run]:,} rejects", err=True)
     shutil.rmtree(folder)
+    return _ingest_figures(counts, rejects, read), counts
+
+
+def _rejects_and_lines(report: dict) -> tuple[int, int]:
+    """From `build.py ingest --json`'s report: the new rejects and the lines read."""
+    return sum(report["rejects_new"].values()), report["lines"]
+
+
+def _ingest_figures(values: dict[str, int], rejects: dict[str, int], read: dict[str, int]) -> dict:
+    """`_figures` of the whole command's runs (INGEST_RUNS): a valid line from the 2N run less the N one."""
     valid_lines = read["unspoilt_twice"] - read["unspoilt"]
-    return _figures(counts, rejects, ("unspoilt", "unspoilt_twice"), valid_lines), counts
+    return _figures(values, rejects, ("unspoilt", "unspoilt_twice"), valid_lines)
 
 
 def time_ingest(work: Path, lines: int, rounds: int) -> dict:
@@ -183,16 +192,15 @@ def time_ingest(work: Path, lines: int, rounds: int) -> dict:
         for run in order:
             lake = folder / f"lake-{run}"
             shutil.rmtree(lake, ignore_errors=True)
-            taken, report = _timed(ingest_command(exports[run], lake), run)
-            seconds["cpu"][run], seconds["wall"][run] = taken
-            rejects[run], read[run] = sum(report["rejects_new"].values()), report["lines"]
-        valid_lines = read["unspoilt_twice"] - read["unspoilt"]
-        for kind, taken in seconds.items():
-            nanoseconds = {run: round(value * 1e9) for run, value in taken.items()}
-            figures = _figures(nanoseconds, rejects, ("unspoilt", "unspoilt_twice"), valid_lines)
+            (seconds["cpu"][run], seconds["wall"][run]), report = _timed(
+                ingest_command(exports[run], lake), run
+            )
+            rejects[run], read[run] = _rejects_and_lines(report)
+        for kind, by_run in seconds.items():
+            nanoseconds = {run: round(value * 1e9) for run, value in by_run.items()}
+            figures = _ingest_figures(nanoseconds, rejects, read)
             per_round[kind].append({**figures, **{key: _micro(figures[key]) for key in FIGURES}})
-        figures = per_round["cpu"][-1]
-        click.echo(f"  round {number + 1}/{rounds}, CPU µs: {figures}", err=True)
+        click.echo(f"  round {number + 1}/{rounds}, CPU µs: {per_round['cpu'][-1]}", err=True)
     shutil.rmtree(folder)
     return {kind: spread(rows) for kind, rows in per_round.items()}
 
