@@ -185,17 +185,24 @@ documents = st.fixed_dictionaries(
 FIELDS = ["_id", "event-type", "date", "userId", "profil", "module", "structures", "classes", "other"]
 
 
+# built once, not at each draw: a strategy made inside `near_valid` is validated again at every example
+removed_fields = st.sets(st.sampled_from(FIELDS[:-1]), max_size=3)
+any_field, id_lists = st.sampled_from(FIELDS), st.sampled_from(["structures", "classes"])
+odd_lists = st.lists(any_ids | json_values)
+odd_date_forms = odd_dates | numbers | dates.map(lambda d: {"$date": d})
+
+
 @st.composite
 def near_valid(draw) -> dict:
     document = draw(documents)
-    for key in draw(st.sets(st.sampled_from(FIELDS[:-1]), max_size=3)):
+    for key in draw(removed_fields):
         document.pop(key)
     if draw(st.booleans()):
-        document[draw(st.sampled_from(FIELDS))] = draw(json_values)
+        document[draw(any_field)] = draw(json_values)
     if draw(st.booleans()):
-        document[draw(st.sampled_from(["structures", "classes"]))] = draw(st.lists(any_ids | json_values))
+        document[draw(id_lists)] = draw(odd_lists)
     if draw(st.integers(0, 3)) == 0:
-        document["date"] = draw(odd_dates | numbers | dates.map(lambda d: {"$date": d}))
+        document["date"] = draw(odd_date_forms)
     return document
 
 
