@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import import_attempts, reject_table
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fuzz_parse import FAST, NOW, as_line, dated, json_values, near_valid
+from test_fuzz_parse import NOW, as_line, dated, json_values, near_valid
 
 from pipeline import parse_columns, parse_rejects
 from pipeline.exports import Block
@@ -420,12 +420,16 @@ def test_a_broken_stream_is_one_more_line():
 
 
 compact = st.booleans()
+# 100 examples a test, drawn anew at each run: most are blocks of several lines (up to 5 to 8), each line
+# checked against the reference (one line a block in test_any_fields_in_a_reject); the reference alone is
+# fuzzed line by line, 250 to 400 examples a test, in test_fuzz_parse
+BLOCKS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 SPOILS = [b"", b"x", b",", b"}", b"]", b" ", b'"', b"NaN", b"-Infinity", b"1e999", b"\xef\xbb\xbf", b"\\u"]
 
 
-@FAST
+@BLOCKS
 @given(
     st.lists(
         st.tuples(near_valid(), st.integers(0, 2000), st.sampled_from(SPOILS), st.booleans()), max_size=5
@@ -444,7 +448,7 @@ def test_lines_cut_or_spoilt(cases):
 any_keys = st.text(max_size=4) | st.sampled_from(["ip", "ua", "date"])
 
 
-@FAST
+@BLOCKS
 @given(st.dictionaries(any_keys, json_values, max_size=5), compact)
 def test_any_fields_in_a_reject(extra, tight):
     """Whatever a reject holds beside the SPEC's fields (any value, any key, `ip` and `ua` among them), its
@@ -456,7 +460,7 @@ def test_any_fields_in_a_reject(extra, tight):
         assert_agrees([as_line(document, False)])
 
 
-@FAST
+@BLOCKS
 @given(st.lists(st.tuples(near_valid(), compact), min_size=1, max_size=6))
 def test_near_valid_events(documents):
     lines = [
@@ -466,7 +470,7 @@ def test_near_valid_events(documents):
     assert_agrees(lines)
 
 
-@FAST
+@BLOCKS
 @given(st.lists(dated, min_size=1, max_size=8))
 def test_every_date_form_gives_its_time(dates):
     lines = [line(_id=f"d{i}", date=date) for i, (date, _ms) in enumerate(dates)]
@@ -475,7 +479,7 @@ def test_every_date_form_gives_its_time(dates):
     assert parsed.events.column("ts_ms").to_pylist() == expected
 
 
-@FAST
+@BLOCKS
 @given(st.lists(json_values, min_size=1, max_size=5))
 def test_any_json_value_in_any_field(values):
     fields = ["_id", "event-type", "module", "date", "userId", "profil", "structures", "classes"]
