@@ -206,7 +206,7 @@ def run(
     days = table.column("ts_ms").to_numpy() // DAY_MS  # dates are after 2000: positive
     for day_number in progress(np.unique(days).tolist(), "write days"):
         day = EPOCH + timedelta(days=day_number)
-        of_day = table.filter(pa.array(first & (days == day_number)))
+        of_day = rows_where(table, first & (days == day_number))
         kept = _drop_known(lake, day, of_day)
         report.duplicates += of_day.num_rows - kept.num_rows
         if kept.num_rows:
@@ -343,7 +343,24 @@ def _drop_known(lake: Path, day: date, events: pa.Table) -> pa.Table:
     existing = lake_io.read_days(lake, [day], columns=["event_id"]).column("event_id")
     if len(existing) == 0:
         return events
-    return events.filter(pc.invert(pc.is_in(events.column("event_id"), value_set=existing)))
+    known = pc.is_in(events.column("event_id"), value_set=existing).to_numpy(zero_copy_only=False)
+    return rows_where(events, ~known)
+
+
+def rows_where(table: pa.Table, mask: np.ndarray) -> pa.Table:
+    """The rows of `table` where `mask` holds, in order. A chunk whose rows all hold is kept as it is, not
+    copied: a run's events are one chunk per block, nearly all of them of one day and first of their id, and
+    `Table.filter` copied them all (a regional day: 0.93 s of serial work, and the run's peak memory
+    doubled)."""
+    kept, start = [], 0
+    for batch in table.to_batches():
+        rows = mask[start : start + batch.num_rows]
+        start += batch.num_rows
+        if rows.all():
+            kept.append(batch)
+        elif rows.any():
+            kept.append(batch.filter(pa.array(rows)))
+    return pa.Table.from_batches(kept, schema=table.schema)
 
 
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:

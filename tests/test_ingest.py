@@ -67,6 +67,58 @@ def test_a_run_tells_copies_apart_by_hash_without_a_dictionary_of_every_id(tmp_p
     assert sum(report.events_new.values()) == 40 and report.duplicates == 20
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_rows_where_keeps_the_rows_filter_keeps_without_copying_whole_chunks(seed):
+    rng = np.random.default_rng(seed)
+    sizes = [0, 5, 1, 40, 17]
+    schema = pa.schema([("id", pa.string()), ("ts", pa.int64()), ("list", pa.list_(pa.string()))])
+    columns = (
+        {"id": [f"c{c}r{r}" for r in range(n)], "ts": rng.integers(0, 9, n), "list": [["x"]] * n}
+        for c, n in enumerate(sizes)
+    )
+    chunks = [pa.table(chunk, schema=schema) for chunk in columns]
+    table = pa.concat_tables(chunks)
+    mask = rng.random(table.num_rows) < 0.5
+    mask[5:6] = True  # the chunk of one row: all of it
+    mask[6:46] = True  # all of the chunk of 40 rows
+    mask[46:] = False  # none of the last chunk
+    kept = ingest.rows_where(table, mask)
+    assert kept.equals(table.filter(pa.array(mask))) and kept.schema == table.schema
+    whole = table.column("id").chunks[3]  # the chunk of 40 rows, every one kept: the same memory
+    assert any(c.buffers()[2].address == whole.buffers()[2].address for c in kept.column("id").chunks)
+    assert ingest.rows_where(table, np.zeros(table.num_rows, bool)).num_rows == 0
+    empty = table.schema.empty_table()
+    assert ingest.rows_where(empty, np.zeros(0, bool)).equals(empty)
+
+
+def test_a_run_writes_a_day_from_its_blocks_without_copying_them(tmp_path, monkeypatch):
+    """Rows of one day, each the first of its id, go to the writer in the blocks the parsers made: only a
+    block with a copy of an id or events of another day is filtered."""
+    documents = [event(_id=f"e{n}", when=f"2026-03-10 {8 + n % 10:02d}:00") for n in range(30)]
+    documents[12] = event(_id="e3", when="2026-03-10 09:00")  # a copy, in the second block
+    documents[25] = event(_id="late", when="2026-03-09 10:00")  # another day, in the fourth block
+    export = write_lines(tmp_path / "e.json", documents)
+    monkeypatch.setattr(ingest, "CHUNK_LINES", 7)
+    not_passed_on = []  # per day written: the sizes of the blocks not passed on as they came
+
+    def watched(table, mask):
+        kept = rows_where(table, mask)
+        passed_on = {c.buffers()[2].address for c in kept.column("event_id").chunks if len(c)}
+        not_passed_on.append(
+            [len(c) for c in table.column("event_id").chunks if c.buffers()[2].address not in passed_on]
+        )
+        return kept
+
+    rows_where = ingest.rows_where
+    monkeypatch.setattr(ingest, "rows_where", watched)
+    report = ingest.run([export], tmp_path / "lake", workers=1)
+    assert sum(report.events_new.values()) == 29 and report.duplicates == 1
+    # 2026-03-09: every block (the late event's copied out of its block, the others have none of its rows);
+    # 2026-03-10: the blocks of the copy and of the late event, filtered; the three others passed on whole
+    assert not_passed_on == [[7, 7, 7, 7, 2], [7, 7]]
+    assert all_events(tmp_path / "lake").num_rows == 29
+
+
 def test_oid_and_string_forms_of_one_id_count_once(tmp_path):
     export = write_lines(
         tmp_path / "e.json",
