@@ -291,27 +291,41 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def first_of_each_id(ids: pa.ChunkedArray, hashes: np.ndarray | None = None) -> np.ndarray:
     """Per row: whether it is its id's first occurrence.
 
-    With `hashes` (`id_hashes` of the same rows, made block by block as they came in), the rows are sorted
-    by hash and only those sharing a hash with an earlier row are compared with it; if any of them is another
-    id (a collision), every id is compared. A dictionary of every id, made at the end of the run while the
-    parsers sit idle, took 0.79-0.94 s for 1.13 M ids in a run (2-core AMD EPYC); this takes 0.29-0.35 s,
-    after 0.17-0.26 s of hashing done while the parsers run."""
+    With `hashes` (`id_hashes` of the same rows, made block by block as they came in), only the rows whose
+    hash another row shares are looked at: each is compared with the earliest row of its hash; if one of
+    them is another id (a collision), every id is compared. The hashes are sorted, not the rows (NumPy sorts
+    2,850,000 of them in 0.05 s, where ordering the rows by them took 0.3-0.48 s, and a dictionary of every
+    id 0.79-0.94 s for 1.13 M ids: serial work at the end of the run, the parsers idle)."""
     if hashes is None or len(hashes) != len(ids):
         return _first_of_each_id_exactly(ids)
-    order = np.argsort(hashes)
-    ordered = hashes[order]
-    starts_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
     first = np.ones(len(ids), bool)
-    if starts_group.all():
+    ordered = np.sort(hashes)
+    shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])  # the hashes of more than one row
+    if not len(shared):
         return first
-    group = np.cumsum(starts_group) - 1
-    earliest = np.minimum.reduceat(order, np.flatnonzero(starts_group))[group]  # per sorted row
-    later = earliest != order
-    rows, earlier = order[later], earliest[later]
+    rows, group = _rows_of(shared, hashes)
+    # every shared hash has rows: its first index in `group` is its earliest row
+    earlier = rows[np.unique(group, return_index=True)[1]][group]
+    later = earlier != rows
+    rows, earlier = rows[later], earlier[later]
     if not pc.all(pc.equal(ids.take(rows), ids.take(earlier))).as_py():
         return _first_of_each_id_exactly(ids)
     first[rows] = False
     return first
+
+
+def _rows_of(shared: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose hash is in `shared` (sorted, unique), in order, and where their hash is in `shared`.
+    Only rows whose hash's low bits are some shared hash's are searched for: a search of `shared` for every
+    row took 0.65 s on 3,000,000 rows, 5 % of them copies (a bisection of 139,000 values per row)."""
+    bits = int(np.clip(len(shared) * 64, 1 << 16, 1 << 23)).bit_length()  # a 16 MB mask at most
+    low = (1 << bits) - 1
+    maybe = np.zeros(1 << bits, bool)
+    maybe[shared & low] = True
+    rows = np.flatnonzero(maybe[hashes & low])
+    at = np.searchsorted(shared, hashes[rows]).clip(max=len(shared) - 1)
+    hit = shared[at] == hashes[rows]
+    return rows[hit], at[hit]
 
 
 def _first_of_each_id_exactly(ids: pa.ChunkedArray) -> np.ndarray:
