@@ -315,7 +315,7 @@ def first_of_each_id(ids: pa.ChunkedArray, hashes: np.ndarray | None = None) -> 
 
 
 def _rows_of(shared: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows whose hash is in `shared` (sorted, unique), in order, and where their hash is in `shared`.
+    """The rows whose hash is in `shared` (sorted, unique), in order, and the index of their hash in `shared`.
     Only rows whose hash's low bits are some shared hash's are searched for: a search of `shared` for every
     row took 0.65 s on 3,000,000 rows, 5 % of them copies (a bisection of 139,000 values per row)."""
     bits = int(np.clip(len(shared) * 64, 1 << 16, 1 << 23)).bit_length()  # a 16 MB mask at most
