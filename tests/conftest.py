@@ -9,9 +9,10 @@ import io
 import itertools
 import json
 import os
+import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -185,22 +186,28 @@ def make_site(tmp_path):
 
 @pytest.fixture(scope="session")
 def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`test_pages.build_tiny_site`'s site, built once per session, by the first test process to need it, for
-    the modules that only read it (pages, front contract, browser, print, CSP): each build took 10–17 s
-    on a 2-core machine. Under pytest-xdist the workers' temporary folders share a parent, the session's."""
+    """`test_pages.build_tiny_site`'s site, built once per session (`made_once`), for the modules that only
+    read it (pages, front contract, browser, print, CSP): each build took 10–17 s on a 2-core machine."""
     from test_pages import build_tiny_site
 
+    return made_once(tmp_path_factory, "tiny-site", build_tiny_site) / "site"
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder `make` fills, made once per session by the first test process to ask (the others wait for
+    it): under pytest-xdist the workers' temporary folders share a parent, the session's. A folder whose
+    making failed is made again by the next to ask."""
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent
-    folder = root / "tiny-site"
-    with open(root / "tiny-site.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait for it
-        if not folder.is_dir():
-            built = root / f"tiny-site.{os.getpid()}"  # renamed whole: a failed build leaves no half site
-            build_tiny_site(built)
-            built.rename(folder)  # the site's link to its build is relative
-    return folder / "site"
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker making it: wait for it
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a failed attempt's
+            make(folder)
+            (folder / ".made").touch()
+    return folder
 
 
 @pytest.fixture(scope="session")

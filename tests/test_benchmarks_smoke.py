@@ -4,16 +4,13 @@ No timing is asserted."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import read_csv
+from conftest import made_once, read_csv
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -36,18 +33,9 @@ STEPS = (
 
 @pytest.fixture(scope="session")
 def bench(tmp_path_factory) -> dict:
-    """The two runs of the benchmark (`_run_bench`), made once per session by the first test process to need
-    them: under pytest-xdist a module's tests may go to both workers, and each made them (50 s each)."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the session's, shared by the workers
-    base = root / "bench"
-    with open(root / "bench.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker running them: wait for it
-        if not (base / "made").exists():
-            shutil.rmtree(base, ignore_errors=True)  # a failed attempt's
-            _run_bench(base)
-            (base / "made").touch()
+    """The two runs of the benchmark (`_run_bench`), made once per session (`made_once`): under pytest-xdist
+    a module's tests may go to both workers, and each made them (50 s each)."""
+    base = made_once(tmp_path_factory, "bench", _run_bench)
     return {
         "work": base / "work",
         "out": base / "out",
