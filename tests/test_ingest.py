@@ -49,15 +49,15 @@ def _refused(_ids):
 def test_the_first_of_each_id_by_hash_is_the_first_by_value(seed):
     ids = _ids_with_copies(seed)
     exact = [value not in ids.to_pylist()[:row] for row, value in enumerate(ids.to_pylist())]
-    hashes = [ingest.id_hashes(chunk) for chunk in ids.chunks]
+    hashes = np.concatenate([ingest.id_hashes(chunk) for chunk in ids.chunks])
     assert ingest.first_of_each_id(ids).tolist() == exact
     with pytest.MonkeyPatch.context() as patch:  # no collision: no id compared but those sharing a hash
         patch.setattr(ingest, "_first_of_each_id_exactly", _refused)
-        assert ingest.first_of_each_id(ids, np.concatenate(hashes)).tolist() == exact
+        assert ingest.first_of_each_id(ids, hashes).tolist() == exact
         # every hash's low 24 bits alike: every row a candidate, only those of a shared hash kept
-        assert ingest.first_of_each_id(ids, np.concatenate(hashes) << 24).tolist() == exact
+        assert ingest.first_of_each_id(ids, hashes << 24).tolist() == exact
     # a hash shared by other ids (one for all, or two values crossed): every id compared, the same answer
-    for collided in (np.zeros(len(ids), np.int64), np.concatenate(hashes) % 7):
+    for collided in (np.zeros(len(ids), np.int64), hashes % 7):
         assert ingest.first_of_each_id(ids, collided).tolist() == exact
 
 
@@ -66,7 +66,6 @@ def test_a_run_tells_copies_apart_by_hash_without_a_dictionary_of_every_id(tmp_p
     export = write_lines(tmp_path / "e.json", documents)
     monkeypatch.setattr(ingest, "CHUNK_LINES", 7)
     monkeypatch.setattr(ingest, "BLOCK_BYTES", 700)
-
     monkeypatch.setattr(ingest, "_first_of_each_id_exactly", _refused)
     report = ingest.run([export], tmp_path / "lake", workers=1)
     assert sum(report.events_new.values()) == 40 and report.duplicates == 20
