@@ -26,7 +26,7 @@ from pathlib import Path
 
 from isal import igzip
 
-from . import render, runs_page, side_by_side
+from . import assets, render, runs_page, side_by_side
 from .access import ACCESS_FILE, access_json
 from .cluster import Cluster, load_shared, save_shared
 from .constants import CSV_STORED_SUFFIX, RUNS_CSV, RUNS_DATA, RUNS_PAGE, RUNS_TITLE, SIDE_BY_SIDE
@@ -141,17 +141,17 @@ def write_shared(
     site: Path, entities: list[Entity], holidays: HolidayZones, written: Written
 ) -> render.Pages:
     """The assets (content-hashed names), the root index and access.json; the pages' renderer."""
-    assets = site / "assets"
-    assets.mkdir(parents=True, exist_ok=True)
+    folder = site / "assets"
+    folder.mkdir(parents=True, exist_ok=True)
     names = {}
-    for logical, text in render.asset_texts(entities).items():
-        names[logical] = render.asset_name(logical, text)
+    for logical, text in assets.asset_texts(entities).items():
+        names[logical] = assets.asset_name(logical, text)
         data = text.encode("utf-8")
         kind = logical.rpartition(".")[2]
-        write_file(assets / names[logical], data, kind, written)
+        write_file(folder / names[logical], data, kind, written)
         # served as is to browsers that accept gzip (nginx's gzip_static): the Vega runtime's 900 KB cross
         # the network as 306 KB. Written once a build, so compressed at the best level.
-        write_file(assets / (names[logical] + ".gz"), gzip.compress(data, 9, mtime=0), kind, written)
+        write_file(folder / (names[logical] + ".gz"), gzip.compress(data, 9, mtime=0), kind, written)
     write_file(site / ACCESS_FILE, access_json(entities).encode("utf-8"), "json", written)
     write_page(site / ROOT_INDEX, render.root_index(entities, names).encode("utf-8"), written)
     return render.Pages(entities, names, holidays)

@@ -19,7 +19,7 @@ from chromium import rgb
 from nginx_helpers import fetch, running_nginx
 from test_pages import Page
 
-from pipeline import render
+from pipeline import assets
 from pipeline.constants import HOLIDAY_COLOUR, INDICATORS, PROFILES
 from pipeline.serve import SESSION_COOKIE
 
@@ -195,7 +195,7 @@ def test_swatch_colours_come_from_profiles(site: Path) -> None:
     css = next((site / "assets").glob("style-*.css")).read_text(encoding="utf-8")
     for profile in PROFILES:
         rules = re.findall(rf"\.swatch-{re.escape(profile.code)}\s*\{{([^}}]*)\}}", css)
-        assert rules == [f" background: {profile.shade}; clip-path: {render.SHAPE_CLIPS[profile.shape]}; "]
+        assert rules == [f" background: {profile.shade}; clip-path: {assets.SHAPE_CLIPS[profile.shape]}; "]
     assert re.findall(r"\.swatch-holiday\s*\{([^}]*)\}", css) == [f" background: {HOLIDAY_COLOUR}; "]
     used = set()
     for text in markup(site).values():

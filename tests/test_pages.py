@@ -21,7 +21,7 @@ import markupsafe
 import pytest
 from conftest import event
 
-from pipeline import charts, holidays, ingest, render
+from pipeline import assets, charts, holidays, ingest, render
 from pipeline.constants import INDICATORS, PERIOD_WORDS, PROFILES, RUNS_DATA
 from pipeline.site import SiteOptions, build
 
@@ -364,13 +364,13 @@ def test_figures_live_only_in_the_entity_folder(make_site) -> None:
             found += [row_head] if row_head in text else []
             assert not found, f"{folder}'s figures in {name}: {[n[:60] for n in found]}"
     # pages load figures from their own folder only (data.js beside them), and code from assets/
-    assets = (site.root / "assets").resolve()
+    shared = (site.root / "assets").resolve()
     for path in site.root.rglob("*.html"):
         for script in (s.get("src") for s in parse(path).all("script")):
             target = (path.parent / script).resolve()
             own = target.parent == path.parent.resolve() and target.name in ("data.js", RUNS_DATA)
-            assert own or target.parent == assets, (path, script)
-    for asset in assets.iterdir():
+            assert own or target.parent == shared, (path, script)
+    for asset in shared.iterdir():
         data = asset.read_bytes()
         text = (gzip.decompress(data) if asset.suffix == ".gz" else data).decode("utf-8")
         assert "STATS_DATA" not in text or asset.name.startswith(("app-", "detail-"))  # they read it
@@ -466,26 +466,26 @@ def test_the_chart_runtime_is_bundled_once_then_read_from_the_cache(tmp_path, mo
     import vl_convert
 
     monkeypatch.setenv("STATISTIQUES_CACHE", str(tmp_path / "cache"))
-    render.vega_runtime.cache_clear()
+    assets.vega_runtime.cache_clear()
     try:
-        runtime = render.vega_runtime()
+        runtime = assets.vega_runtime()
         cached = tmp_path / "cache" / f"vega-runtime-{vl_convert.__version__}.js"
         assert cached.read_text(encoding="utf-8") == runtime and "vega" in runtime
         cached.write_text("/* from the cache */", encoding="utf-8")
-        render.vega_runtime.cache_clear()
-        assert render.vega_runtime() == "/* from the cache */"
+        assets.vega_runtime.cache_clear()
+        assert assets.vega_runtime() == "/* from the cache */"
 
         blocked = tmp_path / "not-a-folder"
         blocked.write_text("a file where the cache folder would be", encoding="utf-8")
         monkeypatch.setenv("STATISTIQUES_CACHE", str(blocked / "cache"))
-        render.vega_runtime.cache_clear()
+        assets.vega_runtime.cache_clear()
         bundled = []  # from here vl-convert's bundler is stood in for: it is the call that counts
         monkeypatch.setattr(vl_convert, "javascript_bundle", lambda: bundled.append(1) or "/* bundled */")
-        assert "/* bundled */" in render.vega_runtime() and bundled == [1]  # an unwritable cache: bundled
-        render.vega_runtime.cache_clear()
-        assert "/* bundled */" in render.vega_runtime() and bundled == [1, 1]  # ... each time
+        assert "/* bundled */" in assets.vega_runtime() and bundled == [1]  # an unwritable cache: bundled
+        assets.vega_runtime.cache_clear()
+        assert "/* bundled */" in assets.vega_runtime() and bundled == [1, 1]  # ... each time
     finally:
-        render.vega_runtime.cache_clear()
+        assets.vega_runtime.cache_clear()
 
 
 def test_chart_specs_are_built_once_then_read_from_the_cache(tmp_path, monkeypatch) -> None:
@@ -495,26 +495,26 @@ def test_chart_specs_are_built_once_then_read_from_the_cache(tmp_path, monkeypat
 
     monkeypatch.setenv("STATISTIQUES_CACHE", str(tmp_path / "cache"))
     built = charts.chart_specs()
-    assert render.chart_specs() == built
+    assert assets.chart_specs() == built
     (cached,) = (tmp_path / "cache").glob("chart-specs-*.json")
     cached.write_text('{"apps": {"mark": "from the cache"}}', encoding="utf-8")
-    assert render.chart_specs() == {"apps": {"mark": "from the cache"}}
+    assert assets.chart_specs() == {"apps": {"mark": "from the cache"}}
 
     # the code that makes them changed: another name, built again (from here the build is stood in for)
-    assert inspect.getsource(charts) in render.chart_code() and altair.__version__ in render.chart_code()
+    assert inspect.getsource(charts) in assets.chart_code() and altair.__version__ in assets.chart_code()
     builds = []
     monkeypatch.setattr(charts, "chart_specs", lambda: builds.append(1) or {"apps": {"mark": "built"}})
-    code = render.chart_code()
-    monkeypatch.setattr(render, "chart_code", lambda: [*code, "# edited"])
-    assert render.chart_specs() == {"apps": {"mark": "built"}} and builds == [1]
+    code = assets.chart_code()
+    monkeypatch.setattr(assets, "chart_code", lambda: [*code, "# edited"])
+    assert assets.chart_specs() == {"apps": {"mark": "built"}} and builds == [1]
     assert len(list((tmp_path / "cache").glob("chart-specs-*.json"))) == 2
-    assert render.chart_specs() == {"apps": {"mark": "built"}} and builds == [1]  # read back
+    assert assets.chart_specs() == {"apps": {"mark": "built"}} and builds == [1]  # read back
 
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder would be", encoding="utf-8")
     monkeypatch.setenv("STATISTIQUES_CACHE", str(blocked / "cache"))
     for times in (2, 3):  # an unwritable cache: built each time
-        assert render.chart_specs() == {"apps": {"mark": "built"}} and builds == [1] * times
+        assert assets.chart_specs() == {"apps": {"mark": "built"}} and builds == [1] * times
 
 
 def test_a_structure_absent_from_the_directory_says_why_on_its_pages_and_its_classes() -> None:
@@ -559,7 +559,7 @@ def test_profile_shades_keep_the_spec_hues_and_reach_3_to_1_on_white() -> None:
         assert contrast(rgb(profile.shade), rgb("#ffffff")) >= 3.0, profile
         assert abs(hue(profile.colour) - hue(profile.shade)) < 2, profile
     assert len({p.shape for p in PROFILES}) == len(PROFILES)
-    assert {p.shape for p in PROFILES} <= set(render.SHAPE_CLIPS)
+    assert {p.shape for p in PROFILES} <= set(assets.SHAPE_CLIPS)
 
 
 def test_every_page_has_an_icon_from_the_assets(site: Path) -> None:
