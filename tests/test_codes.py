@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import aggregate
+from pipeline import aggregate_math
 from pipeline.codes import (
     Vocabulary,
     cell_user_keys,
@@ -102,10 +102,10 @@ def test_cell_user_keys_round_trip_beyond_32_bits():
     assert back_cells.tolist() == cells.tolist() and back_users.tolist() == users.tolist()
 
 
-@pytest.mark.parametrize("space", [10, aggregate.DENSE_COUNT_LIMIT + 1])
+@pytest.mark.parametrize("space", [10, aggregate_math.DENSE_COUNT_LIMIT + 1])
 def test_count_keys_dense_and_sorted_paths_agree(space):
     keys = np.array([3, 9, 3, 0, 9, 9])
-    found, counts = aggregate.count_keys(keys, space)
+    found, counts = aggregate_math.count_keys(keys, space)
     assert dict(zip(found.tolist(), counts.tolist())) == {0: 1, 3: 2, 9: 3}
 
 
@@ -118,7 +118,7 @@ def test_month_presence_ors_the_days_a_user_was_seen():
         (date(2025, 3, 3), day([("platform", "Teacher", "u1"), ("class:C", "Student", "u2")])),
         (date(2025, 3, 31), day([("class:C", "Student", "u2")])),
     ]
-    rows = aggregate.month_presence(daily).to_pylist()
+    rows = aggregate_math.month_presence(daily).to_pylist()
     masks = {(r["entity"], r["profile"], r["user_id"]): r["days"] for r in rows}
     assert masks == {
         ("platform", "Teacher", "u1"): 0b101,
@@ -171,17 +171,19 @@ def test_month_presence_replaces_changed_days_as_a_full_merge_would():
     second_old = (date(2025, 3, 2), day([("platform", "Student", "u2"), ("class:C", "Student", "u3")]))
     second_new = (date(2025, 3, 2), day([("platform", "Student", "u2"), ("platform", "Teacher", "u1")]))
     third = (date(2025, 3, 3), day([("class:C", "Student", "u3")]))
-    previous = aggregate.month_presence([first, second_old])
+    previous = aggregate_math.month_presence([first, second_old])
 
     def rows(table: pa.Table) -> dict:
         return {(r["entity"], r["profile"], r["user_id"]): r["days"] for r in table.to_pylist()}
 
-    incremental = aggregate.month_presence([second_new, third], previous, replaced=[second_new[0], third[0]])
-    assert rows(incremental) == rows(aggregate.month_presence([first, second_new, third]))
+    incremental = aggregate_math.month_presence(
+        [second_new, third], previous, replaced=[second_new[0], third[0]]
+    )
+    assert rows(incremental) == rows(aggregate_math.month_presence([first, second_new, third]))
     assert ("class:C", "Student", "u3") in rows(incremental)  # seen again on day 3 only: mask 0b100
     assert rows(incremental)[("class:C", "Student", "u3")] == 0b100
-    dropped = aggregate.month_presence([], previous, replaced=[second_old[0]])
-    assert rows(dropped) == rows(aggregate.month_presence([first]))
+    dropped = aggregate_math.month_presence([], previous, replaced=[second_old[0]])
+    assert rows(dropped) == rows(aggregate_math.month_presence([first]))
 
 
 def test_vocabulary_codes_chunks_whose_dictionaries_differ_as_one_column():
@@ -217,7 +219,7 @@ def test_month_counts_equals_group_by_sums_of_its_days():
     """The roll-up's integer merge against Arrow's group-by over all days at once."""
     rng = np.random.default_rng(3)
     days = [(date(2025, 2, d), _counts_day(rng, 60)) for d in (1, 2, 14, 28)]
-    rolled = aggregate.month_counts(days)
+    rolled = aggregate_math.month_counts(days)
     got = {(r["entity"], r["profile"], r["measure"], r["key"]): r["n"] for r in rolled.to_pylist()}
 
     expected: dict[tuple, int] = {}
