@@ -206,7 +206,6 @@ def _fast_events(
         reason_of[undecided & fails] = code
         slow |= undecided & ~fails & unknown
         undecided &= ~fails & ~unknown
-    ok = pa.array(undecided)  # every check passed
     # events of other types keep a user and a profile only when they are valid ones
     module = pc.if_else(has_module, module, pa.scalar(None, pa.string()))
     user_id = pc.if_else(pa.array(has_user), user_id, pa.scalar(None, pa.string()))
@@ -218,7 +217,9 @@ def _fast_events(
     )
     known = np.flatnonzero(reason_of >= 0)
     known_reasons = np.array(reasons, object)[reason_of[known]].tolist()
-    return table.filter(ok), (known.tolist(), known_reasons), np.flatnonzero(slow).tolist()
+    # `undecided`: every check passed. A filter copies every row, kept or not: 3.4 ms a block of 40,000 lines
+    events = table if undecided.all() else table.filter(pa.array(undecided))
+    return events, (known.tolist(), known_reasons), np.flatnonzero(slow).tolist()
 
 
 def _decoded(lines: list[bytes]) -> tuple[list[_Fields], dict[int, int]]:
