@@ -196,6 +196,17 @@ def test_fields(fields):
     assert_agrees([line(**fields)])
 
 
+def test_id_lists_of_every_form_no_id_an_empty_list_never_a_null():
+    """Absent, null, [] and a text of another form are each an empty list (the lake holds no null list)."""
+    texts = ["", "null", "[]", '["a"]', '["a","b-1"]', '["bad id"]', "[1]", '["a","a"]']
+    found = parse_columns.id_lists(pa.array(texts, pa.large_string()))
+    assert found.lists.to_pylist() == [[], [], [], ["a"], ["a", "b-1"], [], [], ["a", "a"]]
+    assert found.lists.null_count == 0 and found.lists.type == pa.list_(pa.string())
+    assert found.valid.tolist() == [True, True, True, True, True, False, False, True]
+    assert found.strings.tolist() == [True, True, True, True, True, True, False, True]
+    assert found.twice.tolist() == [False] * 7 + [True]
+
+
 def test_ids_listed_twice_in_a_block_of_short_and_long_lists():
     """Only lists of two ids or more are looked at: the rows found must be those rows, wherever they are."""
     lists = [["s1"], [], ["s1", "s2", "s1"], None, ["s2"], ["s3", "s3"], ["s1", "s2"], ["s2", "s1"] * 2]
