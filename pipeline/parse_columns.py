@@ -74,7 +74,6 @@ _ID = '"' + ID_ALPHABET_PATTERN.removeprefix("^").removesuffix("$") + '"'
 ID_LIST_FORMS = rf"^(?:\[(?:{_ID}(?:,{_ID})*)?\]|null|)$"  # empty: the field is absent
 STRING_LIST_FORMS = r'^\[(?:"[^"\\]*"(?:,"[^"\\]*")*)?\]$'  # any strings: a bad_id when not those above
 _ID_SEPARATOR = '","'
-_NEWLINE = ord("\n")
 _SURROGATE_ESCAPES = re.compile(SURROGATE_ESCAPE.encode()).finditer
 
 _N = "-?[0-9]{1,18}"  # 18 digits at most: an int64 whatever the digits; longer goes to parse_line
@@ -117,7 +116,7 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
     gc.disable()  # a block makes many small containers, none cyclic: collecting them only costs time
     try:
         lines = block.lines()
-        readable = _whole_lines_readable(block.text) if lines else np.zeros(0, bool)
+        readable = _whole_lines_readable(block.text, lines) if lines else np.zeros(0, bool)
         events, (rows, reasons), slow = _fast_events(lines, readable, now_ms)
         raws = known_raws([_line(lines, row) for row in rows], reasons)
     finally:
@@ -270,12 +269,15 @@ def _utf8_or_empty(raw: msgspec.Raw | bytes) -> str:
         return ""
 
 
-def _whole_lines_readable(text: bytes) -> np.ndarray:
-    """Per line of `text` (lines joined by `\\n`): not empty, UTF-8 throughout, and no `\\u` escape of a
-    surrogate (one of a pair, or a lone one) anywhere: parse_line decides on those, field by field."""
-    newlines = np.flatnonzero(np.frombuffer(text, np.uint8) == _NEWLINE)
-    starts = np.concatenate([[0], newlines + 1])
-    readable = np.concatenate([newlines, [len(text)]]) > starts
+def _whole_lines_readable(text: bytes, lines: list[bytes]) -> np.ndarray:
+    """Per line of `text` (`lines`: Block.lines, each but the last with its `\\n`): not empty, UTF-8
+    throughout, and no `\\u` escape of a surrogate (one of a pair, or a lone one) anywhere: parse_line
+    decides on those, field by field. Where each line starts comes from the lengths of `lines`, not from a
+    search of the text for newlines (1,200 instructions a regional line)."""
+    lengths = np.fromiter(map(len, lines), np.int64, len(lines))
+    starts = np.concatenate([[0], np.cumsum(lengths[:-1])])
+    lengths[:-1] -= 1  # their `\\n`
+    readable = lengths > 0
     if not text.isascii():
         try:
             _binary_column(np.append(starts, len(text)), text).cast(pa.large_string())

@@ -47,7 +47,7 @@ def assert_agrees(lines: list[bytes]) -> parse_columns.ParsedBlock:
 def fast_path_takes(line: bytes) -> bool:
     """Whether the line is an event of the fast path, without parse_line."""
     table, (known_rejects, _reasons), slow = parse_columns._fast_events(
-        [line], parse_columns._whole_lines_readable(line), NOW
+        [line], parse_columns._whole_lines_readable(line, [line]), NOW
     )
     return table.num_rows == 1 and not known_rejects and not slow
 
@@ -194,6 +194,24 @@ def test_date_forms(date):
 )
 def test_fields(fields):
     assert_agrees([line(**fields)])
+
+
+@pytest.mark.parametrize("last", [b"", b'{"a":1}', b"\xff"])
+def test_which_lines_are_whole_utf8_wherever_they_are_in_the_block(last: bytes):
+    """Empty lines (first, between, last), bytes that are not UTF-8 and escaped surrogates, each on its own
+    line: the mask is that of each line taken alone, the block's last line included."""
+    lines = [b"", b'{"a":1}', b"\xff\xfe", b'{"a":"\\ud800"}', b"", b'{"b":"\xc3\xa9"}', b"\r", last]
+
+    def alone(line: bytes) -> bool:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return line != b"" and b"\\ud8" not in line
+
+    block = Block.of("events.json", 1, lines)
+    found = parse_columns._whole_lines_readable(block.text, block.lines())
+    assert found.tolist() == [alone(line) for line in lines]
 
 
 def test_id_lists_of_every_form_no_id_an_empty_list_never_a_null():
