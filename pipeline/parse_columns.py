@@ -89,6 +89,18 @@ DATE_ISO_FORM = (
     r'"\}$'
 )
 _ISO_PARTS = ("y", "mo", "d", "h", "mi", "s", "f", "sign", "oh", "om")
+# The ISO forms mongoexport writes, each digit at a fixed place, 32, 36, 37 or 41 characters:
+# {"$date":"YYYY-MM-DDTHH:MM:SS[.mmm](Z|±HH:MM)"}. Their numbers are read from those places in the column's
+# bytes: DATE_ISO_FORM's groups (extract_regex) cost about 1 µs a date. Other ISO texts (other fractions, an
+# offset without a colon…) are read by the groups.
+DATE_ISO_FIXED = (
+    r'^\{"\$date":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'
+    r'(?:\.[0-9]{3})?(?:Z|[+-][0-9]{2}:[0-9]{2})"\}$'
+)
+_FIXED_AT = {  # (where, how many digits)
+    "y": (10, 4), "mo": (15, 2), "d": (18, 2), "h": (21, 2), "mi": (24, 2), "s": (27, 2), "f": (30, 3),
+}  # fmt: skip
+_WITH_FRACTION, _WITH_OFFSET = (36, 41), (37, 41)  # the lengths of the fixed forms that have one
 _PROFILES = pa.array(sorted(ENT_PROFILES))
 _TYPES_USED = pa.array(EVENT_TYPES_USED)
 _ABSENT_DATES = pa.array(["", "null"], pa.large_string())  # no `date`, or `"date":null`
@@ -359,32 +371,77 @@ def _iso_ms(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """A `{"$date": "<ISO 8601>"}` text → epoch milliseconds, and whether it is a time that
     `datetime.fromisoformat` reads (a real calendar day, hours under 24…). A fraction is cut to whole
     milliseconds, as in parse._iso_to_ms."""
-    parts = pc.extract_regex(texts, DATE_ISO_FORM)
-    text = {name: pc.fill_null(parts.field(name).cast(pa.string()), _EMPTY) for name in _ISO_PARTS}
-
-    def number(values: pa.Array) -> np.ndarray:
-        return pc.if_else(pc.equal(values, _EMPTY), _DIGIT_0, values).cast(pa.int64()).to_numpy()
-
-    year, month, day = number(text["y"]), number(text["mo"]), number(text["d"])
-    hour, minute, second = number(text["h"]), number(text["mi"]), number(text["s"])
-    offset_hours, offset_minutes = number(text["oh"]), number(text["om"])
-    milli = number(pc.utf8_slice_codeunits(pc.utf8_rpad(text["f"], 3, "0"), 0, 3))
+    parts, parsed = _iso_parts(texts)
+    year, month, day, hour, minute, second = (parts[name] for name in ("y", "mo", "d", "h", "mi", "s"))
+    offset_hours, offset_minutes = parts["oh"], parts["om"]
     months = (year - 1970) * 12 + np.clip(month, 1, 12) - 1  # since 1970-01, as NumPy's calendar counts
     first_day = _days_since_1970(months)
     ok = (
-        _numpy(parts.is_valid())
+        parsed
         & (year >= 1) & (month >= 1) & (month <= 12)
         & (day >= 1) & (day <= _days_since_1970(months + 1) - first_day)
         & (hour <= 23) & (minute <= 59) & (second <= 59)
         & (offset_hours <= 23) & (offset_minutes <= 59)
     )  # fmt: skip
-    sign = np.where(_numpy(pc.equal(text["sign"], _MINUS)), -1, 1)
     seconds = (
         (first_day + day - 1) * 86_400
         + hour * 3600 + minute * 60 + second
-        - sign * (offset_hours * 3600 + offset_minutes * 60)
+        - parts["sign"] * (offset_hours * 3600 + offset_minutes * 60)
     )  # fmt: skip
-    return seconds * 1000 + milli, ok
+    return seconds * 1000 + parts["f"], ok
+
+
+def _iso_parts(texts: pa.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The numbers of each ISO text (year `y` … offset minutes `om`; `f`: whole milliseconds; `sign`: ±1),
+    and whether the text is of DATE_ISO_FORM: from fixed places for DATE_ISO_FIXED's forms, else from the
+    pattern's groups."""
+    n = len(texts)
+    parts = {name: np.zeros(n, np.int64) for name in _ISO_PARTS}
+    parts["sign"][:] = 1
+    parsed = _numpy(pc.match_substring_regex(texts, DATE_ISO_FIXED))
+    fixed, others = np.flatnonzero(parsed), np.flatnonzero(~parsed)
+    for rows, read in ((fixed, _fixed_parts), (others, _pattern_parts)):
+        if len(rows):
+            found, parsed[rows] = read(texts.take(rows))
+            for name, values in found.items():
+                parts[name][rows] = values
+    return parts, parsed
+
+
+def _fixed_parts(texts: pa.Array) -> tuple[dict[str, np.ndarray], bool]:
+    """The numbers of texts that are all of DATE_ISO_FIXED's forms, read at their places in the bytes."""
+    offsets = np.frombuffer(texts.buffers()[1], np.int64)[texts.offset : texts.offset + len(texts) + 1]
+    data = np.frombuffer(texts.buffers()[2], np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+
+    def number(at: np.ndarray, width: int) -> np.ndarray:
+        value = np.zeros(len(starts), np.int64)
+        for k in range(width):
+            value = value * 10 + data[starts + at + k] - ord("0")
+        return value
+
+    parts = {name: number(np.int64(at), width) for name, (at, width) in _FIXED_AT.items() if name != "f"}
+    fraction, offset = np.isin(lengths, _WITH_FRACTION), np.isin(lengths, _WITH_OFFSET)
+    at, width = _FIXED_AT["f"]
+    parts["f"] = number(np.where(fraction, at, 0), width) * fraction  # (a text without one: its first bytes)
+    parts["sign"] = np.where(offset & (data[starts + lengths - 8] == ord("-")), -1, 1)
+    parts["oh"] = number(lengths - 7, 2) * offset
+    parts["om"] = number(lengths - 4, 2) * offset
+    return parts, True
+
+
+def _pattern_parts(texts: pa.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The numbers of texts by DATE_ISO_FORM's groups, and whether each is of it (else its numbers are 0)."""
+    found = pc.extract_regex(texts, DATE_ISO_FORM)
+    text = {name: pc.fill_null(found.field(name).cast(pa.string()), _EMPTY) for name in _ISO_PARTS}
+
+    def number(values: pa.Array) -> np.ndarray:
+        return pc.if_else(pc.equal(values, _EMPTY), _DIGIT_0, values).cast(pa.int64()).to_numpy()
+
+    parts = {name: number(text[name]) for name in ("y", "mo", "d", "h", "mi", "s", "oh", "om")}
+    parts["f"] = number(pc.utf8_slice_codeunits(pc.utf8_rpad(text["f"], 3, "0"), 0, 3))
+    parts["sign"] = np.where(_numpy(pc.equal(text["sign"], _MINUS)), -1, 1)
+    return parts, _numpy(found.is_valid())
 
 
 def _days_since_1970(months: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ for any block of lines, the same events in the same order and the same rejects (
 from __future__ import annotations
 
 import json
+import re
 from hashlib import sha1
 
 import numpy as np
@@ -110,6 +111,15 @@ ISO_TIMES = [
 @pytest.mark.parametrize("text", ISO_TIMES)
 def test_iso_dates(text):
     assert_agrees([line(date={"$date": text})])
+
+
+def test_iso_dates_of_every_form_in_one_block():
+    """mongoexport's forms (their digits read at fixed places) among the others (read by the pattern's
+    groups), valid and not: each line's time or reason is still its own."""
+    texts = [f'{{"$date":"{text}"}}' for text in ISO_TIMES]
+    fixed = [text for text in texts if re.fullmatch(parse_columns.DATE_ISO_FIXED, text)]
+    assert 10 < len(fixed) < len(ISO_TIMES) - 5  # both readers have rows, valid and not
+    assert_agrees([line(_id=f"e{i}", date={"$date": text}) for i, text in enumerate(ISO_TIMES * 2)])
 
 
 @pytest.mark.parametrize(
