@@ -46,8 +46,8 @@ def not_json(
     their end and found cut short; no parser reads more of them, so they are not JSON to the reference
     either, whatever they hold. `malformed`: the other whole UTF-8 lines the fast path found malformed;
     `unread`: the others it could not read (few: each is read again here, to tell JSON of another shape from
-    text that is not JSON). `lines`: `Block.lines`, each but the last with its `\\n`, which changes neither
-    msgspec's reading nor STANDARD_ONLY's matches."""
+    text that is not JSON). `lines`: `Block.lines`, each but the last with its `\\n` (STANDARD_ONLY matches
+    the same with it); a line is read again as it was read, without it."""
     certain = cut_short.copy()
     rows = np.flatnonzero(malformed).tolist()
     rows += [row for row in np.flatnonzero(unread).tolist() if _malformed(lines[row].removesuffix(b"\n"))]
