@@ -113,6 +113,27 @@ def test_iso_dates(text):
     assert_agrees([line(date={"$date": text})])
 
 
+def test_iso_digits_read_at_fixed_places_equal_the_patterns_groups():
+    """Every number of mongoexport's four ISO forms, read at its fixed places, equals what DATE_ISO_FORM's
+    groups read (random digits: impossible days, hours and offsets included)."""
+    rng = np.random.default_rng(7)
+    digits = [rng.integers(0, 10**width, 3000) for width in (4, 2, 2, 2, 2, 2, 3, 2, 2)]
+    texts = [
+        f'{{"$date":"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}'
+        + (f".{f:03d}" if i % 2 else "")
+        + ("Z" if i % 3 == 0 else f"{'+-'[i % 5 % 2]}{oh:02d}:{om:02d}")
+        + '"}'
+        for i, (y, mo, d, h, mi, s, f, oh, om) in enumerate(zip(*digits, strict=True))
+    ]
+    column = pa.array(texts, pa.large_string())
+    assert all(re.fullmatch(parse_columns.DATE_ISO_FIXED, text) for text in texts)
+    fixed, _ = parse_columns._fixed_parts(column)
+    by_pattern, matched = parse_columns._pattern_parts(column)
+    assert matched.all()
+    for name in parse_columns._ISO_PARTS:
+        assert fixed[name].tolist() == by_pattern[name].tolist(), name
+
+
 def test_iso_dates_of_every_form_in_one_block():
     """mongoexport's forms (their digits read at fixed places) among the others (read by the pattern's
     groups), valid and not: each line's time or reason is still its own."""
