@@ -50,6 +50,12 @@ class Block:
             lines.append(b"")
         return lines
 
+    @staticmethod
+    def line_text(line: bytes) -> bytes:
+        """A line of `lines()` as it was read, without its `\\n`: what a reject's raw text and the reference
+        parser are made from."""
+        return line.removesuffix(b"\n")
+
     @property
     def end_line(self) -> int:
         """The number after this block's last line (the line of a break)."""

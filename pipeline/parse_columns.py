@@ -130,7 +130,7 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
         lines = block.lines()
         readable = _whole_lines_readable(block.text, lines) if lines else np.zeros(0, bool)
         events, (rows, reasons), slow = _fast_events(lines, readable, now_ms)
-        raws = known_raws([_line(lines, row) for row in rows], reasons)
+        raws = known_raws([Block.line_text(lines[row]) for row in rows], reasons)
     finally:
         if gc_was_on:
             gc.enable()
@@ -138,7 +138,7 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
         written = [raw is not None for raw in raws]
         slow += [row for row, ok in zip(rows, written) if not ok]
         rows, reasons, raws = (list(compress(column, written)) for column in (rows, reasons, raws))
-    found = [(index, parse_line(_line(lines, index), now_ms)) for index in slow]
+    found = [(index, parse_line(Block.line_text(lines[index]), now_ms)) for index in slow]
     slow_events = [(index, parsed) for index, parsed in found if type(parsed) is Event]
     for index, parsed in found:
         if type(parsed) is not Event:
@@ -155,12 +155,6 @@ def parse_block(block: Block, now_ms: int) -> ParsedBlock:
         events = events.drop_columns(["index"])
     rejects = rejects_io.block_columns(rows, reasons, raws, first_line=block.first_line)
     return ParsedBlock(block.path, block.count + block.broken, events, rejects)
-
-
-def _line(lines: list[bytes], index: int) -> bytes:
-    """A line of `Block.lines` as it was read, without its `\\n`: what a reject's raw text and the reference
-    are made from (the columns are read from the lines as they are: a `\\n` is JSON whitespace)."""
-    return lines[index].removesuffix(b"\n")
 
 
 def _fast_events(

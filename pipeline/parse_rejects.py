@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .constants import NEVER_STORED_FIELDS
+from .exports import Block
 from .parse import NOT_JSON, drop_private, reject_of
 
 # A line that is not JSON to msgspec is not to parse_line either, unless it holds what only the standard
@@ -50,7 +51,7 @@ def not_json(
     the same with it); a line is read again as it was read, without it."""
     certain = cut_short.copy()
     rows = np.flatnonzero(malformed).tolist()
-    rows += [row for row in np.flatnonzero(unread).tolist() if _malformed(lines[row].removesuffix(b"\n"))]
+    rows += [row for row in np.flatnonzero(unread).tolist() if _malformed(Block.line_text(lines[row]))]
     if rows:
         texts = pa.array([lines[row] for row in rows], pa.binary()).cast(pa.string())
         certain[rows] = ~pc.match_substring_regex(texts, STANDARD_ONLY).to_numpy(zero_copy_only=False)
