@@ -10,7 +10,6 @@ tuples, pickled lists) cost 4.6 µs of serial CPU a reject, more than a valid li
 from __future__ import annotations
 
 import hashlib
-from operator import methodcaller
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,16 @@ from . import lake as lake_io
 BLOCK_FIELDS = ("line", "reason", "raw", "raw_sha1")
 BLOCK_SCHEMA = pa.schema([lake_io.REJECT_SCHEMA.field(name) for name in BLOCK_FIELDS])
 KEY_FIELDS = ("file_name", "line", "raw_sha1")  # what a reject is known by
-_HEXDIGEST = methodcaller("hexdigest")
+# copied for each text: hashlib.sha1(text) has OpenSSL look the digest up at each call (0.82 µs a reject
+# of the regional day against 0.64 µs with a copy, 40 timings alternated on the AMD EPYC of 2026-12-08)
+_SHA1 = hashlib.sha1()
+
+
+def sha1_hex(data: bytes) -> str:
+    """The SHA-1 of `data`, in hexadecimal."""
+    hasher = _SHA1.copy()
+    hasher.update(data)
+    return hasher.hexdigest()
 
 
 def block_columns(
@@ -32,7 +40,7 @@ def block_columns(
     raw text given as bytes is UTF-8. The digest is of the raw text as it was (a lone surrogate included); the
     text kept is UTF-8 (a lone surrogate replaced)."""
     try:  # every raw text as bytes (the fast path's): the digests without a Python step per reject
-        digests = list(map(_HEXDIGEST, map(hashlib.sha1, raws)))
+        digests = list(map(sha1_hex, raws))
     except TypeError:  # some as str (parse_line's)
         raws, digests = _utf8_with_digests(raws)
     columns = [np.asarray(lines, np.int64) + first_line, pa.array(reasons, pa.string()), _utf8_column(raws)]
@@ -57,7 +65,7 @@ def _utf8_with_digests(raws: list[str | bytes]) -> tuple[list[bytes], list[str]]
     for raw in raws:
         if type(raw) is bytes:
             texts.append(raw)
-            digests.append(hashlib.sha1(raw).hexdigest())
+            digests.append(sha1_hex(raw))
             continue
         try:
             data = raw.encode("utf-8")
@@ -65,7 +73,7 @@ def _utf8_with_digests(raws: list[str | bytes]) -> tuple[list[bytes], list[str]]
         except UnicodeEncodeError:
             data = raw.encode("utf-8", "surrogatepass")
             texts.append(raw.encode("utf-8", "replace"))
-        digests.append(hashlib.sha1(data).hexdigest())
+        digests.append(sha1_hex(data))
     return texts, digests
 
 

@@ -32,6 +32,15 @@ def test_a_blocks_rejects_come_in_line_order_whatever_order_they_are_given_in():
     ]
 
 
+def test_each_digest_is_of_its_own_text_alone_block_after_block():
+    """The digests start from one hasher, copied: a text hashed must not carry over to the next."""
+    texts = [b"", b"a", b"a" * 1000, "é".encode(), b"a"]
+    for _block in range(2):
+        table = rejects.block_columns(list(range(len(texts))), ["not_json"] * len(texts), texts)
+        assert table.column("raw_sha1").to_pylist() == [hashlib.sha1(t).hexdigest() for t in texts]
+    assert rejects.sha1_hex(b"") == hashlib.sha1(b"").hexdigest()
+
+
 def test_rejects_kept_by_the_lake_or_met_earlier_in_the_run_are_left_out(tmp_path):
     first = reject_table([(1, "not_json", "a"), (2, "not_json", "b")])
     rejects_file = lake.rejects_dir(tmp_path) / "part-old.parquet"
