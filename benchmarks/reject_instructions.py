@@ -3,9 +3,10 @@ instructions (valgrind's callgrind), on the exports a `--bad-lines` run left in 
 `exports-clean/`, the same lines unspoilt).
 
 The seconds of two runs cannot show it on a shared machine: two benchmark runs of the same code have given
-pairs from −12 to +16 µs a reject. An instruction count repeats to within 0.01 % once hash seeds and thread
-pools are fixed. Timed runs need tens of rounds, interleaved (`--cpu-rounds`): a round's figure moves by about
-±30 µs a reject on the AMD EPYC of 2026-12-07.
+pairs from −12 to +16 µs a reject. The parsers' instruction counts repeat to within 0.01 % once hash seeds and
+thread pools are fixed; the writing process's vary with its threads (by 2-13 million instructions). Timed runs
+need tens of rounds, interleaved (`--cpu-rounds`): a round's figure moves by about ±30 µs a reject on the AMD
+EPYC of 2026-12-07.
 
 Two measures, each of three runs under callgrind:
 - the parsers' share: one script reads N lines of both exports and parses neither, the unspoilt lines, or
