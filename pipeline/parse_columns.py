@@ -394,15 +394,17 @@ def _iso_parts(texts: pa.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
     parts["sign"][:] = 1
     parsed = _numpy(pc.match_substring_regex(texts, DATE_ISO_FIXED))
     fixed, others = np.flatnonzero(parsed), np.flatnonzero(~parsed)
-    for rows, read in ((fixed, _fixed_parts), (others, _pattern_parts)):
-        if len(rows):
-            found, parsed[rows] = read(texts.take(rows))
-            for name, values in found.items():
-                parts[name][rows] = values
+    found = [(fixed, _fixed_parts(texts.take(fixed)))] if len(fixed) else []
+    if len(others):
+        numbers, parsed[others] = _pattern_parts(texts.take(others))
+        found.append((others, numbers))
+    for rows, numbers in found:
+        for name, values in numbers.items():
+            parts[name][rows] = values
     return parts, parsed
 
 
-def _fixed_parts(texts: pa.Array) -> tuple[dict[str, np.ndarray], bool]:
+def _fixed_parts(texts: pa.Array) -> dict[str, np.ndarray]:
     """The numbers of texts that are all of DATE_ISO_FIXED's forms, read at their places in the bytes."""
     offsets = np.frombuffer(texts.buffers()[1], np.int64)[texts.offset : texts.offset + len(texts) + 1]
     data = np.frombuffer(texts.buffers()[2], np.uint8)
@@ -421,7 +423,7 @@ def _fixed_parts(texts: pa.Array) -> tuple[dict[str, np.ndarray], bool]:
     parts["sign"] = np.where(offset & (data[starts + lengths - 8] == ord("-")), -1, 1)
     parts["oh"] = number(lengths - 7, 2) * offset
     parts["om"] = number(lengths - 4, 2) * offset
-    return parts, True
+    return parts
 
 
 def _pattern_parts(texts: pa.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:

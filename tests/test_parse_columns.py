@@ -127,7 +127,7 @@ def test_iso_digits_read_at_fixed_places_equal_the_patterns_groups():
     ]
     column = pa.array(texts, pa.large_string())
     assert all(re.fullmatch(parse_columns.DATE_ISO_FIXED, text) for text in texts)
-    fixed, _ = parse_columns._fixed_parts(column)
+    fixed = parse_columns._fixed_parts(column)
     by_pattern, matched = parse_columns._pattern_parts(column)
     assert matched.all()
     for name in parse_columns._ISO_PARTS:
