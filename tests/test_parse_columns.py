@@ -265,6 +265,27 @@ def test_ids_listed_twice_in_a_block_of_short_and_long_lists():
     assert_agrees([line(_id=f"e{i}", structures=ids or [], classes=ids or []) for i, ids in enumerate(lists)])
 
 
+def test_a_blocks_kept_rows_are_those_arrows_filter_keeps():
+    """The filter that drops a block's rejects keeps what `Table.filter` keeps: lists of no, one or several
+    ids, a null list, a column with nulls, and a table sliced out of a longer one (its offsets not from 0)."""
+    lists = [["a"], [], ["b", "c", "d"], ["e"], [], ["f", "g"], ["h"], ["i", "j"]]
+    longer = pa.table(
+        {
+            "id": [f"e{i}" for i in range(len(lists))],
+            "module": ["m", None, "m", "", None, "m", "m", None],
+            "structures": pa.array(lists, pa.list_(pa.string())),
+            "classes": pa.array([ids or None for ids in lists], pa.list_(pa.string())),
+        }
+    )
+    for table in (longer, longer.slice(2, 5)):
+        table = table.combine_chunks()
+        rows = np.arange(table.num_rows)
+        for kept in (rows < 3, rows % 2 == 1):
+            found = parse_columns._rows_kept(table, kept)
+            assert found.equals(table.filter(pa.array(kept))), (table.num_rows, kept)
+            assert found.column("structures").type == pa.list_(pa.string())
+
+
 def test_raw_lines_the_fast_path_leaves_to_the_reference():
     lines = [
         b'{"_id":"a","_id":"b","event-type":"LOGIN","date":1774857600000,"userId":"u","profil":"Guest"}',
