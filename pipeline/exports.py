@@ -79,16 +79,14 @@ def read_blocks(path: Path, max_bytes: int, max_lines: int) -> Iterator[Block]:
             size += len(piece)
             if size < max_bytes:
                 continue
-            data = b"".join(pieces)
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                pieces, size = [data], len(data)
+            cut = _cut_after_last_line(pieces)
+            if cut is None:  # no line ends yet: read on
                 continue
-            for block in _blocks(str(path), number, data[:cut], max_lines):
+            text, rest = cut
+            for block in _blocks(str(path), number, text, max_lines):
                 number = block.end_line
                 yield block
-            pieces = [data[cut + 1 :]]
-            size = len(pieces[0])
+            pieces, size = [rest], len(rest)
     except StreamBroken as error:
         broken = True
         log.warning("%s: compressed stream broken (%s)", path, error.__cause__)
@@ -99,6 +97,18 @@ def read_blocks(path: Path, max_bytes: int, max_lines: int) -> Iterator[Block]:
         yield from _blocks(str(path), number, data.removesuffix(b"\n"), max_lines, broken)
     else:
         yield Block(str(path), number, b"", 0, broken)
+
+
+def _cut_after_last_line(pieces: list[bytes]) -> tuple[bytes, bytes] | None:
+    """The pieces' text up to their last newline (left out), and the text after it; None if none holds a
+    newline. The newline is looked for from the last piece back, so that the text before it is copied once
+    (`b"".join(pieces)[:cut]` copied it twice: 0.4 of the 3.6 s of CPU that reading a regional day took)."""
+    for at in range(len(pieces) - 1, -1, -1):
+        cut = pieces[at].rfind(b"\n")
+        if cut >= 0:
+            text = b"".join([*pieces[:at], pieces[at][:cut]])
+            return text, b"".join([pieces[at][cut + 1 :], *pieces[at + 1 :]])
+    return None
 
 
 def _blocks(path: str, first_line: int, text: bytes, max_lines: int, broken: bool = False) -> Iterator[Block]:

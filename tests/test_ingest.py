@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import event, write_lines
 
-from pipeline import ingest, lake, parse
+from pipeline import exports, ingest, lake, parse
 from pipeline.exceptions import InputFileError
 
 
@@ -168,6 +168,29 @@ def test_gzipped_and_plain_files_read_alike(tmp_path):
     zipped.write_bytes(gzip.compress(plain.read_bytes()))
     assert sum(ingest.run([zipped], tmp_path / "lake").events_new.values()) == 2
     assert ingest.run([plain], tmp_path / "lake").duplicates == 2
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+@pytest.mark.parametrize("last_newline", [False, True])
+def test_blocks_hold_every_line_once_in_order_whatever_the_pieces_read(
+    tmp_path, monkeypatch, zipped, last_newline
+):
+    """Lines of 0 to 90 bytes and a few longer than a block, read in pieces of 1 to 64 bytes: each line whole
+    in one block, numbered from 1, none lost or repeated, whichever piece its end is in."""
+    rng = random.Random(5)
+    lines = [bytes(rng.choices(b"abc {}", k=rng.choice([0, 1, 7, 30, 90, 300]))) for _ in range(400)]
+    text = b"\n".join(lines) + (b"\n" if last_newline else b"")
+    path = tmp_path / ("e.json.gz" if zipped else "e.json")
+    path.write_bytes(gzip.compress(text) if zipped else text)
+    for piece_bytes in (1, 5, 64):
+        monkeypatch.setattr(exports, "READ_BYTES", piece_bytes)
+        blocks = list(exports.read_blocks(path, max_bytes=200, max_lines=9))
+        read = [
+            block.text.split(b"\n") if block.count else [] for block in blocks
+        ]  # a last block may be empty
+        assert [line for block in read for line in block] == lines, piece_bytes
+        assert [block.first_line for block in blocks] == list(np.cumsum([1] + [b.count for b in blocks[:-1]]))
+        assert all(block.count <= 9 and not block.broken for block in blocks)
 
 
 def test_truncated_gzip_keeps_what_was_read_and_rejects_the_rest(tmp_path):
