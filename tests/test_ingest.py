@@ -175,7 +175,7 @@ def test_gzipped_and_plain_files_read_alike(tmp_path):
 def test_blocks_hold_every_line_once_in_order_whatever_the_pieces_read(
     tmp_path, monkeypatch, zipped, last_newline
 ):
-    """Lines of 0 to 90 bytes and a few longer than a block, read in pieces of 1 to 64 bytes: each line whole
+    """Lines of 0 to 300 bytes, some longer than a block, read in pieces of 1 to 64 bytes: each line whole
     in one block, numbered from 1, none lost or repeated, whichever piece its end is in."""
     rng = random.Random(5)
     lines = [bytes(rng.choices(b"abc {}", k=rng.choice([0, 1, 7, 30, 90, 300]))) for _ in range(400)]
@@ -185,9 +185,7 @@ def test_blocks_hold_every_line_once_in_order_whatever_the_pieces_read(
     for piece_bytes in (1, 5, 64):
         monkeypatch.setattr(exports, "READ_BYTES", piece_bytes)
         blocks = list(exports.read_blocks(path, max_bytes=200, max_lines=9))
-        read = [
-            block.text.split(b"\n") if block.count else [] for block in blocks
-        ]  # a last block may be empty
+        read = [block.text.split(b"\n") if block.count else [] for block in blocks]  # the last may be empty
         assert [line for block in read for line in block] == lines, piece_bytes
         assert [block.first_line for block in blocks] == list(np.cumsum([1] + [b.count for b in blocks[:-1]]))
         assert all(block.count <= 9 and not block.broken for block in blocks)
