@@ -241,7 +241,9 @@ def _rows_kept(table: pa.Table, kept: np.ndarray) -> pa.Table:
     """The rows of a one-chunk `table` where `kept` holds, in order: a block's events less its rejects and the
     lines parse_line reads. A list column's filter is its values' filter, the row mask repeated by list length
     (Arrow's filter of a list column gathers its values by index: 1.9 against 1.5 ms for both id lists of a
-    block of 40,000 regional lines, 5 % of them rejects; the whole filter 3.1 against 2.6 ms)."""
+    block of 40,000 regional lines, 5 % of them rejects; the whole filter 3.1 against 2.6 ms). It pays where
+    most rows are kept, as in a block: keeping 5 % or 50 % of a block's 40,000 events it took 1.46 and 3.62 ms
+    against the batch's own filter's 0.41 and 2.17, so ingest.rows_where keeps Arrow's."""
     mask = pa.array(kept)
     columns = [
         _lists_kept(column.chunk(0), kept) if pa.types.is_list(column.type) else column.chunk(0).filter(mask)
